@@ -1,0 +1,16 @@
+"""APIv3, as python-copr 2.x and copr-cli 2.x speak it, mounted at ``/api_3``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from coprd.api_v3 import general, mock_chroots, project_chroots, projects
+from coprd.api_v3.errors import render_error, status_of, validation_message
+
+PREFIX = "/api_3"
+
+router = APIRouter()
+for _module in (general, projects, project_chroots, mock_chroots):
+    router.include_router(_module.router, prefix=PREFIX)
+
+__all__ = ["PREFIX", "render_error", "router", "status_of", "validation_message"]

@@ -1,0 +1,86 @@
+"""Dependencies of APIv3 routes: the database session, the settings, the acting user."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from coprd.config import Settings
+from coprd.core.errors import NotAuthenticated
+from coprd.core.tokens import authenticate_token, touch_token
+from coprd.db.engine import begin_write, write_session
+from coprd.db.models import User
+
+_READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed after the handler returns, else rolled back."""
+    factory = request.app.state.session_factory
+    with factory() as session:
+        if request.method not in _READ_METHODS:
+            begin_write(session)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DB = Annotated[Session, Depends(get_db, scope="function")]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def _basic_credentials(header: str) -> tuple[str, str]:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        raise NotAuthenticated("Login invalid/expired: use HTTP Basic with login:token.")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise NotAuthenticated("Login invalid/expired: malformed Basic credentials.") from None
+    login, sep, secret = decoded.partition(":")
+    if not sep or not login or not secret:
+        raise NotAuthenticated("Login invalid/expired: malformed Basic credentials.")
+    return login, secret
+
+
+def get_optional_user(request: Request, db: DB) -> User | None:
+    """The user whose API token the request carries; None when it carries none.
+
+    A request that carries credentials that do not match is refused, also for reads.
+    """
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    login, secret = _basic_credentials(header)
+    user, stale = authenticate_token(db, login, secret)
+    request.state.api_login = login
+    if stale and request.method not in _READ_METHODS:
+        touch_token(db, login)
+    elif stale:
+        # A separate short transaction, so that a read request stays a reader.
+        with write_session(request.app.state.session_factory) as session:
+            touch_token(session, login)
+    return user
+
+
+def get_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+    if user is None:
+        raise NotAuthenticated("Login invalid/expired: this operation requires an API token.")
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+CurrentUser = Annotated[User, Depends(get_user)]

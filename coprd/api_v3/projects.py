@@ -1,0 +1,140 @@
+"""``project/…``: translation of APIv3 project calls into core calls."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+
+from coprd.api_v3.deps import DB, AppSettings, CurrentUser, OptionalUser
+from coprd.api_v3.params import Pagination
+from coprd.api_v3.schemas import (
+    ItemList,
+    Meta,
+    Permissions,
+    PermissionsOut,
+    ProjectAddIn,
+    ProjectDeleteIn,
+    ProjectEditIn,
+    ProjectOut,
+    UpdatedOut,
+)
+from coprd.core import permissions, projects
+from coprd.http import parse_bool
+
+router = APIRouter(prefix="/project", tags=["projects"])
+
+OwnerQ = Annotated[str, Query(description="user name, or @group")]
+ProjectQ = Annotated[str, Query(description="project name")]
+
+
+@router.get("", response_model=ProjectOut, summary="One project")
+def get_project(
+    db: DB, settings: AppSettings, ownername: OwnerQ, projectname: ProjectQ
+) -> ProjectOut:
+    return ProjectOut.of(projects.get_project(db, ownername, projectname), settings.results_url)
+
+
+@router.get("/list", response_model=ItemList[ProjectOut], summary="Projects, by owner")
+def list_projects(
+    db: DB,
+    settings: AppSettings,
+    page: Pagination,
+    ownername: Annotated[str | None, Query()] = None,
+) -> ItemList[ProjectOut]:
+    found = projects.list_projects(db, ownername, page)
+    return ItemList(
+        items=[ProjectOut.of(p, settings.results_url) for p in found], meta=Meta.of(page)
+    )
+
+
+@router.get("/search", response_model=ItemList[ProjectOut], summary="Search projects")
+def search_projects(
+    db: DB, settings: AppSettings, page: Pagination, query: Annotated[str, Query()]
+) -> ItemList[ProjectOut]:
+    found = projects.search_projects(db, query, page)
+    return ItemList(
+        items=[ProjectOut.of(p, settings.results_url) for p in found], meta=Meta.of(page)
+    )
+
+
+@router.post("/add/{ownername}", response_model=ProjectOut, summary="Create a project")
+def add_project(
+    db: DB,
+    settings: AppSettings,
+    user: CurrentUser,
+    ownername: str,
+    body: ProjectAddIn,
+    exist_ok: Annotated[str | None, Query(description="True: return an existing one")] = None,
+) -> ProjectOut:
+    project = projects.create_project(
+        db, user, ownername, body, exist_ok=parse_bool(exist_ok, "exist_ok")
+    )
+    return ProjectOut.of(project, settings.results_url)
+
+
+@router.put("/edit/{ownername}/{projectname}", response_model=ProjectOut, summary="Edit")
+@router.post("/edit/{ownername}/{projectname}", response_model=ProjectOut, include_in_schema=False)
+def edit_project(
+    db: DB,
+    settings: AppSettings,
+    user: CurrentUser,
+    ownername: str,
+    projectname: str,
+    body: ProjectEditIn,
+) -> ProjectOut:
+    project = projects.get_project(db, ownername, projectname)
+    projects.edit_project(db, user, project, body.fields(), body.chroots)
+    return ProjectOut.of(project, settings.results_url)
+
+
+@router.delete("/delete/{ownername}/{projectname}", response_model=ProjectOut, summary="Delete")
+@router.post(
+    "/delete/{ownername}/{projectname}", response_model=ProjectOut, include_in_schema=False
+)
+def delete_project(
+    db: DB,
+    settings: AppSettings,
+    user: CurrentUser,
+    ownername: str,
+    projectname: str,
+    body: Annotated[ProjectDeleteIn | None, Body()] = None,
+) -> ProjectOut:
+    project = projects.get_project(db, ownername, projectname)
+    shown = ProjectOut.of(project, settings.results_url)
+    projects.delete_project(db, user, project)
+    return shown
+
+
+@router.get(
+    "/permissions/get/{ownername}/{projectname}",
+    response_model=PermissionsOut,
+    summary="Roles of other users",
+)
+def get_permissions(db: DB, user: OptionalUser, ownername: str, projectname: str) -> PermissionsOut:
+    project = projects.get_project(db, ownername, projectname)
+    return PermissionsOut(permissions=permissions.list_permissions(db, user, project))
+
+
+@router.put(
+    "/permissions/set/{ownername}/{projectname}",
+    response_model=UpdatedOut,
+    summary="Set roles of other users",
+)
+def set_permissions(
+    db: DB, user: CurrentUser, ownername: str, projectname: str, body: Permissions
+) -> UpdatedOut:
+    project = projects.get_project(db, ownername, projectname)
+    return UpdatedOut(updated=permissions.set_permissions(db, user, project, body))
+
+
+@router.put(
+    "/permissions/request/{ownername}/{projectname}",
+    response_model=UpdatedOut,
+    summary="Ask for (true) or give up (false) roles",
+)
+def request_permissions(
+    db: DB, user: CurrentUser, ownername: str, projectname: str, body: dict[str, bool]
+) -> UpdatedOut:
+    project = projects.get_project(db, ownername, projectname)
+    return UpdatedOut(updated=permissions.request_permissions(db, user, project, body))

@@ -1,0 +1,224 @@
+"""APIv3 wire shapes. As ``response_model`` each is both the serialiser and the Swagger doc."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from coprd.core.pagination import Page
+from coprd.core.project_chroots import ChrootFields
+from coprd.core.projects import NewProject, ProjectFields, RepoList, chroot_names
+from coprd.db.models import Project, ProjectChroot
+
+T = TypeVar("T")
+
+
+class Meta(BaseModel):
+    limit: int | None
+    offset: int
+    order: str
+    order_type: str
+
+    @classmethod
+    def of(cls, page: Page) -> Meta:
+        return cls(
+            limit=page.limit, offset=page.offset, order=page.order, order_type=page.order_type
+        )
+
+
+class ItemList(BaseModel, Generic[T]):
+    items: list[T]
+    meta: Meta
+
+
+class Version(BaseModel):
+    version: int = 3
+    documentation: str
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    admin: bool
+
+
+class ApiTokenOut(BaseModel):
+    name: str
+    api_login: str
+    api_token: str
+    expiration: str = Field(description="YYYY-MM-DD, the last day the token is valid")
+
+
+class ProjectOut(BaseModel):
+    id: int
+    name: str
+    projectname: str
+    ownername: str
+    full_name: str
+    description: str
+    instructions: str
+    homepage: str | None
+    contact: str | None
+    devel_mode: bool
+    persistent: bool
+    unlisted_on_hp: bool
+    auto_prune: bool
+    enable_net: bool
+    bootstrap: str
+    bootstrap_image: str | None
+    isolation: str
+    module_hotfixes: bool
+    appstream: bool
+    multilib: bool
+    fedora_review: bool
+    follow_fedora_branching: bool
+    disable_createrepo: bool
+    repo_priority: int | None
+    storage: str
+    delete_after_days: int | None
+    runtime_dependencies: list[str]
+    packit_forge_projects_allowed: list[str]
+    additional_repos: list[str]
+    chroot_repos: dict[str, str] = Field(description="chroot name → its repository URL")
+    repo_url: str
+
+    @classmethod
+    def of(cls, project: Project, results_url: str) -> ProjectOut:
+        repo_url = f"{results_url}/{project.owner_name}/{project.name}"
+        return cls(
+            id=project.id,
+            name=project.name,
+            projectname=project.name,
+            ownername=project.owner_name,
+            full_name=project.full_name,
+            description=project.description,
+            instructions=project.instructions,
+            homepage=project.homepage,
+            contact=project.contact,
+            devel_mode=project.devel_mode,
+            persistent=project.persistent,
+            unlisted_on_hp=project.unlisted_on_hp,
+            auto_prune=project.auto_prune,
+            enable_net=project.enable_net,
+            bootstrap=project.bootstrap,
+            bootstrap_image=project.bootstrap_image,
+            isolation=project.isolation,
+            module_hotfixes=project.module_hotfixes,
+            appstream=project.appstream,
+            multilib=project.multilib,
+            fedora_review=project.fedora_review,
+            follow_fedora_branching=project.follow_fedora_branching,
+            disable_createrepo=project.disable_createrepo,
+            repo_priority=project.repo_priority,
+            storage=project.storage,
+            delete_after_days=project.delete_after_days,
+            runtime_dependencies=list(project.runtime_dependencies),
+            packit_forge_projects_allowed=list(project.packit_forge_projects_allowed),
+            additional_repos=list(project.additional_repos),
+            chroot_repos={name: f"{repo_url}/{name}/" for name in chroot_names(project)},
+            repo_url=repo_url,
+        )
+
+
+class ProjectAddIn(NewProject):
+    """``project/add``: the new project's name, chroots and settings."""
+
+
+class ProjectEditIn(ProjectFields):
+    """``project/edit``: ``null`` keeps a field; ``chroots`` replaces the enabled set."""
+
+    chroots: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        default=None, max_length=200
+    )
+    repos: RepoList = Field(default=None, description="Additional repositories (a list).")
+
+    def fields(self) -> ProjectFields:
+        data = self.model_dump(exclude={"chroots", "repos"})
+        if self.repos is not None:
+            data["additional_repos"] = self.repos
+        return ProjectFields.model_validate(data)
+
+
+class ProjectDeleteIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    verify: bool | None = None
+
+
+Permissions = dict[str, dict[str, str]]
+
+
+class PermissionsOut(BaseModel):
+    permissions: Permissions = Field(description="user → {role: nothing|request|approved}")
+
+
+class UpdatedOut(BaseModel):
+    updated: list[str] | bool
+
+
+class ProjectChrootEditIn(ChrootFields):
+    """``project-chroot/edit``: sent as the ``json`` part of a multipart body."""
+
+
+class ProjectChrootOut(BaseModel):
+    mock_chroot: str
+    projectname: str
+    ownername: str
+    comps_name: str | None
+    additional_repos: list[str]
+    additional_packages: list[str]
+    additional_modules: list[str]
+    with_opts: list[str]
+    without_opts: list[str]
+    isolation: str
+    bootstrap: str
+    bootstrap_image: str | None
+    delete_after_days: int | None
+    follow_fedora_branching: bool
+
+    @classmethod
+    def of(cls, pc: ProjectChroot, project: Project) -> ProjectChrootOut:
+        return cls(
+            mock_chroot=pc.mock_chroot.name,
+            projectname=project.name,
+            ownername=project.owner_name,
+            comps_name=pc.comps_name,
+            additional_repos=list(pc.repos),
+            additional_packages=list(pc.buildroot_pkgs),
+            additional_modules=list(pc.modules),
+            with_opts=list(pc.with_opts),
+            without_opts=list(pc.without_opts),
+            isolation=pc.isolation,
+            bootstrap=pc.bootstrap,
+            bootstrap_image=pc.bootstrap_image,
+            delete_after_days=pc.delete_after_days,
+            follow_fedora_branching=project.follow_fedora_branching,
+        )
+
+
+class RepoOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    baseurl: str
+    priority: int | None = None
+    module_hotfixes: bool | None = None
+    repo_gpgcheck: bool = False
+
+
+class BuildConfigOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    chroot: str
+    repos: list[RepoOut]
+    additional_repos: list[str]
+    additional_packages: list[str]
+    additional_modules: list[str]
+    enable_net: bool
+    with_opts: list[str]
+    without_opts: list[str]
+    isolation: str
+    bootstrap: str
+    bootstrap_image: str | None
+    timeout: int | None

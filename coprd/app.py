@@ -1,0 +1,101 @@
+"""The frontend application: every dialect's router on one FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from coprd import api_v3
+from coprd.config import Settings
+from coprd.core.errors import CoprdError
+from coprd.db.engine import make_engine, make_session_factory
+from coprd.http import NormalisePathMiddleware
+
+log = logging.getLogger("coprd")
+
+Renderer = Callable[[Request, int, str], Response]
+
+
+def _fallback_render(_request: Request, status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+# Each dialect answers errors in its own envelope; the path prefix says which dialect.
+_RENDERERS: list[tuple[str, Renderer]] = [(api_v3.PREFIX, api_v3.render_error)]
+
+
+def _render(request: Request, status: int, message: str) -> Response:
+    for prefix, render in _RENDERERS:
+        if request.url.path.startswith(prefix):
+            return render(request, status, message)
+    return _fallback_render(request, status, message)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CoprdError)
+    async def _domain(request: Request, exc: CoprdError) -> Response:
+        return _render(request, api_v3.status_of(exc), exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return _render(request, 400, api_v3.validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = str(exc.detail)
+        if exc.status_code == 404:
+            message = f"Not found: {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"Method {request.method} is not allowed on {request.url.path}"
+        return _render(request, exc.status_code, message)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
+        # Two requests raced to create the same thing; the loser sees what a sequential
+        # request would have seen.
+        log.info("integrity error on %s: %s", request.url.path, exc.orig)
+        return _render(request, 409, "The request conflicts with a concurrent change; retry.")
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> Response:
+        log.warning("database unavailable on %s: %s", request.url.path, exc.orig)
+        return _render(request, 503, "The database is busy or unavailable; retry shortly.")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _render(request, 500, "Internal server error; the server log has the details.")
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The ASGI app. The database schema must already be current (see ``coprd.db.migrate``)."""
+    engine = engine or make_engine(settings.effective_database_url)
+    app = FastAPI(
+        title="coprd",
+        summary="A self-hosted Copr: APIv3 as python-copr and copr-cli speak it.",
+        version="0.1.0",
+        docs_url=f"{api_v3.PREFIX}/docs",
+        openapi_url=f"{api_v3.PREFIX}/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    _install_error_handlers(app)
+    app.include_router(api_v3.router)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> dict[str, Any]:
+        base = settings.public_url
+        return {"service": "coprd", "api_3": f"{base}/api_3/", "docs": f"{base}/api_3/docs"}
+
+    app.add_middleware(NormalisePathMiddleware)
+    return app

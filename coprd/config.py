@@ -1,0 +1,126 @@
+"""The one settings object of coprd.
+
+Settings are read once, in this order of precedence: explicit overrides (command-line
+flags), environment variables (``COPRD_*``), an optional TOML file (``COPRD_CONFIG`` or
+``<data_dir>/coprd.toml``), then the defaults below. The embedded default needs nothing but
+a writable data directory: SQLite in WAL mode lives inside it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+URL_FILE = "server.url"
+
+
+class ConfigError(Exception):
+    """A setting has a value coprd cannot use."""
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "coprd"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=_default_data_dir)
+    database_url: str = ""
+    url: str = ""
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    builders: int = 1
+    token_days: int = 180
+    max_upload_bytes: int = 1024 * 1024 * 1024
+    max_comps_bytes: int = 4 * 1024 * 1024
+    secret_key: str = ""
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'coprd.sqlite'}"
+
+    @property
+    def public_url(self) -> str:
+        """The base URL users and clients reach this service at, without a trailing slash.
+
+        An explicit ``url`` wins; otherwise the URL the last ``coprd serve`` on this data
+        directory recorded, so that ``coprd token`` run beside a server prints a working
+        ``copr_url``; otherwise the default bind address.
+        """
+        if self.url:
+            return self.url.rstrip("/")
+        recorded = self.data_dir / URL_FILE
+        if recorded.is_file():
+            text = recorded.read_text().strip()
+            if text:
+                return text.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def results_url(self) -> str:
+        return f"{self.public_url}/results"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "results"
+
+
+_ENV_PREFIX = "COPRD_"
+
+
+def _coerce(name: str, kind: type[Any] | str, raw: Any) -> Any:
+    kind_name = kind if isinstance(kind, str) else kind.__name__
+    try:
+        if "int" in kind_name:
+            value = int(raw)
+            if value < 0:
+                raise ValueError
+            return value
+        if "Path" in kind_name:
+            return Path(str(raw)).expanduser()
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name!r} has an invalid value: {raw!r}") from None
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Build the settings from overrides, the environment, a TOML file and defaults."""
+    known = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, Any] = {}
+
+    env = {
+        key[len(_ENV_PREFIX) :].lower(): value
+        for key, value in os.environ.items()
+        if key.startswith(_ENV_PREFIX) and key[len(_ENV_PREFIX) :].lower() in known
+    }
+    explicit = {k: v for k, v in (overrides or {}).items() if v is not None}
+
+    data_dir = Path(
+        str(explicit.get("data_dir") or env.get("data_dir") or _default_data_dir())
+    ).expanduser()
+    config_path = os.environ.get("COPRD_CONFIG")
+    toml_file = Path(config_path) if config_path else data_dir / "coprd.toml"
+    if config_path and not toml_file.is_file():
+        raise ConfigError(f"COPRD_CONFIG points to {toml_file}, which is not a file")
+    if toml_file.is_file():
+        try:
+            parsed = tomllib.loads(toml_file.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{toml_file}: {exc}") from None
+        table = parsed.get("coprd", parsed)
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigError(f"{toml_file}: unknown setting {key!r}")
+            values[key] = value
+
+    values.update(env)
+    values.update(explicit)
+    values["data_dir"] = data_dir
+    coerced = {name: _coerce(name, known[name], raw) for name, raw in values.items()}
+    return replace(Settings(), **coerced)

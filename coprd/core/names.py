@@ -1,0 +1,61 @@
+"""The patterns every name that may become a path must match, checked before any use."""
+
+from __future__ import annotations
+
+import re
+
+from coprd.core.errors import InvalidInput
+
+MAX_NAME = 100
+
+# Letters, digits and ._+- ; never starting with a dot or a dash, so no "..", no hidden
+# files and no option-looking arguments can come from a name.
+_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+-]*")
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_CHROOT = re.compile(r"[a-z0-9][a-z0-9_.+-]*-[A-Za-z0-9_.+]+-[a-z0-9_]+")
+
+
+def _check(value: object, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be a string")
+    if not value:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(value) > MAX_NAME:
+        raise InvalidInput(f"{what} is longer than {MAX_NAME} characters")
+    if not pattern.fullmatch(value):
+        shown = value.encode("unicode_escape").decode("ascii")
+        raise InvalidInput(
+            f"{what} {shown!r} is not valid: use letters, digits and . _ + - "
+            "and do not start with a dot or a dash"
+        )
+    return value
+
+
+def check_project_name(value: object) -> str:
+    name = _check(value, _NAME, "project name")
+    if name.isdigit():
+        raise InvalidInput(f"project name {name!r} must not be only digits")
+    return name
+
+
+def check_user_name(value: object) -> str:
+    return _check(value, _USER, "user name")
+
+
+def check_group_name(value: object) -> str:
+    return _check(value, _USER, "group name")
+
+
+def check_package_name(value: object) -> str:
+    return _check(value, _NAME, "package name")
+
+
+def check_chroot_name(value: object) -> str:
+    return _check(value, _CHROOT, "chroot name")
+
+
+def check_owner_name(value: object) -> str:
+    """A project owner as the APIs write it: ``alice`` or ``@group``."""
+    if isinstance(value, str) and value.startswith("@"):
+        return "@" + check_group_name(value[1:])
+    return check_user_name(value)

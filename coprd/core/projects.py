@@ -1,0 +1,297 @@
+"""Projects: creating, reading, changing and deleting them.
+
+Input arrives as :class:`ProjectFields` (and :class:`NewProject`), the core's input types:
+every dialect and the web UI build one of these, and all normalising (splitting a repo
+string, mapping ``use_bootstrap_container``, the meaning of ``-1``) happens here, once.
+A field left ``None`` means "not given": defaults on create, "keep" on edit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from coprd.core.chroots import resolve_active_chroots
+from coprd.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from coprd.core.groups import get_group, is_member
+from coprd.core.names import check_owner_name, check_project_name
+from coprd.core.pagination import Page, fetch_page
+from coprd.core.permissions import Action, require
+from coprd.core.users import get_user
+from coprd.db.models import MockChroot, Project, ProjectChroot, User
+
+MAX_TEXT = 65_536
+MAX_URL = 2048
+MAX_LIST = 200
+_REPO_SCHEMES = ("http://", "https://", "ftp://", "copr://")
+_SPLIT = re.compile(r"[\s,]+")
+
+
+def _split_words(value: Any) -> Any:
+    """Accept a list, or a string of items separated by spaces or commas."""
+    if isinstance(value, str):
+        return [item for item in _SPLIT.split(value) if item]
+    return value
+
+
+def _check_repo_urls(urls: list[str] | None) -> list[str] | None:
+    if urls is None:
+        return None
+    for url in urls:
+        if len(url) > MAX_URL or not url.startswith(_REPO_SCHEMES) or any(
+            ch.isspace() or ord(ch) < 32 for ch in url
+        ):
+            raise ValueError(
+                f"{url[:80]!r} is not a repository URL (http, https, ftp or copr://)"
+            )
+    return urls
+
+
+def _no_controls(value: str | None) -> str | None:
+    if value is not None and any(ord(ch) < 32 and ch not in "\t\r\n" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+WordList = Annotated[
+    list[Annotated[str, Field(max_length=MAX_URL)]] | None,
+    BeforeValidator(_split_words),
+    Field(max_length=MAX_LIST),
+]
+RepoList = Annotated[WordList, AfterValidator(_check_repo_urls)]
+Text = Annotated[str | None, Field(max_length=MAX_TEXT), BeforeValidator(_no_controls)]
+ShortText = Annotated[str | None, Field(max_length=MAX_URL), BeforeValidator(_no_controls)]
+Bootstrap = Literal["default", "on", "off", "image", "unchanged", "untouched"]
+Isolation = Literal["default", "simple", "nspawn", "unchanged"]
+
+
+class ProjectFields(BaseModel):
+    """Every project setting a user may change."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    description: Text = None
+    instructions: Text = None
+    homepage: ShortText = None
+    contact: ShortText = None
+    additional_repos: RepoList = None
+    unlisted_on_hp: bool | None = None
+    enable_net: bool | None = None
+    auto_prune: bool | None = None
+    bootstrap: Bootstrap | None = None
+    bootstrap_image: ShortText = None
+    isolation: Isolation | None = None
+    use_bootstrap_container: bool | None = Field(
+        default=None, description="Obsolete: true means bootstrap on, false off."
+    )
+    follow_fedora_branching: bool | None = None
+    devel_mode: bool | None = None
+    delete_after_days: int | None = Field(
+        default=None, ge=-1, le=3650, description="Delete the project after N days; -1 never."
+    )
+    multilib: bool | None = None
+    module_hotfixes: bool | None = None
+    fedora_review: bool | None = None
+    appstream: bool | None = None
+    disable_createrepo: bool | None = None
+    runtime_dependencies: RepoList = None
+    packit_forge_projects_allowed: WordList = None
+    repo_priority: int | None = Field(default=None, ge=1, le=99)
+
+    @model_validator(mode="after")
+    def _normalise(self) -> ProjectFields:
+        if self.bootstrap in ("unchanged", "untouched"):
+            self.bootstrap = None
+        if self.isolation == "unchanged":
+            self.isolation = None
+        if self.use_bootstrap_container is not None and self.bootstrap is None:
+            self.bootstrap = "on" if self.use_bootstrap_container else "off"
+        if self.bootstrap_image and self.bootstrap is None:
+            self.bootstrap = "image"
+        return self
+
+
+class NewProject(ProjectFields):
+    """A project to create: a name, its chroots, and settings fixed at creation."""
+
+    name: str
+    chroots: list[Annotated[str, Field(max_length=200)]] = Field(max_length=MAX_LIST)
+    persistent: bool | None = None
+    storage: Literal["backend", "pulp"] | None = None
+
+
+_SETTING_COLUMNS = (
+    "description", "instructions", "homepage", "contact", "additional_repos", "unlisted_on_hp",
+    "enable_net", "auto_prune", "bootstrap", "bootstrap_image", "isolation",
+    "follow_fedora_branching", "devel_mode", "multilib", "module_hotfixes", "fedora_review",
+    "appstream", "disable_createrepo", "runtime_dependencies", "packit_forge_projects_allowed",
+    "repo_priority",
+)
+
+
+def _apply(project: Project, fields: ProjectFields) -> None:
+    for column in _SETTING_COLUMNS:
+        value = getattr(fields, column)
+        if value is not None:
+            setattr(project, column, value)
+    if fields.delete_after_days is not None:
+        project.delete_after_days = (
+            None if fields.delete_after_days in (-1, 0) else fields.delete_after_days
+        )
+    if project.bootstrap == "image" and not project.bootstrap_image:
+        raise InvalidInput("bootstrap 'image' needs a bootstrap_image", "bootstrap_image")
+
+
+def _with_chroots(stmt: Select[tuple[Project]]) -> Select[tuple[Project]]:
+    return stmt.options(
+        selectinload(Project.chroots).selectinload(ProjectChroot.mock_chroot)
+    )
+
+
+def get_project(session: Session, ownername: str, projectname: str) -> Project:
+    """The project ``ownername/projectname`` with its chroots loaded."""
+    check_owner_name(ownername)
+    check_project_name(projectname)
+    project = session.scalar(
+        _with_chroots(
+            select(Project).where(Project.owner_name == ownername, Project.name == projectname)
+        )
+    )
+    if project is None:
+        raise NotFound(f"Project {ownername}/{projectname} does not exist.")
+    return project
+
+
+PROJECT_ORDERS = {"id": Project.id, "name": Project.name, "ownername": Project.owner_name}
+
+
+def list_projects(session: Session, ownername: str | None, page: Page) -> Sequence[Project]:
+    stmt = select(Project)
+    if ownername is not None:
+        check_owner_name(ownername)
+        stmt = stmt.where(Project.owner_name == ownername)
+    return fetch_page(session, _with_chroots(stmt), page, PROJECT_ORDERS, Project.id)
+
+
+def search_projects(session: Session, query: str, page: Page) -> Sequence[Project]:
+    """Projects whose name, owner/name or description contains ``query`` (any case)."""
+    query = query.strip()
+    if not query:
+        raise InvalidInput("must not be empty", "query")
+    if len(query) > 200 or "\x00" in query:
+        raise InvalidInput("must be at most 200 characters, without NUL", "query")
+    needle = query.lower()
+    full_name = func.lower(Project.owner_name + "/" + Project.name)
+    stmt = select(Project).where(
+        or_(
+            full_name.contains(needle, autoescape=True),
+            func.lower(Project.description).contains(needle, autoescape=True),
+        )
+    )
+    return fetch_page(session, _with_chroots(stmt), page, PROJECT_ORDERS, Project.id)
+
+
+def _resolve_owner(session: Session, actor: User, ownername: str) -> tuple[User, int | None]:
+    """The user a new project belongs to and its group id; checks that ``actor`` may."""
+    if ownername.startswith("@"):
+        group = get_group(session, ownername[1:])
+        if not (actor.is_admin or is_member(session, group.id, actor.id)):
+            raise Forbidden(f"user {actor.name!r} is not a member of group {ownername}")
+        return actor, group.id
+    if ownername != actor.name:
+        owner = get_user(session, ownername)
+        if not actor.is_admin:
+            raise Forbidden(f"user {actor.name!r} may not create projects for {ownername!r}")
+        return owner, None
+    return actor, None
+
+
+def create_project(
+    session: Session,
+    actor: User | None,
+    ownername: str,
+    new: NewProject,
+    *,
+    exist_ok: bool = False,
+) -> Project:
+    """Create ``ownername/new.name`` with its chroots; with ``exist_ok`` return an existing one."""
+    if actor is None:
+        raise NotAuthenticated("creating a project requires an API token")
+    check_owner_name(ownername)
+    check_project_name(new.name)
+    owner, group_id = _resolve_owner(session, actor, ownername)
+    existing = session.scalar(
+        select(Project.id).where(Project.owner_name == ownername, Project.name == new.name)
+    )
+    if existing is not None:
+        if exist_ok:
+            return get_project(session, ownername, new.name)
+        raise Conflict(f"You already have a project named '{new.name}' ({ownername}/{new.name}).")
+    if not new.chroots:
+        raise InvalidInput("select at least one chroot", "chroots")
+    mock_chroots = resolve_active_chroots(session, new.chroots)
+    if new.storage == "pulp" and not actor.is_admin:
+        raise Forbidden("only site admins may choose the storage of a project")
+
+    project = Project(name=new.name, owner_name=ownername, user_id=owner.id, group_id=group_id)
+    _apply(project, new)
+    if new.persistent is not None:
+        if new.persistent and not actor.is_admin:
+            raise Forbidden("only site admins may create persistent projects")
+        project.persistent = new.persistent
+    project.storage = new.storage or "backend"
+    project.chroots = [ProjectChroot(mock_chroot=mc) for mc in mock_chroots]
+    session.add(project)
+    session.flush()
+    return project
+
+
+def edit_project(
+    session: Session,
+    actor: User | None,
+    project: Project,
+    fields: ProjectFields,
+    chroots: Sequence[str] | None = None,
+) -> Project:
+    """Change settings; ``chroots``, when given, replaces the set of enabled chroots."""
+    require(session, actor, Action.edit, project)
+    _apply(project, fields)
+    if chroots is not None:
+        if not chroots:
+            raise InvalidInput("a project needs at least one chroot", "chroots")
+        set_project_chroots(session, project, resolve_active_chroots(session, chroots))
+    session.flush()
+    return project
+
+
+def set_project_chroots(session: Session, project: Project, wanted: Sequence[MockChroot]) -> None:
+    wanted_ids = {mc.id for mc in wanted}
+    project.chroots = [pc for pc in project.chroots if pc.mock_chroot_id in wanted_ids]
+    have = {pc.mock_chroot_id for pc in project.chroots}
+    for mc in wanted:
+        if mc.id not in have:
+            project.chroots.append(ProjectChroot(mock_chroot=mc))
+
+
+def delete_project(session: Session, actor: User | None, project: Project) -> None:
+    require(session, actor, Action.edit, project)
+    if project.persistent and not (actor and actor.is_admin):
+        raise Forbidden(f"project {project.full_name} is persistent and cannot be deleted")
+    session.delete(project)
+    session.flush()
+
+
+def chroot_names(project: Project) -> list[str]:
+    return sorted(pc.mock_chroot.name for pc in project.chroots)

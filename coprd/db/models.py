@@ -1,0 +1,251 @@
+"""Table models. Wire shapes live in each dialect's ``schemas.py``, never here.
+
+Names that become filesystem paths (users, groups, projects, chroots) are checked in
+``core/names.py`` before they reach the database; the ``CheckConstraint``s below repeat
+the part of that rule a database can express, as a last guard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAME_LEN = 100
+
+naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC, as every timestamp column stores it."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=naming_convention)
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+def _path_safe(column: str) -> str:
+    return (
+        f"length({column}) BETWEEN 1 AND {NAME_LEN} AND {column} NOT LIKE '%/%' "
+        f"AND {column} NOT LIKE '.%'"
+    )
+
+
+class PermissionValue(enum.StrEnum):
+    nothing = "nothing"
+    request = "request"
+    approved = "approved"
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_path_safe("name"), name="valid_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """An API credential: a public ``login`` and a secret stored only as a hash."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_on: Mapped[dt.date] = mapped_column(Date)
+    last_used_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship(lazy="raise")
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = (CheckConstraint(_path_safe("name"), name="valid_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Project(Base):
+    """A Copr project ("copr"), owned by a user or, written ``@name``, by a group."""
+
+    __tablename__ = "projects"
+    __table_args__ = (
+        UniqueConstraint("owner_name", "name"),
+        Index("ix_projects_owner_name_id", "owner_name", "id"),
+        Index("ix_projects_listed_id", "unlisted_on_hp", "id"),
+        CheckConstraint(_path_safe("name"), name="valid_name"),
+        CheckConstraint("storage IN ('backend', 'pulp')", name="valid_storage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    owner_name: Mapped[str] = mapped_column(String(NAME_LEN + 1))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="RESTRICT"), index=True
+    )
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    description: Mapped[str] = mapped_column(Text, default="")
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    homepage: Mapped[str | None] = mapped_column(String(2048))
+    contact: Mapped[str | None] = mapped_column(String(2048))
+    additional_repos: Mapped[list[str]] = mapped_column(default=list)
+    disable_createrepo: Mapped[bool] = mapped_column(Boolean, default=False)
+    unlisted_on_hp: Mapped[bool] = mapped_column(Boolean, default=False)
+    enable_net: Mapped[bool] = mapped_column(Boolean, default=False)
+    persistent: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_prune: Mapped[bool] = mapped_column(Boolean, default=True)
+    bootstrap: Mapped[str] = mapped_column(String(20), default="default")
+    bootstrap_image: Mapped[str | None] = mapped_column(String(512))
+    isolation: Mapped[str] = mapped_column(String(20), default="default")
+    devel_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+    module_hotfixes: Mapped[bool] = mapped_column(Boolean, default=False)
+    appstream: Mapped[bool] = mapped_column(Boolean, default=False)
+    runtime_dependencies: Mapped[list[str]] = mapped_column(default=list)
+    packit_forge_projects_allowed: Mapped[list[str]] = mapped_column(default=list)
+    repo_priority: Mapped[int | None] = mapped_column(Integer)
+    storage: Mapped[str] = mapped_column(String(10), default="backend")
+    delete_after_days: Mapped[int | None] = mapped_column(Integer)
+    multilib: Mapped[bool] = mapped_column(Boolean, default=False)
+    follow_fedora_branching: Mapped[bool] = mapped_column(Boolean, default=True)
+    fedora_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    webhook_secret: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship(lazy="raise")
+    chroots: Mapped[list[ProjectChroot]] = relationship(
+        lazy="raise", back_populates="project", cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    permissions: Mapped[list[ProjectPermission]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner_name}/{self.name}"
+
+    @property
+    def is_group_project(self) -> bool:
+        return self.group_id is not None
+
+
+class MockChroot(Base):
+    """A build target the service offers, e.g. ``fedora-rawhide-x86_64``."""
+
+    __tablename__ = "mock_chroots"
+    __table_args__ = (
+        UniqueConstraint("os_release", "os_version", "arch"),
+        CheckConstraint(_path_safe("name"), name="valid_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
+    os_release: Mapped[str] = mapped_column(String(50))
+    os_version: Mapped[str] = mapped_column(String(50))
+    arch: Mapped[str] = mapped_column(String(20))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    eol_on: Mapped[dt.date | None] = mapped_column(Date)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def name_release(self) -> str:
+        return f"{self.os_release}-{self.os_version}"
+
+
+class ProjectChroot(Base):
+    """A chroot enabled in a project, with the project's settings for it."""
+
+    __tablename__ = "project_chroots"
+    __table_args__ = (UniqueConstraint("project_id", "mock_chroot_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    mock_chroot_id: Mapped[int] = mapped_column(
+        ForeignKey("mock_chroots.id", ondelete="RESTRICT"), index=True
+    )
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    buildroot_pkgs: Mapped[list[str]] = mapped_column(default=list)
+    repos: Mapped[list[str]] = mapped_column(default=list)
+    modules: Mapped[list[str]] = mapped_column(default=list)
+    comps_name: Mapped[str | None] = mapped_column(String(255))
+    comps: Mapped[bytes | None] = mapped_column(LargeBinary)
+    with_opts: Mapped[list[str]] = mapped_column(default=list)
+    without_opts: Mapped[list[str]] = mapped_column(default=list)
+    isolation: Mapped[str] = mapped_column(String(20), default="unchanged")
+    bootstrap: Mapped[str] = mapped_column(String(20), default="unchanged")
+    bootstrap_image: Mapped[str | None] = mapped_column(String(512))
+    timeout: Mapped[int | None] = mapped_column(Integer)
+    delete_after_days: Mapped[int | None] = mapped_column(Integer)
+
+    project: Mapped[Project] = relationship(lazy="raise", back_populates="chroots")
+    mock_chroot: Mapped[MockChroot] = relationship(lazy="raise")
+
+
+class ProjectPermission(Base):
+    """What a user other than the owner may do in a project, and what they asked for."""
+
+    __tablename__ = "project_permissions"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    builder: Mapped[PermissionValue] = mapped_column(
+        Enum(PermissionValue, native_enum=False, length=10), default=PermissionValue.nothing
+    )
+    admin: Mapped[PermissionValue] = mapped_column(
+        Enum(PermissionValue, native_enum=False, length=10), default=PermissionValue.nothing
+    )
+
+    user: Mapped[User] = relationship(lazy="raise")

@@ -1,0 +1,50 @@
+"""HTTP concerns shared by every dialect: path normalising and parsing of query values."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from coprd.core.errors import InvalidInput
+
+_SLASHES = re.compile(r"//+")
+# Clients of these prefixes send paths with and without a trailing slash, and some build
+# URLs by joining strings, producing "//" after the host. Their routes are registered
+# without a trailing slash; other paths (result directories) keep theirs.
+API_PREFIXES = ("/api_3", "/api_2", "/api/", "/backend/")
+
+
+class NormalisePathMiddleware:
+    """Collapse repeated slashes and drop the trailing slash of API paths before routing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            fixed = _SLASHES.sub("/", path)
+            if fixed.startswith(API_PREFIXES) and len(fixed) > 1:
+                fixed = fixed.rstrip("/") or "/"
+            if fixed != path:
+                scope = dict(scope)
+                scope["path"] = fixed
+                scope["raw_path"] = fixed.encode("utf-8", "surrogateescape")
+        await self.app(scope, receive, send)
+
+
+_TRUE = {"true", "1", "yes", "on", "y"}
+_FALSE = {"false", "0", "no", "off", "n", ""}
+
+
+def parse_bool(value: str | None, field: str, default: bool = False) -> bool:
+    """Query-string booleans as clients send them: "True"/"False" (bool("False") is True)."""
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise InvalidInput(f"{value!r} is not a boolean (use True or False)", field)
