@@ -128,9 +128,9 @@ class ProjectAddIn(NewProject):
 class ProjectEditIn(ProjectFields):
     """``project/edit``: ``null`` keeps a field; ``chroots`` replaces the enabled set."""
 
-    chroots: list[Annotated[str, Field(max_length=200)]] | None = Field(
-        default=None, max_length=200
-    )
+    chroots: (
+        Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=200)] | None
+    ) = None
     repos: RepoList = Field(default=None, description="Additional repositories (a list).")
 
     def fields(self) -> ProjectFields:

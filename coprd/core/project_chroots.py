@@ -38,9 +38,8 @@ def _split_commas(value: object) -> object:
 
 
 ModuleList = Annotated[
-    list[Annotated[str, Field(max_length=MAX_URL)]] | None,
+    Annotated[list[Annotated[str, Field(max_length=MAX_URL)]], Field(max_length=MAX_LIST)] | None,
     BeforeValidator(_split_commas),
-    Field(max_length=MAX_LIST),
 ]
 
 

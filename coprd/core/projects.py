@@ -65,14 +65,13 @@ def _no_controls(value: str | None) -> str | None:
     return value
 
 
-WordList = Annotated[
-    list[Annotated[str, Field(max_length=MAX_URL)]] | None,
-    BeforeValidator(_split_words),
-    Field(max_length=MAX_LIST),
-]
+_Words = Annotated[list[Annotated[str, Field(max_length=MAX_URL)]], Field(max_length=MAX_LIST)]
+WordList = Annotated[_Words | None, BeforeValidator(_split_words)]
 RepoList = Annotated[WordList, AfterValidator(_check_repo_urls)]
-Text = Annotated[str | None, Field(max_length=MAX_TEXT), BeforeValidator(_no_controls)]
-ShortText = Annotated[str | None, Field(max_length=MAX_URL), BeforeValidator(_no_controls)]
+Text = Annotated[Annotated[str, Field(max_length=MAX_TEXT)] | None, AfterValidator(_no_controls)]
+ShortText = Annotated[
+    Annotated[str, Field(max_length=MAX_URL)] | None, AfterValidator(_no_controls)
+]
 Bootstrap = Literal["default", "on", "off", "image", "unchanged", "untouched"]
 Isolation = Literal["default", "simple", "nspawn", "unchanged"]
 

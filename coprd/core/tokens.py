@@ -91,3 +91,19 @@ def renew_token(session: Session, user: User, login: str, days: int = DEFAULT_DA
     if old is not None:
         session.delete(old)
     return issue_token(session, user, days)
+
+
+def copr_cli_config(issued: IssuedToken, copr_url: str) -> str:
+    """The ``~/.config/copr`` block copr-cli and python-copr read for this token."""
+    lines = [
+        "[copr-cli]",
+        f"login = {issued.login}",
+        f"username = {issued.username}",
+        f"token = {issued.token}",
+        f"copr_url = {copr_url}",
+    ]
+    if copr_url.startswith("http://"):
+        # copr-cli refuses a plain-http copr_url unless told the connection is not encrypted.
+        lines.append("encrypted = False")
+    lines.append(f"# expiration date: {issued.expires_on.isoformat()}")
+    return "\n".join(lines) + "\n"

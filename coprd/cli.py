@@ -1,0 +1,289 @@
+"""``coprd`` — run the service and administer it.
+
+Every subcommand reads the same settings (``--data-dir``, ``COPRD_*``, the TOML file) and
+works on the database they name; refusals end with one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from coprd.config import URL_FILE, ConfigError, Settings, load_settings
+from coprd.core import chroots, groups, tokens, users
+from coprd.core.errors import CoprdError
+from coprd.db.engine import make_session_factory, read_session, write_session
+from coprd.db.migrate import current_revision, head_revision, upgrade
+from coprd.instance import create_first_admin, prepare
+
+EXIT_REFUSED = 1
+
+
+class CommandError(Exception):
+    """A refusal the CLI reports in one line."""
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    return load_settings({"data_dir": getattr(args, "data_dir", None), **extra})
+
+
+def _session_write(settings: Settings) -> Any:
+    return write_session(make_session_factory(prepare(settings)))
+
+
+def _session_read(settings: Settings) -> Any:
+    return read_session(make_session_factory(prepare(settings)))
+
+
+# --- serve -----------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from coprd.app import create_app
+
+    settings = _settings(args, host=args.host, port=args.port, url=args.url, builders=args.builders)
+    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"
+    settings = replace(settings, url=settings.url or f"http://{shown_host}:{settings.port}")
+    engine = prepare(settings)
+    (settings.data_dir / URL_FILE).write_text(settings.public_url + "\n")
+    with write_session(make_session_factory(engine)) as session:
+        first = create_first_admin(settings, session)
+
+    print(f"coprd: data directory {settings.data_dir}", flush=True)
+    print(f"coprd: database {_redacted(settings.effective_database_url)}", flush=True)
+    if first is not None:
+        print(
+            f"coprd: created the admin account {first.name!r} (web password: {first.password})\n"
+            f"coprd: its copr-cli config is {first.config_path}\n"
+            f"coprd:   use it with: copr-cli --config {first.config_path} whoami",
+            flush=True,
+        )
+    if settings.builders:
+        print(
+            "coprd: note: builder agents are not part of this version yet; "
+            f"--builders {settings.builders} starts none",
+            flush=True,
+        )
+    print(f"coprd: serving on {settings.public_url}", flush=True)
+    app = create_app(settings, engine)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+
+
+def _redacted(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+# --- db --------------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> None:
+    from coprd.db.engine import make_engine
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    before = current_revision(engine)
+    upgrade(engine)
+    print(f"database schema: {before or 'empty'} -> {head_revision()}")
+
+
+# --- users, tokens, groups -------------------------------------------------------------
+
+
+def cmd_user_add(args: argparse.Namespace) -> None:
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif args.password:
+        password = getpass.getpass(f"password for {args.name}: ")
+    with _session_write(_settings(args)) as session:
+        user = users.create_user(
+            session, args.name, email=args.email, is_admin=args.admin, password=None
+        )
+        if password:
+            users.set_password(session, user, password)
+    print(f"created user {args.name}{' (admin)' if args.admin else ''}")
+
+
+def cmd_user_list(args: argparse.Namespace) -> None:
+    with _session_read(_settings(args)) as session:
+        for user in users.list_users(session):
+            flags = [f for f, on in (("admin", user.is_admin), ("disabled", not user.is_active)) if on]
+            extra = f"  [{', '.join(flags)}]" if flags else ""
+            print(f"{user.name}\t{user.email or '-'}{extra}")
+
+
+def cmd_user_disable(args: argparse.Namespace) -> None:
+    with _session_write(_settings(args)) as session:
+        users.disable_user(session, args.name)
+    print(f"disabled user {args.name}")
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    with _session_write(settings) as session:
+        user = users.get_user(session, args.name)
+        if not user.is_active:
+            raise CommandError(f"user {args.name!r} is disabled")
+        issued = tokens.issue_token(session, user, args.days or settings.token_days)
+    sys.stdout.write(tokens.copr_cli_config(issued, settings.public_url))
+
+
+def cmd_group_add(args: argparse.Namespace) -> None:
+    with _session_write(_settings(args)) as session:
+        groups.create_group(session, args.name)
+    print(f"created group @{args.name}")
+
+
+def cmd_group_add_member(args: argparse.Namespace) -> None:
+    with _session_write(_settings(args)) as session:
+        group = groups.get_group(session, args.group)
+        groups.add_member(session, group, users.get_user(session, args.user))
+    print(f"added {args.user} to @{args.group}")
+
+
+# --- chroots ---------------------------------------------------------------------------
+
+
+def cmd_chroot_add(args: argparse.Namespace) -> None:
+    with _session_write(_settings(args)) as session:
+        chroots.add_mock_chroot(session, args.name, comment=args.comment or "")
+    print(f"added chroot {args.name}")
+
+
+def cmd_chroot_list(args: argparse.Namespace) -> None:
+    with _session_read(_settings(args)) as session:
+        for mc in chroots.list_mock_chroots(session, active_only=not args.all):
+            state = "active" if mc.is_active else ("eol" if mc.eol_on else "inactive")
+            comment = f"\t{mc.comment}" if mc.comment else ""
+            print(f"{mc.name}\t{state}{comment}")
+
+
+def _chroot_setter(active: bool) -> Callable[[argparse.Namespace], None]:
+    def run(args: argparse.Namespace) -> None:
+        with _session_write(_settings(args)) as session:
+            chroots.set_mock_chroot_active(session, args.name, active)
+        print(f"{'activated' if active else 'deactivated'} chroot {args.name}")
+
+    return run
+
+
+def cmd_chroot_eol(args: argparse.Namespace) -> None:
+    with _session_write(_settings(args)) as session:
+        mc = chroots.mark_mock_chroot_eol(session, args.name)
+        eol_on = mc.eol_on
+    print(f"chroot {args.name} is end of life since {eol_on}")
+
+
+# --- parser ----------------------------------------------------------------------------
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        help="data directory (default $COPRD_DATA_DIR or ~/.local/share/coprd)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="coprd", description="A self-hosted Copr build service.", parents=[common]
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], None], help: str,
+            parent: Any = sub) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(
+            name, help=help, description=help, parents=[common]
+        )
+        p.set_defaults(func=func)
+        return p
+
+    serve = add("serve", cmd_serve, "run the frontend (and, later, builders and publisher)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_positive, help="port (default 8080)")
+    serve.add_argument("--url", help="public base URL, if not http://HOST:PORT")
+    serve.add_argument("--builders", type=_positive, help="local builder agents to start")
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"])
+
+    db = add("db", lambda a: None, "database schema").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION"
+    )
+    add("upgrade", cmd_db_upgrade, "upgrade the schema to the newest version", db)
+
+    user = add("user", lambda a: None, "local accounts").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    user_add = add("add", cmd_user_add, "create an account", user)
+    user_add.add_argument("name")
+    user_add.add_argument("--admin", action="store_true", help="make it a site admin")
+    user_add.add_argument("--email")
+    pw = user_add.add_mutually_exclusive_group()
+    pw.add_argument("--password", action="store_true", help="ask for a web password")
+    pw.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    add("list", cmd_user_list, "list accounts", user)
+    add("disable", cmd_user_disable, "disable an account", user).add_argument("name")
+
+    token = add("token", cmd_token, "create an API token and print its copr-cli config")
+    token.add_argument("name", help="user name")
+    token.add_argument("--days", type=_positive, help="validity in days (default 180)")
+
+    group = add("group", lambda a: None, "groups (projects owned by @group)").add_subparsers(
+        dest="group_command", required=True, metavar="ACTION"
+    )
+    add("add", cmd_group_add, "create a group", group).add_argument("name")
+    member = add("add-member", cmd_group_add_member, "add a user to a group", group)
+    member.add_argument("group")
+    member.add_argument("user")
+
+    chroot = add("chroot", lambda a: None, "mock chroots offered").add_subparsers(
+        dest="chroot_command", required=True, metavar="ACTION"
+    )
+    chroot_add = add("add", cmd_chroot_add, "offer a new chroot", chroot)
+    chroot_add.add_argument("name", help="e.g. fedora-45-x86_64")
+    chroot_add.add_argument("--comment")
+    add("list", cmd_chroot_list, "list chroots", chroot).add_argument(
+        "--all", action="store_true", help="also inactive and EOL ones"
+    )
+    for name, active in (("activate", True), ("deactivate", False)):
+        add(name, _chroot_setter(active), f"{name} a chroot", chroot).add_argument("name")
+    add("eol", cmd_chroot_eol, "mark a chroot end of life", chroot).add_argument("name")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (CoprdError, CommandError, ConfigError) as exc:
+        print(f"coprd: error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

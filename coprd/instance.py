@@ -1,0 +1,54 @@
+"""Preparing a coprd instance: its data directory, schema, default chroots, first admin."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from coprd.config import Settings
+from coprd.core.chroots import seed_mock_chroots
+from coprd.core.tokens import copr_cli_config, issue_token
+from coprd.core.users import create_user
+from coprd.db.engine import make_engine, make_session_factory, write_session
+from coprd.db.migrate import upgrade
+from coprd.db.models import User
+
+ADMIN_NAME = "admin"
+ADMIN_CONFIG = "copr-cli-admin.conf"
+
+
+@dataclass(frozen=True)
+class FirstAdmin:
+    name: str
+    password: str
+    config_path: Path
+
+
+def prepare(settings: Settings) -> Engine:
+    """Create the data directory, bring the schema to head and seed an empty chroot table."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.results_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    with write_session(make_session_factory(engine)) as session:
+        seed_mock_chroots(session)
+    return engine
+
+
+def create_first_admin(settings: Settings, session: Session) -> FirstAdmin | None:
+    """On a database without users: an admin account and its ready copr-cli config."""
+    if session.scalar(select(User.id).limit(1)) is not None:
+        return None
+    password = secrets.token_urlsafe(12)
+    admin = create_user(session, ADMIN_NAME, password=password, is_admin=True)
+    issued = issue_token(session, admin, settings.token_days)
+    path = settings.data_dir / ADMIN_CONFIG
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(copr_cli_config(issued, settings.public_url))
+    return FirstAdmin(ADMIN_NAME, password, path)
