@@ -1,0 +1,45 @@
+"""The APIv3 route table, pinned: a route that appears or vanishes must be a decision."""
+
+from __future__ import annotations
+
+from fastapi.routing import APIRoute
+
+from coprd import api_v3
+
+EXPECTED = {
+    ("GET", "/api_3"),
+    ("GET", "/api_3/auth-check"),
+    ("POST", "/api_3/api-token"),
+    ("GET", "/api_3/project"),
+    ("GET", "/api_3/project/list"),
+    ("GET", "/api_3/project/search"),
+    ("POST", "/api_3/project/add/{ownername}"),
+    ("PUT", "/api_3/project/edit/{ownername}/{projectname}"),
+    ("POST", "/api_3/project/edit/{ownername}/{projectname}"),
+    ("DELETE", "/api_3/project/delete/{ownername}/{projectname}"),
+    ("POST", "/api_3/project/delete/{ownername}/{projectname}"),
+    ("GET", "/api_3/project/permissions/get/{ownername}/{projectname}"),
+    ("PUT", "/api_3/project/permissions/set/{ownername}/{projectname}"),
+    ("PUT", "/api_3/project/permissions/request/{ownername}/{projectname}"),
+    ("GET", "/api_3/project-chroot"),
+    ("GET", "/api_3/project-chroot/build-config"),
+    ("PUT", "/api_3/project-chroot/edit/{ownername}/{projectname}/{chrootname}"),
+    ("POST", "/api_3/project-chroot/edit/{ownername}/{projectname}/{chrootname}"),
+    ("GET", "/api_3/mock-chroots/list"),
+}
+
+
+def test_route_table() -> None:
+    served = set()
+    for included in api_v3.router.routes:
+        # Included routers are kept whole; the prefix is added when requests are routed.
+        for route in getattr(included, "original_router", included).routes:
+            assert isinstance(route, APIRoute)
+            served |= {(method, api_v3.PREFIX + route.path) for method in route.methods}
+    assert served == EXPECTED
+
+
+def test_public_names() -> None:
+    assert sorted(api_v3.__all__) == [
+        "PREFIX", "render_error", "router", "status_of", "validation_message"
+    ]

@@ -1,0 +1,109 @@
+"""The admin CLI, in-process: what it prints, and one line and exit 1 on bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from coprd.cli import main
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("COPRD_DATABASE_URL", raising=False)
+    monkeypatch.delenv("COPRD_URL", raising=False)
+    monkeypatch.setenv("COPRD_DATA_DIR", str(tmp_path))
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+def test_user_lifecycle(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("user", "add", "alice", "--email", "alice@example.com")[0] == 0
+    code, out, _ = run("user", "list")
+    assert code == 0 and "alice\talice@example.com" in out
+    assert run("user", "disable", "alice")[0] == 0
+    assert "[disabled]" in run("user", "list")[1]
+    code, _, err = run("token", "alice")
+    assert code == 1 and err.strip() == "coprd: error: user 'alice' is disabled"
+
+
+def test_token_prints_a_config_block(run) -> None:  # type: ignore[no-untyped-def]
+    run("user", "add", "alice")
+    code, out, _ = run("token", "alice", "--days", "7")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "[copr-cli]"
+    assert "username = alice" in lines
+    assert "encrypted = False" in lines
+    assert lines[-1].startswith("# expiration date: ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("user", "add", "../etc"),
+        ("user", "add", "x" * 300),
+        ("token", "ghost"),
+        ("group", "add-member", "nogroup", "nobody"),
+        ("chroot", "add", "not a chroot"),
+        ("chroot", "activate", "fedora-0-x86_64"),
+        ("chroot", "eol", "fedora-0-x86_64"),
+    ],
+)
+def test_refusals_are_one_line(run, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run(*args)
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("coprd: error: ")
+
+
+def test_duplicate_user_group_and_chroot(run) -> None:  # type: ignore[no-untyped-def]
+    run("user", "add", "alice")
+    assert run("user", "add", "alice")[0] == 1
+    run("group", "add", "devs")
+    assert run("group", "add", "devs")[0] == 1
+    run("group", "add-member", "devs", "alice")
+    assert run("group", "add-member", "devs", "alice")[0] == 1
+    assert run("chroot", "add", "fedora-rawhide-x86_64")[0] == 1
+
+
+def test_chroot_lifecycle(run) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run("chroot", "list")
+    assert code == 0
+    seeded = [line.split("\t")[0] for line in out.splitlines()]
+    for name in ("fedora-rawhide-x86_64", "fedora-rawhide-aarch64", "epel-9-x86_64",
+                 "epel-10-aarch64", "fedora-45-x86_64", "fedora-44-aarch64"):
+        assert name in seeded
+    assert run("chroot", "add", "centos-stream-10-x86_64", "--comment", "CS 10")[0] == 0
+    assert "centos-stream-10-x86_64\tactive\tCS 10" in run("chroot", "list")[1]
+    run("chroot", "deactivate", "centos-stream-10-x86_64")
+    assert "centos-stream-10-x86_64" not in run("chroot", "list")[1]
+    assert "centos-stream-10-x86_64\tinactive" in run("chroot", "list", "--all")[1]
+    run("chroot", "eol", "epel-9-x86_64")
+    assert "epel-9-x86_64\teol\tEOL since" in run("chroot", "list", "--all")[1]
+
+
+def test_db_upgrade_reports_versions(run) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run("db", "upgrade")
+    assert code == 0 and out.startswith("database schema: empty -> ")
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for args in (["--help"], ["serve", "--help"], ["user", "add", "--help"], ["token", "--help"],
+                 ["group", "add-member", "--help"], ["chroot", "eol", "--help"],
+                 ["db", "upgrade", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(args)
+        assert exit_info.value.code == 0
+        assert "usage: coprd" in capsys.readouterr().out
+
+
+def test_unknown_option_exits_non_zero() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["user", "add"])
+    assert exit_info.value.code == 2

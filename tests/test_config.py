@@ -1,0 +1,53 @@
+"""Settings: defaults, TOML file, environment, overrides — in that order of strength."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from coprd.config import URL_FILE, ConfigError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("COPRD_DATA_DIR", "COPRD_DATABASE_URL", "COPRD_URL", "COPRD_CONFIG",
+                 "COPRD_PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_embedded_default_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    settings = load_settings({"data_dir": tmp_path})
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'coprd.sqlite'}"
+    assert settings.public_url == "http://127.0.0.1:8080"
+
+
+def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "coprd.toml").write_text('[coprd]\nport = 9000\nurl = "https://toml"\n')
+    monkeypatch.setenv("COPRD_URL", "https://env")
+    settings = load_settings({"data_dir": tmp_path})
+    assert settings.port == 9000
+    assert settings.public_url == "https://env"
+    assert load_settings({"data_dir": tmp_path, "url": "https://flag"}).public_url == (
+        "https://flag"
+    )
+
+
+def test_recorded_url_of_the_last_serve(tmp_path: Path) -> None:
+    (tmp_path / URL_FILE).write_text("http://127.0.0.1:18080\n")
+    assert load_settings({"data_dir": tmp_path}).public_url == "http://127.0.0.1:18080"
+
+
+@pytest.mark.parametrize(
+    "toml", ['[coprd]\nport = "many"\n', "[coprd]\nnope = 1\n", "not toml = = ="]
+)
+def test_bad_settings_are_refused(tmp_path: Path, toml: str) -> None:
+    (tmp_path / "coprd.toml").write_text(toml)
+    with pytest.raises(ConfigError):
+        load_settings({"data_dir": tmp_path})
+
+
+def test_missing_explicit_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COPRD_CONFIG", str(tmp_path / "absent.toml"))
+    with pytest.raises(ConfigError):
+        load_settings({"data_dir": tmp_path})
