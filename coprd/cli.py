@@ -119,7 +119,9 @@ def cmd_user_add(args: argparse.Namespace) -> None:
 def cmd_user_list(args: argparse.Namespace) -> None:
     with _session_read(_settings(args)) as session:
         for user in users.list_users(session):
-            flags = [f for f, on in (("admin", user.is_admin), ("disabled", not user.is_active)) if on]
+            flags = [
+                f for f, on in (("admin", user.is_admin), ("disabled", not user.is_active)) if on
+            ]
             extra = f"  [{', '.join(flags)}]" if flags else ""
             print(f"{user.name}\t{user.email or '-'}{extra}")
 
@@ -212,8 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func: Callable[[argparse.Namespace], None], help: str,
-            parent: Any = sub) -> argparse.ArgumentParser:
+    def add(
+        name: str, func: Callable[[argparse.Namespace], None], help: str, parent: Any = sub
+    ) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = parent.add_parser(
             name, help=help, description=help, parents=[common]
         )
@@ -225,8 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_positive, help="port (default 8080)")
     serve.add_argument("--url", help="public base URL, if not http://HOST:PORT")
     serve.add_argument("--builders", type=_positive, help="local builder agents to start")
-    serve.add_argument("--log-level", default="info",
-                       choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
 
     db = add("db", lambda a: None, "database schema").add_subparsers(
         dest="db_command", required=True, metavar="ACTION"

@@ -92,7 +92,8 @@ def engine(_template: str, tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def settings(tmp_path: Path, engine: Engine) -> Settings:
     return Settings(
-        data_dir=tmp_path, database_url=str(engine.url.render_as_string(hide_password=False)),
+        data_dir=tmp_path,
+        database_url=str(engine.url.render_as_string(hide_password=False)),
         url="http://coprd.test",
     )
 
@@ -153,8 +154,6 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every table, to show that a refused request changed nothing."""
     with engine.connect() as conn:
         return {
-            table.name: sorted(
-                (tuple(row) for row in conn.execute(table.select())), key=repr
-            )
+            table.name: sorted((tuple(row) for row in conn.execute(table.select())), key=repr)
             for table in Base.metadata.sorted_tables
         }

@@ -76,8 +76,14 @@ def test_chroot_lifecycle(run) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run("chroot", "list")
     assert code == 0
     seeded = [line.split("\t")[0] for line in out.splitlines()]
-    for name in ("fedora-rawhide-x86_64", "fedora-rawhide-aarch64", "epel-9-x86_64",
-                 "epel-10-aarch64", "fedora-45-x86_64", "fedora-44-aarch64"):
+    for name in (
+        "fedora-rawhide-x86_64",
+        "fedora-rawhide-aarch64",
+        "epel-9-x86_64",
+        "epel-10-aarch64",
+        "fedora-45-x86_64",
+        "fedora-44-aarch64",
+    ):
         assert name in seeded
     assert run("chroot", "add", "centos-stream-10-x86_64", "--comment", "CS 10")[0] == 0
     assert "centos-stream-10-x86_64\tactive\tCS 10" in run("chroot", "list")[1]
@@ -94,9 +100,15 @@ def test_db_upgrade_reports_versions(run) -> None:  # type: ignore[no-untyped-de
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    for args in (["--help"], ["serve", "--help"], ["user", "add", "--help"], ["token", "--help"],
-                 ["group", "add-member", "--help"], ["chroot", "eol", "--help"],
-                 ["db", "upgrade", "--help"]):
+    for args in (
+        ["--help"],
+        ["serve", "--help"],
+        ["user", "add", "--help"],
+        ["token", "--help"],
+        ["group", "add-member", "--help"],
+        ["chroot", "eol", "--help"],
+        ["db", "upgrade", "--help"],
+    ):
         with pytest.raises(SystemExit) as exit_info:
             main(args)
         assert exit_info.value.code == 0

@@ -11,8 +11,7 @@ from coprd.config import URL_FILE, ConfigError, load_settings
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("COPRD_DATA_DIR", "COPRD_DATABASE_URL", "COPRD_URL", "COPRD_CONFIG",
-                 "COPRD_PORT"):
+    for name in ("COPRD_DATA_DIR", "COPRD_DATABASE_URL", "COPRD_URL", "COPRD_CONFIG", "COPRD_PORT"):
         monkeypatch.delenv(name, raising=False)
 
 

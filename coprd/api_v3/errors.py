@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi import Request
-from pydantic import ValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from coprd.core.errors import (
     Conflict,

@@ -29,7 +29,11 @@ def add_mock_chroot(session: Session, name: str, comment: str = "") -> MockChroo
     if session.scalar(select(MockChroot.id).where(MockChroot.name == name)) is not None:
         raise Conflict(f"chroot {name!r} already exists")
     chroot = MockChroot(
-        name=name, os_release=release, os_version=version, arch=arch, is_active=True,
+        name=name,
+        os_release=release,
+        os_version=version,
+        arch=arch,
+        is_active=True,
         comment=comment,
     )
     session.add(chroot)

@@ -42,7 +42,7 @@ def make_page(
 
 def fetch_page(
     session: Session,
-    stmt: Select[tuple[T]],
+    stmt: Select[T],
     page: Page,
     orders: Mapping[str, ColumnElement[Any] | Any],
     tiebreak: Any,

@@ -121,12 +121,14 @@ def set_permissions(
         parsed.append((user, {_parse_role(r): _parse_value(v) for r, v in roles.items()}))
 
     updated = []
-    for user, roles in parsed:
+    for user, new_roles in parsed:
         perm = _permission(session, project, user) or ProjectPermission(
-            project_id=project.id, user_id=user.id,
-            builder=PermissionValue.nothing, admin=PermissionValue.nothing,
+            project_id=project.id,
+            user_id=user.id,
+            builder=PermissionValue.nothing,
+            admin=PermissionValue.nothing,
         )
-        for role, value in roles.items():
+        for role, value in new_roles.items():
             setattr(perm, role.value, value)
         session.add(perm)
         updated.append(user.name)
@@ -150,8 +152,10 @@ def request_permissions(
             raise InvalidInput(f"{role!r} must be true or false", "permissions")
         wanted[_parse_role(role)] = ask
     perm = _permission(session, project, actor) or ProjectPermission(
-        project_id=project.id, user_id=actor.id,
-        builder=PermissionValue.nothing, admin=PermissionValue.nothing,
+        project_id=project.id,
+        user_id=actor.id,
+        builder=PermissionValue.nothing,
+        admin=PermissionValue.nothing,
     )
     for role, ask in wanted.items():
         current = getattr(perm, role.value)

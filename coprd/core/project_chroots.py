@@ -98,7 +98,7 @@ def edit_project_chroot(
             pc.comps = pc.comps_name = None
             continue
         default = defaults[column].default
-        value = default.arg if default is not None else None  # type: ignore[attr-defined]
+        value = default.arg if default is not None else None
         setattr(pc, column, value(None) if callable(value) else value)
 
     updates = {
@@ -173,7 +173,7 @@ _REPO_ID = re.compile(r"[^A-Za-z0-9_]+")
 def expand_repo_url(url: str, chroot: str, results_url: str) -> str:
     """``copr://owner/project`` → that project's repo for ``chroot``; ``$chroot`` expanded."""
     if url.startswith("copr://"):
-        return f"{results_url}/{url[len('copr://'):].strip('/')}/{chroot}/"
+        return f"{results_url}/{url[len('copr://') :].strip('/')}/{chroot}/"
     return url.replace("$chroot", chroot)
 
 

@@ -50,12 +50,12 @@ def _check_repo_urls(urls: list[str] | None) -> list[str] | None:
     if urls is None:
         return None
     for url in urls:
-        if len(url) > MAX_URL or not url.startswith(_REPO_SCHEMES) or any(
-            ch.isspace() or ord(ch) < 32 for ch in url
+        if (
+            len(url) > MAX_URL
+            or not url.startswith(_REPO_SCHEMES)
+            or any(ch.isspace() or ord(ch) < 32 for ch in url)
         ):
-            raise ValueError(
-                f"{url[:80]!r} is not a repository URL (http, https, ftp or copr://)"
-            )
+            raise ValueError(f"{url[:80]!r} is not a repository URL (http, https, ftp or copr://)")
     return urls
 
 
@@ -132,10 +132,26 @@ class NewProject(ProjectFields):
 
 
 _SETTING_COLUMNS = (
-    "description", "instructions", "homepage", "contact", "additional_repos", "unlisted_on_hp",
-    "enable_net", "auto_prune", "bootstrap", "bootstrap_image", "isolation",
-    "follow_fedora_branching", "devel_mode", "multilib", "module_hotfixes", "fedora_review",
-    "appstream", "disable_createrepo", "runtime_dependencies", "packit_forge_projects_allowed",
+    "description",
+    "instructions",
+    "homepage",
+    "contact",
+    "additional_repos",
+    "unlisted_on_hp",
+    "enable_net",
+    "auto_prune",
+    "bootstrap",
+    "bootstrap_image",
+    "isolation",
+    "follow_fedora_branching",
+    "devel_mode",
+    "multilib",
+    "module_hotfixes",
+    "fedora_review",
+    "appstream",
+    "disable_createrepo",
+    "runtime_dependencies",
+    "packit_forge_projects_allowed",
     "repo_priority",
 )
 
@@ -153,10 +169,8 @@ def _apply(project: Project, fields: ProjectFields) -> None:
         raise InvalidInput("bootstrap 'image' needs a bootstrap_image", "bootstrap_image")
 
 
-def _with_chroots(stmt: Select[tuple[Project]]) -> Select[tuple[Project]]:
-    return stmt.options(
-        selectinload(Project.chroots).selectinload(ProjectChroot.mock_chroot)
-    )
+def _with_chroots(stmt: Select[Project]) -> Select[Project]:
+    return stmt.options(selectinload(Project.chroots).selectinload(ProjectChroot.mock_chroot))
 
 
 def get_project(session: Session, ownername: str, projectname: str) -> Project:

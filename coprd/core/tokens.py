@@ -58,9 +58,9 @@ def authenticate_token(session: Session, login: str, secret: str) -> tuple[User,
     (:func:`touch_token`); this function itself only reads, so that reads stay readers.
     """
     row = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(
-            ApiToken.login == login
-        )
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.login == login)
     ).first()
     # Compare even when the login is unknown, so timing does not tell logins apart.
     expected = row[0].secret_hash if row else _digest("")
@@ -78,9 +78,7 @@ def authenticate_token(session: Session, login: str, secret: str) -> tuple[User,
 
 
 def touch_token(session: Session, login: str) -> None:
-    session.execute(
-        update(ApiToken).where(ApiToken.login == login).values(last_used_on=utcnow())
-    )
+    session.execute(update(ApiToken).where(ApiToken.login == login).values(last_used_on=utcnow()))
 
 
 def renew_token(session: Session, user: User, login: str, days: int = DEFAULT_DAYS) -> IssuedToken:

@@ -161,7 +161,9 @@ class Project(Base):
 
     user: Mapped[User] = relationship(lazy="raise")
     chroots: Mapped[list[ProjectChroot]] = relationship(
-        lazy="raise", back_populates="project", cascade="all, delete-orphan",
+        lazy="raise",
+        back_populates="project",
+        cascade="all, delete-orphan",
         passive_deletes=True,
     )
     permissions: Mapped[list[ProjectPermission]] = relationship(

@@ -21,9 +21,7 @@ def test_add_returns_the_project_with_its_repos(client: TestClient, alice: Accou
     assert project["full_name"] == "alice/demo"
     assert project["description"] == "A demo"
     assert project["additional_repos"] == ["copr://bob/x"]
-    assert project["chroot_repos"] == {
-        RAWHIDE: f"http://coprd.test/results/alice/demo/{RAWHIDE}/"
-    }
+    assert project["chroot_repos"] == {RAWHIDE: f"http://coprd.test/results/alice/demo/{RAWHIDE}/"}
 
 
 def test_exist_ok_is_parsed_from_the_strings_the_client_sends(

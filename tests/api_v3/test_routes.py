@@ -41,5 +41,9 @@ def test_route_table() -> None:
 
 def test_public_names() -> None:
     assert sorted(api_v3.__all__) == [
-        "PREFIX", "render_error", "router", "status_of", "validation_message"
+        "PREFIX",
+        "render_error",
+        "router",
+        "status_of",
+        "validation_message",
     ]

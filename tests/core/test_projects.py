@@ -77,23 +77,23 @@ def test_duplicate_name_conflicts_unless_exist_ok(db: Session, alice: User) -> N
 @pytest.mark.parametrize("chroots", [[], ["fedora-0-x86_64"], ["../etc-1-x86_64"]])
 def test_chroots_must_exist_and_be_active(db: Session, alice: User, chroots: list[str]) -> None:
     with pytest.raises(InvalidInput):
-        projects.create_project(
-            db, alice, "alice", NewProject(name="demo", chroots=chroots)
-        )
+        projects.create_project(db, alice, "alice", NewProject(name="demo", chroots=chroots))
 
 
 @pytest.mark.parametrize("name", ["..", ".hidden", "a/b", "-x", "x" * 101, "123", "a\x00b", ""])
-def test_names_that_could_become_bad_paths_are_refused(
-    db: Session, alice: User, name: str
-) -> None:
+def test_names_that_could_become_bad_paths_are_refused(db: Session, alice: User, name: str) -> None:
     with pytest.raises(InvalidInput):
         projects.create_project(db, alice, "alice", new(name))
 
 
 def test_normalising_happens_in_the_input_type() -> None:
     fields = ProjectFields.model_validate(
-        {"additional_repos": "https://a/1 https://a/2", "use_bootstrap_container": True,
-         "isolation": "unchanged", "bootstrap": None}
+        {
+            "additional_repos": "https://a/1 https://a/2",
+            "use_bootstrap_container": True,
+            "isolation": "unchanged",
+            "bootstrap": None,
+        }
     )
     assert fields.additional_repos == ["https://a/1", "https://a/2"]
     assert fields.bootstrap == "on"

@@ -49,8 +49,13 @@ def test_config_block_allows_plain_http_only_when_told() -> None:
     issued = tokens.IssuedToken("alice", "L", "T", dt.date(2027, 5, 1))
     block = tokens.copr_cli_config(issued, "http://127.0.0.1:8080")
     assert block.splitlines() == [
-        "[copr-cli]", "login = L", "username = alice", "token = T",
-        "copr_url = http://127.0.0.1:8080", "encrypted = False", "# expiration date: 2027-05-01",
+        "[copr-cli]",
+        "login = L",
+        "username = alice",
+        "token = T",
+        "copr_url = http://127.0.0.1:8080",
+        "encrypted = False",
+        "# expiration date: 2027-05-01",
     ]
     assert "encrypted" not in tokens.copr_cli_config(issued, "https://copr.example.com")
 

@@ -59,7 +59,11 @@ class Server:
         if config is not None:
             cmd += ["--config", str(config)]
         return subprocess.run(
-            [*cmd, *args], env=self.env, capture_output=True, text=True, timeout=120,
+            [*cmd, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
             input=input,
         )
 
@@ -80,7 +84,9 @@ def start_server(tmp: Path) -> Server:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(BIN / "coprd"), "serve", "--port", str(port), "--builders", "0"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     server = Server(url, data_dir, home, env, log, process)
@@ -95,7 +101,9 @@ def start_server(tmp: Path) -> Server:
             pass
         time.sleep(0.1)
     process.kill()
-    raise AssertionError(f"coprd serve did not answer in {START_TIMEOUT_S} s:\n{server.server_log()}")
+    raise AssertionError(
+        f"coprd serve did not answer in {START_TIMEOUT_S} s:\n{server.server_log()}"
+    )
 
 
 def stop_server(server: Server) -> None:

@@ -50,19 +50,39 @@ def test_first_start_creates_an_admin_with_a_ready_config(server: Server) -> Non
 def test_token_block_is_what_copr_cli_reads(server: Server, alice: Path) -> None:
     text = alice.read_text()
     assert text.startswith("[copr-cli]\n")
-    for key in ("login = ", "username = alice", "token = ", f"copr_url = {server.url}",
-                "encrypted = False", "# expiration date: "):
+    for key in (
+        "login = ",
+        "username = alice",
+        "token = ",
+        f"copr_url = {server.url}",
+        "encrypted = False",
+        "# expiration date: ",
+    ):
         assert key in text
     # No --config: copr-cli reads ~/.config/copr, as a user would have it.
     assert ok(server.copr_cli(None, "whoami")).strip() == "alice"
 
 
 def test_create_list_get_modify_delete(server: Server, alice: Path) -> None:
-    out = ok(server.copr_cli(
-        None, "create", "demo", "--chroot", RAWHIDE, "--chroot", "epel-9-x86_64",
-        "--description", "Demo packages", "--instructions", "dnf copr enable alice/demo",
-        "--repo", "https://example.com/extra/", "--enable-net", "on",
-    ))
+    out = ok(
+        server.copr_cli(
+            None,
+            "create",
+            "demo",
+            "--chroot",
+            RAWHIDE,
+            "--chroot",
+            "epel-9-x86_64",
+            "--description",
+            "Demo packages",
+            "--instructions",
+            "dnf copr enable alice/demo",
+            "--repo",
+            "https://example.com/extra/",
+            "--enable-net",
+            "on",
+        )
+    )
     assert out.strip() == f"New project was successfully created: {server.url}/coprs/alice/demo/"
 
     listing = ok(server.copr_cli(None, "list", "alice"))
@@ -71,8 +91,19 @@ def test_create_list_get_modify_delete(server: Server, alice: Path) -> None:
     assert f"{RAWHIDE}: {server.url}/results/alice/demo/{RAWHIDE}/" in listing
     assert "Additional repo: https://example.com/extra/" in listing
 
-    ok(server.copr_cli(None, "modify", "demo", "--description", "Changed", "--unlisted-on-hp",
-                       "on", "--chroot", RAWHIDE))
+    ok(
+        server.copr_cli(
+            None,
+            "modify",
+            "demo",
+            "--description",
+            "Changed",
+            "--unlisted-on-hp",
+            "on",
+            "--chroot",
+            RAWHIDE,
+        )
+    )
     got = ok(server.copr_cli(None, "get", "demo"))
     assert "Description: Changed" in got
     assert "epel-9-x86_64" not in got
@@ -102,11 +133,25 @@ def test_chroot_settings_and_comps(server: Server, alice: Path, tmp_path: Path) 
     ok(server.copr_cli(None, "create", "chroots", "--chroot", RAWHIDE))
     comps = tmp_path / "comps.xml"
     comps.write_text(COMPS)
-    out = ok(server.copr_cli(
-        None, "edit-chroot", f"chroots/{RAWHIDE}", "--upload-comps", str(comps),
-        "--packages", "make gcc", "--repos", "https://example.com/r1 copr://alice/other",
-        "--rpmbuild-with", "docs", "--rpmbuild-without", "tests", "--isolation", "simple",
-    ))
+    out = ok(
+        server.copr_cli(
+            None,
+            "edit-chroot",
+            f"chroots/{RAWHIDE}",
+            "--upload-comps",
+            str(comps),
+            "--packages",
+            "make gcc",
+            "--repos",
+            "https://example.com/r1 copr://alice/other",
+            "--rpmbuild-with",
+            "docs",
+            "--rpmbuild-without",
+            "tests",
+            "--isolation",
+            "simple",
+        )
+    )
     assert "Edit chroot operation was successful." in out
     chroot = json.loads(ok(server.copr_cli(None, "get-chroot", f"chroots/{RAWHIDE}")))
     assert chroot["mock_chroot"] == RAWHIDE
@@ -122,8 +167,16 @@ def test_chroot_settings_and_comps(server: Server, alice: Path, tmp_path: Path) 
     assert f"baseurl={server.url}/results/alice/chroots/{RAWHIDE}/" in config
     assert f"baseurl={server.url}/results/alice/other/{RAWHIDE}/" in config
 
-    ok(server.copr_cli(None, "edit-chroot", f"chroots/{RAWHIDE}", "--delete-comps",
-                       "--reset", "additional_packages"))
+    ok(
+        server.copr_cli(
+            None,
+            "edit-chroot",
+            f"chroots/{RAWHIDE}",
+            "--delete-comps",
+            "--reset",
+            "additional_packages",
+        )
+    )
     chroot = json.loads(ok(server.copr_cli(None, "get-chroot", f"chroots/{RAWHIDE}")))
     assert chroot["comps_name"] is None
     assert chroot["additional_packages"] == []

@@ -27,12 +27,14 @@ def client_for(config: Path) -> Any:
     parser = configparser.ConfigParser()
     parser.read(config)
     section = dict(parser["copr-cli"])
-    return Client({
-        "copr_url": section["copr_url"],
-        "login": section["login"],
-        "token": section["token"],
-        "username": section["username"],
-    })
+    return Client(
+        {
+            "copr_url": section["copr_url"],
+            "login": section["login"],
+            "token": section["token"],
+            "username": section["username"],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +56,22 @@ def test_home_and_auth_check(alice: Any) -> None:
 
 def test_project_add_get_edit_delete(alice: Any, server: Server) -> None:
     project = alice.project_proxy.add(
-        "alice", "py", [RAWHIDE, EPEL9], description="From Python",
-        homepage="https://example.com", contact="alice@example.com",
-        additional_repos=["https://example.com/repo"], enable_net=True,
+        "alice",
+        "py",
+        [RAWHIDE, EPEL9],
+        description="From Python",
+        homepage="https://example.com",
+        contact="alice@example.com",
+        additional_repos=["https://example.com/repo"],
+        enable_net=True,
         runtime_dependencies="copr://alice/other https://example.com/dep",
-        packit_forge_projects_allowed=["github.com/alice/py"], repo_priority=10,
-        delete_after_days=30, follow_fedora_branching=False, appstream=True,
-        isolation="simple", bootstrap="on",
+        packit_forge_projects_allowed=["github.com/alice/py"],
+        repo_priority=10,
+        delete_after_days=30,
+        follow_fedora_branching=False,
+        appstream=True,
+        isolation="simple",
+        bootstrap="on",
     )
     assert project.full_name == "alice/py"
     assert project.ownername == "alice"
@@ -88,8 +99,13 @@ def test_project_add_get_edit_delete(alice: Any, server: Server) -> None:
     assert same.id == project.id
 
     edited = alice.project_proxy.edit(
-        "alice", "py", chroots=[RAWHIDE], description="Edited", additional_repos=[],
-        delete_after_days=-1, module_hotfixes=True,
+        "alice",
+        "py",
+        chroots=[RAWHIDE],
+        description="Edited",
+        additional_repos=[],
+        delete_after_days=-1,
+        module_hotfixes=True,
     )
     assert edited.description == "Edited"
     assert edited.additional_repos == []
@@ -125,10 +141,17 @@ def test_project_chroot_edit_get_and_build_config(alice: Any, tmp_path: Path) ->
     comps = tmp_path / "team-comps.xml"
     comps.write_text('<?xml version="1.0"?><comps><group><id>x</id></group></comps>')
     alice.project_chroot_proxy.edit(
-        "alice", "pc", RAWHIDE, additional_packages=["make", "gcc"],
-        additional_repos=["https://example.com/chroot-repo"], additional_modules=["nodejs:20"],
-        comps=str(comps), with_opts=["docs"], without_opts=["tests"],
-        bootstrap_image="registry.example.com/fedora:rawhide", isolation="nspawn",
+        "alice",
+        "pc",
+        RAWHIDE,
+        additional_packages=["make", "gcc"],
+        additional_repos=["https://example.com/chroot-repo"],
+        additional_modules=["nodejs:20"],
+        comps=str(comps),
+        with_opts=["docs"],
+        without_opts=["tests"],
+        bootstrap_image="registry.example.com/fedora:rawhide",
+        isolation="nspawn",
     )
     chroot = alice.project_chroot_proxy.get("alice", "pc", RAWHIDE)
     assert chroot.mock_chroot == RAWHIDE
@@ -180,8 +203,9 @@ def test_permissions_through_the_proxies(alice: Any, bob: Any) -> None:
 
 
 def test_bad_token_raises_request_exception(server: Server) -> None:
-    broken = Client({"copr_url": server.url, "login": "nobody", "token": "wrong",
-                     "username": "nobody"})
+    broken = Client(
+        {"copr_url": server.url, "login": "nobody", "token": "wrong", "username": "nobody"}
+    )
     with pytest.raises(CoprRequestException, match="Login invalid/expired"):
         broken.project_proxy.add("nobody", "x", [RAWHIDE])
 
@@ -190,6 +214,12 @@ def test_new_api_token(server: Server) -> None:
     client = client_for(server.add_user("erin"))
     renewed = client.base_proxy.new_api_token()
     assert renewed.api_login and renewed.api_token and renewed.expiration
-    fresh = Client({"copr_url": server.url, "login": renewed.api_login,
-                    "token": renewed.api_token, "username": "erin"})
+    fresh = Client(
+        {
+            "copr_url": server.url,
+            "login": renewed.api_login,
+            "token": renewed.api_token,
+            "username": "erin",
+        }
+    )
     assert fresh.base_proxy.auth_check().name == "erin"
