@@ -21,6 +21,8 @@ from coprd.http import NormalisePathMiddleware
 
 log = logging.getLogger("coprd")
 
+MAX_JSON_BODY = 1024 * 1024
+
 Renderer = Callable[[Request, int, str], Response]
 
 
@@ -53,6 +55,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         message = str(exc.detail)
         if exc.status_code == 404:
             message = f"Not found: {request.url.path}"
+        elif exc.status_code == 413:
+            message = "The request body is larger than this endpoint accepts."
         elif exc.status_code == 405:
             message = f"Method {request.method} is not allowed on {request.url.path}"
         return _render(request, exc.status_code, message)
@@ -85,6 +89,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         docs_url=f"{api_v3.PREFIX}/docs",
         openapi_url=f"{api_v3.PREFIX}/openapi.json",
         redoc_url=None,
+        # JSON bodies are small; routes that take uploads set their own, larger limit.
+        max_body_size=MAX_JSON_BODY,
     )
     app.state.settings = settings
     app.state.engine = engine

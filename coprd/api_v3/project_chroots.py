@@ -107,11 +107,13 @@ async def _read_edit_body(request: Request) -> tuple[ProjectChrootEditIn, tuple[
     response_model=ProjectChrootOut,
     summary="Change a project's settings for a chroot (multipart, optional comps upload)",
     openapi_extra=_EDIT_BODY_DOC,
+    max_body_size=MAX_EDIT_BODY,
 )
 @router.post(
     "/edit/{ownername}/{projectname}/{chrootname}",
     response_model=ProjectChrootOut,
     include_in_schema=False,
+    max_body_size=MAX_EDIT_BODY,
 )
 def edit_chroot(
     db: DB,

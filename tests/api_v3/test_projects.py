@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
+
+from coprd.db.models import ApiToken
 
 from tests.conftest import Account
 
@@ -124,3 +129,31 @@ def test_docs_describe_the_served_fields(client: TestClient) -> None:
     project = spec["components"]["schemas"]["ProjectOut"]["properties"]
     assert {"full_name", "chroot_repos", "additional_repos", "repo_priority"} <= set(project)
     assert "/api_3/project/add/{ownername}" in spec["paths"]
+
+
+def test_oversized_bodies_are_refused_while_streaming(client: TestClient, alice: Account) -> None:
+    def chunks(total: int):  # no Content-Length: the limit must hold for chunked bodies too
+        sent = 0
+        while sent < total:
+            yield b" " * 65536
+            sent += 65536
+
+    r = client.post(
+        "/api_3/project/add/alice",
+        content=chunks(2 * 1024 * 1024),
+        headers={**alice.headers, "content-type": "application/json"},
+    )
+    assert r.status_code == 413
+    assert "larger" in r.json()["error"]
+    assert client.get("/api_3/project/list?ownername=alice").json()["items"] == []
+
+
+def test_expired_token_gets_401(client: TestClient, alice: Account, engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(ApiToken).values(expires_on=dt.date(2020, 1, 1)))
+    r = client.post(
+        "/api_3/project/add/alice", json={"name": "x", "chroots": [RAWHIDE]}, headers=alice.headers
+    )
+    assert r.status_code == 401
+    assert "expired" in r.json()["error"]
+    assert "/api to get or renew your API token" in r.json()["error"]
