@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from coprd.config import Settings
 from coprd.core.errors import NotAuthenticated
 from coprd.core.tokens import authenticate_token, touch_token
-from coprd.db.engine import begin_write, write_session
+from coprd.db.engine import transaction, write_session
 from coprd.db.models import User
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -21,16 +21,10 @@ _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 def get_db(request: Request) -> Iterator[Session]:
     """One transaction per request: committed after the handler returns, else rolled back."""
-    factory = request.app.state.session_factory
-    with factory() as session:
-        if request.method not in _READ_METHODS:
-            begin_write(session)
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with transaction(
+        request.app.state.session_factory, write=request.method not in _READ_METHODS
+    ) as session:
+        yield session
 
 
 def get_settings(request: Request) -> Settings:

@@ -34,6 +34,16 @@ def _permission(session: Session, project: Project, user: User) -> ProjectPermis
     return session.get(ProjectPermission, (project.id, user.id))
 
 
+def _permission_row(session: Session, project: Project, user: User) -> ProjectPermission:
+    """The user's row in the project, or a new one with no rights."""
+    return _permission(session, project, user) or ProjectPermission(
+        project_id=project.id,
+        user_id=user.id,
+        builder=PermissionValue.nothing,
+        admin=PermissionValue.nothing,
+    )
+
+
 def is_owner(session: Session, user: User, project: Project) -> bool:
     """The user owns the project, directly or through its group."""
     if project.group_id is not None:
@@ -122,12 +132,7 @@ def set_permissions(
 
     updated = []
     for user, new_roles in parsed:
-        perm = _permission(session, project, user) or ProjectPermission(
-            project_id=project.id,
-            user_id=user.id,
-            builder=PermissionValue.nothing,
-            admin=PermissionValue.nothing,
-        )
+        perm = _permission_row(session, project, user)
         for role, value in new_roles.items():
             setattr(perm, role.value, value)
         session.add(perm)
@@ -151,12 +156,7 @@ def request_permissions(
         if not isinstance(ask, bool):
             raise InvalidInput(f"{role!r} must be true or false", "permissions")
         wanted[_parse_role(role)] = ask
-    perm = _permission(session, project, actor) or ProjectPermission(
-        project_id=project.id,
-        user_id=actor.id,
-        builder=PermissionValue.nothing,
-        admin=PermissionValue.nothing,
-    )
+    perm = _permission_row(session, project, actor)
     for role, ask in wanted.items():
         current = getattr(perm, role.value)
         if ask and current == PermissionValue.nothing:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -63,16 +63,21 @@ def begin_write(session: Session) -> None:
 
 
 @contextmanager
-def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One write transaction: committed when the block ends, rolled back on error."""
+def transaction(factory: sessionmaker[Session], *, write: bool) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back on error."""
     with factory() as session:
-        begin_write(session)
+        if write:
+            begin_write(session)
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+def write_session(factory: sessionmaker[Session]) -> AbstractContextManager[Session]:
+    return transaction(factory, write=True)
 
 
 @contextmanager
