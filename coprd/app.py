@@ -11,7 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coprd import api_v3
 from coprd.config import Settings
@@ -22,6 +24,7 @@ from coprd.http import NormalisePathMiddleware
 log = logging.getLogger("coprd")
 
 MAX_JSON_BODY = 1024 * 1024
+TOO_LARGE = "The request body is larger than this endpoint accepts."
 
 Renderer = Callable[[Request, int, str], Response]
 
@@ -56,7 +59,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             message = f"Not found: {request.url.path}"
         elif exc.status_code == 413:
-            message = "The request body is larger than this endpoint accepts."
+            message = TOO_LARGE
         elif exc.status_code == 405:
             message = f"Method {request.method} is not allowed on {request.url.path}"
         return _render(request, exc.status_code, message)
@@ -79,10 +82,42 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _render(request, 500, "Internal server error; the server log has the details.")
 
 
+class _App(FastAPI):
+    """FastAPI whose outermost layer puts Starlette's plain-text 413 into the error envelope.
+
+    Starlette's body limit answers a request that declares a Content-Length above the limit
+    itself, in text and past every exception handler; clients read errors only from JSON.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        inner = super().build_middleware_stack()
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await inner(scope, receive, send)
+                return
+            replaced = False
+
+            async def send_enveloped(message: Message) -> None:
+                nonlocal replaced
+                if message["type"] == "http.response.start" and message["status"] == 413:
+                    content_type = Headers(raw=message["headers"]).get("content-type", "")
+                    if content_type.startswith("text/plain"):
+                        replaced = True
+                        await _render(Request(scope), 413, TOO_LARGE)(scope, receive, send)
+                        return
+                if not replaced:
+                    await send(message)
+
+            await inner(scope, receive, send_enveloped)
+
+        return app
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The ASGI app. The database schema must already be current (see ``coprd.db.migrate``)."""
     engine = engine or make_engine(settings.effective_database_url)
-    app = FastAPI(
+    app = _App(
         title="coprd",
         summary="A self-hosted Copr: APIv3 as python-copr and copr-cli speak it.",
         version="0.1.0",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -42,7 +41,7 @@ def _basic_credentials(header: str) -> tuple[str, str]:
         raise NotAuthenticated("Login invalid/expired: use HTTP Basic with login:token.")
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error; also non-ASCII text), or not UTF-8
         raise NotAuthenticated("Login invalid/expired: malformed Basic credentials.") from None
     login, sep, secret = decoded.partition(":")
     if not sep or not login or not secret:
@@ -53,7 +52,9 @@ def _basic_credentials(header: str) -> tuple[str, str]:
 def get_optional_user(request: Request, db: DB) -> User | None:
     """The user whose API token the request carries; None when it carries none.
 
-    A request that carries credentials that do not match is refused, also for reads.
+    Only routes that depend on the acting user look at credentials, and there credentials
+    that do not match are refused (401). Anonymous reads ignore them, as Copr does:
+    python-copr sends every read without credentials anyway.
     """
     header = request.headers.get("authorization")
     if not header:

@@ -68,22 +68,22 @@ _EDIT_BODY_DOC: dict[str, Any] = {
 
 
 async def _read_edit_body(request: Request) -> tuple[ProjectChrootEditIn, tuple[str, bytes] | None]:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_EDIT_BODY:
-        raise InvalidInput(f"request body is larger than {MAX_EDIT_BODY} bytes")
     content_type = request.headers.get("content-type", "")
     comps: tuple[str, bytes] | None = None
-    raw: Any = {}
+    raw: Any
     if content_type.startswith("multipart/form-data"):
         try:
             form = await request.form(max_files=4, max_fields=50, max_part_size=MAX_EDIT_BODY)
         except Exception as exc:  # the multipart parser's own errors, e.g. a bad boundary
             raise InvalidInput(f"malformed multipart body: {exc}") from None
         part = form.get("json")
-        text = await part.read() if isinstance(part, UploadFile) else (part or "{}")
+        if part is None:
+            # Clients always send it, last: without it the body is not theirs, or cut short.
+            raise InvalidInput("the multipart body has no 'json' part")
+        text = await part.read() if isinstance(part, UploadFile) else part
         try:
             raw = json.loads(text)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise InvalidInput("the 'json' part is not valid JSON") from None
         upload = form.get("upload_comps")
         if isinstance(upload, UploadFile):
@@ -92,8 +92,10 @@ async def _read_edit_body(request: Request) -> tuple[ProjectChrootEditIn, tuple[
     elif content_type.startswith("application/json"):
         try:
             raw = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidInput("the body is not valid JSON") from None
+    else:
+        raise InvalidInput("send multipart/form-data with a 'json' part, or application/json")
     if not isinstance(raw, dict):
         raise InvalidInput("the JSON body must be an object")
     try:

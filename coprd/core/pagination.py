@@ -14,6 +14,8 @@ from coprd.core.errors import InvalidInput
 
 T = TypeVar("T")
 MAX_LIMIT = 10_000
+# Far past any list, and within the integer every database takes for OFFSET.
+MAX_OFFSET = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,8 @@ def make_page(
 ) -> Page:
     if limit is not None and not 0 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"must be between 0 and {MAX_LIMIT}", "limit")
-    if offset is not None and offset < 0:
-        raise InvalidInput("must not be negative", "offset")
+    if offset is not None and not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"must be between 0 and {MAX_OFFSET}", "offset")
     kind = (order_type or "ASC").upper()
     if kind not in ("ASC", "DESC"):
         raise InvalidInput("must be ASC or DESC", "order_type")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from coprd.core.groups import is_member
+from coprd.core.names import check_user_name
 from coprd.db.models import PermissionValue, Project, ProjectPermission, User
 
 
@@ -123,6 +124,7 @@ def set_permissions(
     for username, roles in changes.items():
         if not isinstance(roles, Mapping) or not roles:
             raise InvalidInput(f"{username!r} needs a {{role: value}} object", "permissions")
+        check_user_name(username)
         user = session.scalar(select(User).where(User.name == username))
         if user is None:
             raise NotFound(f"user {username!r} does not exist")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from coprd.core.errors import InvalidInput, NotFound
 from coprd.core.names import check_chroot_name
 from coprd.core.permissions import Action, require
-from coprd.core.projects import MAX_LIST, MAX_URL, RepoList, ShortText, WordList
+from coprd.core.projects import MAX_LIST, RepoList, ShortText, Word, WordList
 from coprd.db.models import Project, ProjectChroot, User
 
 MAX_COMPS = 4 * 1024 * 1024
@@ -38,7 +38,7 @@ def _split_commas(value: object) -> object:
 
 
 ModuleList = Annotated[
-    Annotated[list[Annotated[str, Field(max_length=MAX_URL)]], Field(max_length=MAX_LIST)] | None,
+    Annotated[list[Word], Field(max_length=MAX_LIST)] | None,
     BeforeValidator(_split_commas),
 ]
 

@@ -65,7 +65,15 @@ def _no_controls(value: str | None) -> str | None:
     return value
 
 
-_Words = Annotated[list[Annotated[str, Field(max_length=MAX_URL)]], Field(max_length=MAX_LIST)]
+def _no_control_chars(value: str) -> str:
+    """A word (package, option, module, forge project) ends up in build configs verbatim."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Word = Annotated[str, Field(max_length=MAX_URL), AfterValidator(_no_control_chars)]
+_Words = Annotated[list[Word], Field(max_length=MAX_LIST)]
 WordList = Annotated[_Words | None, BeforeValidator(_split_words)]
 RepoList = Annotated[WordList, AfterValidator(_check_repo_urls)]
 Text = Annotated[Annotated[str, Field(max_length=MAX_TEXT)] | None, AfterValidator(_no_controls)]
@@ -173,6 +181,20 @@ def _with_chroots(stmt: Select[Project]) -> Select[Project]:
     return stmt.options(selectinload(Project.chroots).selectinload(ProjectChroot.mock_chroot))
 
 
+def _with_chroot_names(stmt: Select[Project]) -> Select[Project]:
+    """For pages of projects: of their chroots only what :func:`chroot_names` reads.
+
+    One query for the chroots of the whole page, without their JSON and comps columns,
+    which cost more to load than the projects themselves; reading those raises.
+    """
+    return stmt.options(
+        selectinload(Project.chroots)
+        .load_only(ProjectChroot.mock_chroot_id, raiseload=True)
+        .joinedload(ProjectChroot.mock_chroot, innerjoin=True)
+        .load_only(MockChroot.name, raiseload=True)
+    )
+
+
 def get_project(session: Session, ownername: str, projectname: str) -> Project:
     """The project ``ownername/projectname`` with its chroots loaded."""
     check_owner_name(ownername)
@@ -195,7 +217,7 @@ def list_projects(session: Session, ownername: str | None, page: Page) -> Sequen
     if ownername is not None:
         check_owner_name(ownername)
         stmt = stmt.where(Project.owner_name == ownername)
-    return fetch_page(session, _with_chroots(stmt), page, PROJECT_ORDERS, Project.id)
+    return fetch_page(session, _with_chroot_names(stmt), page, PROJECT_ORDERS, Project.id)
 
 
 def search_projects(session: Session, query: str, page: Page) -> Sequence[Project]:
@@ -213,7 +235,7 @@ def search_projects(session: Session, query: str, page: Page) -> Sequence[Projec
             func.lower(Project.description).contains(needle, autoescape=True),
         )
     )
-    return fetch_page(session, _with_chroots(stmt), page, PROJECT_ORDERS, Project.id)
+    return fetch_page(session, _with_chroot_names(stmt), page, PROJECT_ORDERS, Project.id)
 
 
 def _resolve_owner(session: Session, actor: User, ownername: str) -> tuple[User, int | None]:

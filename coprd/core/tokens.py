@@ -57,6 +57,9 @@ def authenticate_token(session: Session, login: str, secret: str) -> tuple[User,
     The second value says whether the token's ``last_used_on`` is due for an update
     (:func:`touch_token`); this function itself only reads, so that reads stay readers.
     """
+    if "\x00" in login:
+        # No login holds one, and PostgreSQL refuses a query parameter that does.
+        raise NotAuthenticated("Login invalid/expired.")
     row = session.execute(
         select(ApiToken, User)
         .join(User, User.id == ApiToken.user_id)

@@ -1,45 +1,45 @@
 """Every APIv3 endpoint refuses bad input with a 4xx ``{"error": ...}`` and changes nothing.
 
-One table of cases, one test. Each case names a request; the test sends it against a
-database holding alice's project ``demo`` (chroot ``fedora-rawhide-x86_64``) and her
-persistent project ``keep``, and checks the status, the error envelope, and that every row
-of every table is as it was before.
+One table of cases, one test. Each case is a request; the test sends it to a server whose
+database holds alice's project ``demo`` (chroot ``fedora-rawhide-x86_64``) and her persistent
+project ``keep``, then checks the status, the error envelope, and that every row of every
+table is as it was before the request. Cases share that server until one fails (see
+:class:`Stage`), which keeps some 460 requests within a few seconds.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
-from collections.abc import Mapping
+import shutil
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, text, update
 
-from coprd.core import chroots
+from coprd.app import create_app
+from coprd.config import Settings
+from coprd.core import chroots, groups, tokens, users
 from coprd.core.project_chroots import MAX_COMPS
-from coprd.db.engine import write_session
-from tests.conftest import Account, MakeAccount, snapshot
+from coprd.db.engine import make_engine, make_session_factory, write_session
+from coprd.db.models import ApiToken, Base
+from tests.conftest import POSTGRES, Account, snapshot
 
 RAWHIDE = "fedora-rawhide-x86_64"
-INACTIVE = "epel-9-aarch64"
-NOT_ENABLED = "epel-9-x86_64"
+INACTIVE = "epel-9-aarch64"  # deactivated by the fixture
+NOT_ENABLED = "epel-9-x86_64"  # active, but not a chroot of alice/demo
 LONG = "a" * 300
 UNSET: Any = object()
 
-# Names that must never reach a query or a path: (label, value as sent, status).
-BAD_NAMES = [
-    ("slash", "a/b", 400),
-    ("dotdot", "..", 400),
-    ("nul", "a\x00b", 400),
-    ("long", LONG, 400),
-    ("empty", "", 400),
-]
-# The same in a path segment; "/" then no longer matches the route, hence any 4xx.
-BAD_SEGMENTS = [
+# Names that must be refused before they reach a query or a path: (label, value).
+BAD_NAMES = [("slash", "a/b"), ("dotdot", ".."), ("nul", "a\x00b"), ("long", LONG), ("empty", "")]
+# The same as path segments. An encoded "/" no longer matches the route: any 4xx.
+BAD_SEGMENTS: list[tuple[str, str, int | None]] = [
     ("slash", "a%2Fb", None),
     ("dotdot", "%2E%2E", 400),
     ("nul", "a%00b", 400),
@@ -54,10 +54,27 @@ BAD_PAGES = [
     ("offset-not-int", {"offset": "abc"}),
     ("offset-overflow", {"offset": "99999999999999999999"}),
     ("order-unknown", {"order": "nonexistent"}),
-    ("order-column", {"order": "webhook_secret"}),
+    ("order-private-column", {"order": "webhook_secret"}),
     ("order-type", {"order_type": "SIDEWAYS"}),
+    ("order-nul", {"order": "id\x00"}),
 ]
+BAD_LOGINS = (
+    "anon",
+    "wrong",
+    "garbage",
+    "bearer",
+    "no-colon",
+    "empty-login",
+    "nul-login",
+    "long-login",
+    "non-ascii",
+    "not-utf8",
+    "expired",
+    "disabled",
+)
+HUGE_JSON = b'{"name": "new", "chroots": [], "description": "%s"}' % (b"x" * 2 * 1024 * 1024)
 COMPS = b'<?xml version="1.0"?>\n<comps><group><id>x</id></group></comps>\n'
+Files = list[tuple[str, tuple[str, bytes, str]]]
 
 
 @dataclass(frozen=True)
@@ -72,27 +89,37 @@ class Case:
     params: Mapping[str, str] | None = None
     json: Any = UNSET
     content: bytes | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+    headers: Mapping[str, str | bytes] = field(default_factory=dict)
+    files: Files | None = None
 
 
-def _get(id: str, path: str, params: Mapping[str, str], status: int | None, **kw: Any) -> Case:
-    return Case(id, "GET", path, status, who=kw.pop("who", "anon"), params=params, **kw)
+def get(id: str, path: str, params: Mapping[str, str], status: int | None) -> Case:
+    """An anonymous read with a query string."""
+    return Case(id, "GET", path, status, who="anon", params=params)
 
 
-def _body(
-    id: str, method: str, path: str, status: int | None, payload: Any = UNSET, **kw: Any
+def send(
+    id: str, method: str, path: str, status: int | None, payload: Any = UNSET, who: str = "alice"
 ) -> Case:
-    return Case(id, method, path, status, json=payload, **kw)
+    """A request with ``payload`` as its JSON body (none when UNSET)."""
+    return Case(id, method, path, status, who=who, json=payload)
 
 
-def _raw(id: str, method: str, path: str, status: int | None, raw: bytes, **kw: Any) -> Case:
-    """A body sent as is, declared as JSON."""
-    headers = {"Content-Type": "application/json", **kw.pop("headers", {})}
-    return Case(id, method, path, status, content=raw, headers=headers, **kw)
+def raw(
+    id: str,
+    method: str,
+    path: str,
+    data: bytes,
+    who: str = "alice",
+    content_type: str = "application/json",
+    status: int = 400,
+) -> Case:
+    """A body sent byte for byte."""
+    headers = {"Content-Type": content_type}
+    return Case(id, method, path, status, who=who, content=data, headers=headers)
 
 
-def _chroot_edit(
+def chroot_edit(
     id: str,
     status: int | None,
     part: Any = UNSET,
@@ -101,8 +128,8 @@ def _chroot_edit(
     path: str = f"/api_3/project-chroot/edit/alice/demo/{RAWHIDE}",
     who: str = "alice",
 ) -> Case:
-    """A ``project-chroot/edit`` as python-copr sends it: multipart, JSON in part ``json``."""
-    files: list[tuple[str, tuple[str, bytes, str]]] = []
+    """``project-chroot/edit`` as python-copr sends it: multipart, JSON in file part ``json``."""
+    files: Files = []
     if comps is not None:
         files.append(("upload_comps", (comps[0], comps[1], "application/text")))
     if part is not UNSET:
@@ -111,82 +138,632 @@ def _chroot_edit(
     return Case(id, "PUT", path, status, who=who, files=files)
 
 
-def _auth_cases(prefix: str, method: str, path: str, payload: Any = UNSET) -> list[Case]:
-    """A write without, or with bad, credentials: 401 whatever the body."""
-    return [
-        _body(f"{prefix}-{who}", method, path, 401, payload, who=who)
-        for who in ("anon", "wrong", "garbage", "bearer", "no-colon", "nul-login", "long-login")
-    ]
+def refused_logins(prefix: str, method: str, path: str, payload: Any = UNSET) -> list[Case]:
+    """No, or bad, credentials: 401 whatever else the request says."""
+    return [send(f"{prefix}-{who}", method, path, 401, payload, who=who) for who in BAD_LOGINS]
 
 
-def _not_json_cases(prefix: str, method: str, path: str, who: str = "alice") -> list[Case]:
+def not_json_objects(prefix: str, method: str, path: str, who: str = "alice") -> list[Case]:
     """Bodies that are not a JSON object."""
     return [
-        _raw(f"{prefix}-not-json", method, path, 400, b"name=demo&chroots=x", who=who),
-        _raw(f"{prefix}-truncated-json", method, path, 400, b'{"name": ', who=who),
-        _raw(f"{prefix}-not-utf8", method, path, 400, b'{"name": "\xff\xfe"}', who=who),
-        _raw(f"{prefix}-deep-json", method, path, 400, b"[" * 100_000 + b"]" * 100_000, who=who),
-        _body(f"{prefix}-json-list", method, path, 400, ["demo"], who=who),
-        _body(f"{prefix}-json-string", method, path, 400, "demo", who=who),
-        _body(f"{prefix}-json-number", method, path, 400, 42, who=who),
-        Case(
+        raw(f"{prefix}-not-json", method, path, b"name=demo&chroots=x", who),
+        raw(f"{prefix}-truncated-json", method, path, b'{"name": ', who),
+        raw(f"{prefix}-body-not-utf8", method, path, b'{"name": "\xff\xfe"}', who),
+        raw(f"{prefix}-deep-json", method, path, b"[" * 100_000 + b"]" * 100_000, who),
+        raw(
             f"{prefix}-form-encoded",
             method,
             path,
-            400,
-            who=who,
-            content=b"name=demo",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            b"name=demo",
+            who,
+            "application/x-www-form-urlencoded",
         ),
+        send(f"{prefix}-json-list", method, path, 400, ["demo"], who),
+        send(f"{prefix}-json-string", method, path, 400, "demo", who),
+        send(f"{prefix}-json-number", method, path, 400, 42, who),
     ]
 
 
-def _general() -> list[Case]:
+def general_cases() -> list[Case]:
     return [
-        Case("home-post", "POST", "/api_3", 405),
-        Case("home-unknown-path", "GET", "/api_3/no-such-endpoint", 404, who="anon"),
-        Case("auth-check-post", "POST", "/api_3/auth-check", 405),
-        *[
-            Case(f"auth-check-{who}", "GET", "/api_3/auth-check", 401, who=who)
-            for who in ("anon", "wrong", "garbage", "bearer", "no-colon", "nul-login", "long-login")
-        ],
-        Case("api-token-get", "GET", "/api_3/api-token", 405),
-        *_auth_cases("api-token", "POST", "/api_3/api-token"),
-        Case("mock-chroots-post", "POST", "/api_3/mock-chroots/list", 405),
-        Case("mock-chroots-unknown-path", "GET", "/api_3/mock-chroots/nope", 404, who="anon"),
+        send("home-post", "POST", "/api_3", 405),
+        send("home-unknown-path", "GET", "/api_3/no-such-endpoint", 404, who="anon"),
+        send("auth-check-post", "POST", "/api_3/auth-check", 405),
+        *[send(f"auth-check-{w}", "GET", "/api_3/auth-check", 401, who=w) for w in BAD_LOGINS],
+        send("api-token-get", "GET", "/api_3/api-token", 405),
+        *refused_logins("api-token", "POST", "/api_3/api-token"),
+        send("mock-chroots-post", "POST", "/api_3/mock-chroots/list", 405),
+        send("mock-chroots-unknown-path", "GET", "/api_3/mock-chroots/nope", 404, who="anon"),
     ]
 
 
-def _project_reads() -> list[Case]:
+def project_read_cases() -> list[Case]:
+    p = "/api_3/project"
     cases = [
-        _get("get-missing-owner", "/api_3/project", {"projectname": "demo"}, 400),
-        _get("get-missing-project", "/api_3/project", {"ownername": "alice"}, 400),
-        _get("get-unknown-owner", "/api_3/project", {"ownername": "nobody", "projectname": "demo"},
-             404),
-        _get("get-unknown-group", "/api_3/project", {"ownername": "@nobody", "projectname": "x"},
-             404),
-        _get("get-unknown-project", "/api_3/project", {"ownername": "alice", "projectname": "x"},
-             404),
-        _get("get-bare-at", "/api_3/project", {"ownername": "@", "projectname": "demo"}, 400),
-        _get("get-digits", "/api_3/project", {"ownername": "alice", "projectname": "123"}, 400),
-        _get("list-post", "/api_3/project/list", {}, 405, who="alice") ._replace_method("POST"),
+        get("get-missing-owner", p, {"projectname": "demo"}, 400),
+        get("get-missing-project", p, {"ownername": "alice"}, 400),
+        get("get-unknown-owner", p, {"ownername": "nobody", "projectname": "demo"}, 404),
+        get("get-unknown-group", p, {"ownername": "@nobody", "projectname": "demo"}, 404),
+        get("get-unknown-project", p, {"ownername": "alice", "projectname": "nope"}, 404),
+        get("get-bare-at", p, {"ownername": "@", "projectname": "demo"}, 400),
+        get("get-only-digits", p, {"ownername": "alice", "projectname": "123"}, 400),
+        send("list-post", "POST", f"{p}/list", 405),
+        get("search-missing-query", f"{p}/search", {}, 400),
+        get("search-blank-query", f"{p}/search", {"query": "  "}, 400),
+        get("search-nul-query", f"{p}/search", {"query": "de\x00mo"}, 400),
+        get("search-long-query", f"{p}/search", {"query": LONG}, 400),
     ]
-    for label, value, status in BAD_NAMES:
-        cases.append(_get(f"get-owner-{label}", "/api_3/project",
-                          {"ownername": value, "projectname": "demo"}, status))
-        cases.append(_get(f"get-project-{label}", "/api_3/project",
-                          {"ownername": "alice", "projectname": value}, status))
-        cases.append(_get(f"list-owner-{label}", "/api_3/project/list", {"ownername": value},
-                          status))
+    for label, value in BAD_NAMES:
+        cases += [
+            get(f"get-owner-{label}", p, {"ownername": value, "projectname": "demo"}, 400),
+            get(f"get-project-{label}", p, {"ownername": "alice", "projectname": value}, 400),
+            get(f"list-owner-{label}", f"{p}/list", {"ownername": value}, 400),
+        ]
     for label, page in BAD_PAGES:
-        cases.append(_get(f"list-{label}", "/api_3/project/list", {"ownername": "alice", **page},
-                          400))
-        cases.append(_get(f"search-{label}", "/api_3/project/search", {"query": "demo", **page},
-                          400))
-    cases += [
-        _get("search-missing-query", "/api_3/project/search", {}, 400),
-        _get("search-empty-query", "/api_3/project/search", {"query": "  "}, 400),
-        _get("search-nul-query", "/api_3/project/search", {"query": "de\x00mo"}, 400),
-        _get("search-long-query", "/api_3/project/search", {"query": LONG}, 400),
-    ]
+        cases += [
+            get(f"list-{label}", f"{p}/list", {"ownername": "alice", **page}, 400),
+            get(f"search-{label}", f"{p}/search", {"query": "demo", **page}, 400),
+        ]
     return cases
+
+
+def _new(**fields: Any) -> dict[str, Any]:
+    return {"name": "new", "chroots": [RAWHIDE], **fields}
+
+
+def project_add_cases() -> list[Case]:
+    add = "/api_3/project/add/alice"
+    cases = [
+        *refused_logins("add", "POST", add, _new()),
+        *not_json_objects("add", "POST", add),
+        send("add-null-body", "POST", add, 400, None),
+        send("add-no-body", "POST", add, 400),
+        send("add-missing-name", "POST", add, 400, {"chroots": [RAWHIDE]}),
+        send("add-missing-chroots", "POST", add, 400, {"name": "new"}),
+        send("add-name-int", "POST", add, 400, _new(name=7)),
+        send("add-name-list", "POST", add, 400, _new(name=["new"])),
+        send("add-name-object", "POST", add, 400, _new(name={"name": "new"})),
+        send("add-name-digits", "POST", add, 400, _new(name="123")),
+        send("add-name-dash", "POST", add, 400, _new(name="-rf")),
+        send("add-chroots-string", "POST", add, 400, _new(chroots=RAWHIDE)),
+        send("add-chroots-object", "POST", add, 400, _new(chroots={RAWHIDE: True})),
+        send("add-chroots-ints", "POST", add, 400, _new(chroots=[1, 2])),
+        send("add-chroots-empty", "POST", add, 400, _new(chroots=[])),
+        send("add-chroot-unknown", "POST", add, 400, _new(chroots=["fedora-1-vax"])),
+        send("add-chroot-inactive", "POST", add, 400, _new(chroots=[RAWHIDE, INACTIVE])),
+        send("add-chroot-slash", "POST", add, 400, _new(chroots=["fedora/../etc-x-y"])),
+        send("add-chroot-nul", "POST", add, 400, _new(chroots=["fedora-rawhide-x86_64\x00"])),
+        send("add-chroot-long", "POST", add, 400, _new(chroots=[f"fedora-{LONG}-x86_64"])),
+        send("add-chroots-too-many", "POST", add, 400, _new(chroots=[RAWHIDE] * 201)),
+        send("add-bool-string", "POST", add, 400, _new(enable_net="maybe")),
+        send("add-bool-list", "POST", add, 400, _new(unlisted_on_hp=[True])),
+        send("add-text-list", "POST", add, 400, _new(description=["a", "b"])),
+        send("add-text-object", "POST", add, 400, _new(description={"a": 1})),
+        send("add-text-nul", "POST", add, 400, _new(description="a\x00b")),
+        raw(
+            "add-text-surrogate",
+            "POST",
+            add,
+            b'{"name": "new", "chroots": ["%s"], "description": "\\ud800"}' % RAWHIDE.encode(),
+        ),
+        send("add-repos-object", "POST", add, 400, _new(additional_repos={"a": "b"})),
+        send("add-repos-int", "POST", add, 400, _new(additional_repos=3)),
+        send("add-repos-file-url", "POST", add, 400, _new(additional_repos=["file:///etc"])),
+        send("add-repos-nul", "POST", add, 400, _new(additional_repos=["https://x/\x00"])),
+        send("add-forge-nul", "POST", add, 400, _new(packit_forge_projects_allowed=["a\x00"])),
+        send("add-int-string", "POST", add, 400, _new(repo_priority="abc")),
+        send("add-int-range", "POST", add, 400, _new(repo_priority=1000)),
+        raw(
+            "add-int-infinite",
+            "POST",
+            add,
+            b'{"name": "new", "chroots": ["%s"], "delete_after_days": 1e400}' % RAWHIDE.encode(),
+        ),
+        raw(
+            "add-int-nan",
+            "POST",
+            add,
+            b'{"name": "new", "chroots": ["%s"], "repo_priority": NaN}' % RAWHIDE.encode(),
+        ),
+        send("add-days-range", "POST", add, 400, _new(delete_after_days=-5)),
+        send("add-bootstrap-unknown", "POST", add, 400, _new(bootstrap="sideways")),
+        send("add-bootstrap-image-missing", "POST", add, 400, _new(bootstrap="image")),
+        send("add-storage-unknown", "POST", add, 400, _new(storage="s3")),
+        send("add-persistent", "POST", add, 403, _new(persistent=True)),
+        send("add-storage-pulp", "POST", add, 403, _new(storage="pulp")),
+        send("add-exists", "POST", add, 409, _new(name="demo")),
+        send("add-exist-ok-maybe", "POST", f"{add}?exist_ok=maybe", 400, _new()),
+        send("add-for-bob", "POST", "/api_3/project/add/bob", 403, _new()),
+        send("add-for-unknown-user", "POST", "/api_3/project/add/nobody", 404, _new()),
+        send("add-for-unknown-group", "POST", "/api_3/project/add/@nobody", 404, _new()),
+        send("add-for-others-group", "POST", "/api_3/project/add/@devs", 403, _new()),
+        send("add-for-bare-at", "POST", "/api_3/project/add/@", 400, _new()),
+        send("add-get", "GET", add, 405),
+        raw("add-body-oversized", "POST", add, HUGE_JSON, status=413),
+    ]
+    for label, value in BAD_NAMES:
+        cases.append(send(f"add-name-{label}", "POST", add, 400, _new(name=value)))
+    for label, segment, status in BAD_SEGMENTS:
+        cases.append(
+            send(f"add-owner-{label}", "POST", f"/api_3/project/add/{segment}", status, _new())
+        )
+    return cases
+
+
+def project_edit_cases() -> list[Case]:
+    edit = "/api_3/project/edit/alice/demo"
+    cases = [
+        *refused_logins("edit", "PUT", edit, {"description": "x"}),
+        *not_json_objects("edit", "PUT", edit),
+        send("edit-by-bob", "PUT", edit, 403, {"description": "x"}, who="bob"),
+        send("edit-by-bob-post", "POST", edit, 403, {"description": "x"}, who="bob"),
+        send("edit-by-bob-chroots", "PUT", edit, 403, {"chroots": [NOT_ENABLED]}, who="bob"),
+        send("edit-unknown-project", "PUT", "/api_3/project/edit/alice/nope", 404, {}),
+        send("edit-unknown-owner", "PUT", "/api_3/project/edit/nobody/demo", 404, {}),
+        send("edit-unknown-group", "PUT", "/api_3/project/edit/@nobody/demo", 404, {}),
+        send("edit-chroots-string", "PUT", edit, 400, {"chroots": RAWHIDE}),
+        send("edit-chroots-object", "PUT", edit, 400, {"chroots": {RAWHIDE: True}}),
+        send("edit-chroots-empty", "PUT", edit, 400, {"chroots": []}),
+        send("edit-chroot-unknown", "PUT", edit, 400, {"chroots": [RAWHIDE, "fedora-1-vax"]}),
+        send("edit-chroot-inactive", "PUT", edit, 400, {"chroots": [RAWHIDE, INACTIVE]}),
+        send("edit-chroot-nul", "PUT", edit, 400, {"chroots": ["fedora-rawhide-x86_64\x00"]}),
+        send("edit-chroot-dotdot", "PUT", edit, 400, {"chroots": ["..-..-.."]}),
+        send("edit-chroot-long", "PUT", edit, 400, {"chroots": [f"fedora-{LONG}-x86_64"]}),
+        send("edit-chroot-inactive-post", "POST", edit, 400, {"chroots": [INACTIVE]}),
+        send("edit-repos-string-url", "PUT", edit, 400, {"repos": "file:///etc"}),
+        send("edit-repos-object", "PUT", edit, 400, {"repos": {"a": "b"}}),
+        send("edit-bool-string", "PUT", edit, 400, {"unlisted_on_hp": "maybe"}),
+        send("edit-int-string", "PUT", edit, 400, {"delete_after_days": "abc"}),
+        send("edit-text-list", "PUT", edit, 400, {"description": ["x"]}),
+        send("edit-text-nul", "PUT", edit, 400, {"instructions": "a\x00b"}),
+        send(
+            "edit-bootstrap-image-missing",
+            "PUT",
+            edit,
+            400,
+            {"bootstrap": "image", "description": "changed"},
+        ),
+        send("edit-isolation-unknown", "PUT", edit, 400, {"isolation": "chroot"}),
+        send("edit-get", "GET", edit, 405),
+    ]
+    for label, segment, status in BAD_SEGMENTS:
+        cases += [
+            send(f"edit-owner-{label}", "PUT", f"/api_3/project/edit/{segment}/demo", status, {}),
+            send(
+                f"edit-project-{label}", "PUT", f"/api_3/project/edit/alice/{segment}", status, {}
+            ),
+        ]
+    return cases
+
+
+def project_delete_cases() -> list[Case]:
+    delete = "/api_3/project/delete/alice/demo"
+    cases = [
+        *refused_logins("delete", "DELETE", delete, {"verify": True}),
+        send("delete-by-bob", "DELETE", delete, 403, {"verify": True}, who="bob"),
+        send("delete-by-bob-post", "POST", delete, 403, {"verify": True}, who="bob"),
+        send("delete-by-bob-no-body", "DELETE", delete, 403, who="bob"),
+        send(
+            "delete-persistent", "DELETE", "/api_3/project/delete/alice/keep", 403, {"verify": True}
+        ),
+        send("delete-unknown-project", "DELETE", "/api_3/project/delete/alice/nope", 404),
+        send("delete-unknown-owner", "DELETE", "/api_3/project/delete/nobody/demo", 404),
+        send("delete-verify-string", "DELETE", delete, 400, {"verify": "maybe"}),
+        send("delete-json-list", "DELETE", delete, 400, [True]),
+        send("delete-json-string", "DELETE", delete, 400, "verify"),
+        raw("delete-not-json", "DELETE", delete, b"verify=1"),
+        raw("delete-truncated-json", "DELETE", delete, b'{"verify": '),
+        raw(
+            "delete-form-encoded",
+            "DELETE",
+            delete,
+            b"verify=1",
+            "alice",
+            "application/x-www-form-urlencoded",
+        ),
+        send("delete-get", "GET", delete, 405),
+    ]
+    for label, segment, status in BAD_SEGMENTS:
+        cases += [
+            send(
+                f"delete-owner-{label}", "DELETE", f"/api_3/project/delete/{segment}/demo", status
+            ),
+            send(
+                f"delete-project-{label}",
+                "DELETE",
+                f"/api_3/project/delete/alice/{segment}",
+                status,
+            ),
+        ]
+    return cases
+
+
+def permission_cases() -> list[Case]:
+    base = "/api_3/project/permissions"
+    get_p, set_p, req_p = f"{base}/get/alice/demo", f"{base}/set/alice/demo", f"{base}/request"
+    req = f"{req_p}/alice/demo"
+    approve = {"bob": {"builder": "approved"}}
+    cases = [
+        # get
+        *[send(f"perm-get-{w}", "GET", get_p, 401, who=w) for w in BAD_LOGINS],
+        send("perm-get-by-bob", "GET", get_p, 403, who="bob"),
+        send("perm-get-unknown-project", "GET", f"{base}/get/alice/nope", 404),
+        send("perm-get-unknown-owner", "GET", f"{base}/get/nobody/demo", 404),
+        send("perm-get-put", "PUT", get_p, 405, {}),
+        # set
+        *refused_logins("perm-set", "PUT", set_p, approve),
+        *not_json_objects("perm-set", "PUT", set_p),
+        send("perm-set-by-bob", "PUT", set_p, 403, approve, who="bob"),
+        send("perm-set-by-bob-self", "PUT", set_p, 403, {"bob": {"admin": "approved"}}, "bob"),
+        send("perm-set-unknown-project", "PUT", f"{base}/set/alice/nope", 404, approve),
+        send("perm-set-unknown-owner", "PUT", f"{base}/set/nobody/demo", 404, approve),
+        send("perm-set-roles-string", "PUT", set_p, 400, {"bob": "admin"}),
+        send("perm-set-roles-list", "PUT", set_p, 400, {"bob": ["admin"]}),
+        send("perm-set-roles-empty", "PUT", set_p, 400, {"bob": {}}),
+        send("perm-set-value-bool", "PUT", set_p, 400, {"bob": {"admin": True}}),
+        send("perm-set-value-unknown", "PUT", set_p, 400, {"bob": {"admin": "maybe"}}),
+        send("perm-set-role-unknown", "PUT", set_p, 400, {"bob": {"root": "approved"}}),
+        send("perm-set-owner", "PUT", set_p, 400, {"alice": {"admin": "approved"}}),
+        send("perm-set-unknown-user", "PUT", set_p, 404, {"nobody": {"admin": "approved"}}),
+        send(
+            "perm-set-one-bad-of-two",
+            "PUT",
+            set_p,
+            404,
+            {**approve, "nobody": {"admin": "approved"}},
+        ),
+        send(
+            "perm-set-one-bad-value-of-two",
+            "PUT",
+            set_p,
+            400,
+            {**approve, "root": {"admin": "sure"}},
+        ),
+        send("perm-set-get", "GET", set_p, 405),
+        # request
+        *refused_logins("perm-request", "PUT", req, {"builder": True}),
+        *not_json_objects("perm-request", "PUT", req, who="bob"),
+        send("perm-request-by-owner", "PUT", req, 400, {"builder": True}),
+        send(
+            "perm-request-unknown-project",
+            "PUT",
+            f"{req_p}/alice/nope",
+            404,
+            {"builder": True},
+            "bob",
+        ),
+        send(
+            "perm-request-unknown-owner",
+            "PUT",
+            f"{req_p}/nobody/demo",
+            404,
+            {"builder": True},
+            "bob",
+        ),
+        send("perm-request-empty", "PUT", req, 400, {}, "bob"),
+        send("perm-request-value-string", "PUT", req, 400, {"builder": "maybe"}, "bob"),
+        send("perm-request-value-object", "PUT", req, 400, {"builder": {"x": 1}}, "bob"),
+        send("perm-request-role-unknown", "PUT", req, 400, {"root": True}, "bob"),
+        send(
+            "perm-request-one-bad-of-two", "PUT", req, 400, {"builder": True, "root": True}, "bob"
+        ),
+        send("perm-request-get", "GET", req, 405, who="bob"),
+    ]
+    for label, value in BAD_NAMES:
+        cases.append(
+            send(f"perm-set-user-{label}", "PUT", set_p, 400, {value: {"admin": "approved"}})
+        )
+    for label, segment, status in BAD_SEGMENTS:
+        cases += [
+            send(f"perm-get-project-{label}", "GET", f"{base}/get/alice/{segment}", status),
+            send(
+                f"perm-set-project-{label}", "PUT", f"{base}/set/alice/{segment}", status, approve
+            ),
+            send(
+                f"perm-request-owner-{label}",
+                "PUT",
+                f"{req_p}/{segment}/demo",
+                status,
+                {"builder": True},
+                "bob",
+            ),
+        ]
+    return cases
+
+
+def chroot_read_cases() -> list[Case]:
+    cases = []
+    good = {"ownername": "alice", "projectname": "demo", "chrootname": RAWHIDE}
+    for what, path in (
+        ("chroot", "/api_3/project-chroot"),
+        ("config", "/api_3/project-chroot/build-config"),
+    ):
+        for key in good:
+            missing = {k: v for k, v in good.items() if k != key}
+            cases.append(get(f"{what}-missing-{key}", path, missing, 400))
+            for label, value in BAD_NAMES:
+                cases.append(get(f"{what}-{key}-{label}", path, {**good, key: value}, 400))
+        cases += [
+            get(f"{what}-unknown-owner", path, {**good, "ownername": "nobody"}, 404),
+            get(f"{what}-unknown-project", path, {**good, "projectname": "nope"}, 404),
+            get(f"{what}-unknown-chroot", path, {**good, "chrootname": "fedora-1-vax"}, 404),
+            get(f"{what}-not-enabled", path, {**good, "chrootname": NOT_ENABLED}, 404),
+            get(f"{what}-inactive", path, {**good, "chrootname": INACTIVE}, 404),
+            get(f"{what}-bad-pattern", path, {**good, "chrootname": "rawhide"}, 400),
+        ]
+    return cases
+
+
+def chroot_edit_cases() -> list[Case]:
+    base = "/api_3/project-chroot/edit"
+    edit = f"{base}/alice/demo/{RAWHIDE}"
+    cases = [
+        *[chroot_edit(f"pc-edit-{w}", 401, {"with_opts": "x"}, who=w) for w in BAD_LOGINS],
+        chroot_edit("pc-edit-by-bob", 403, {"with_opts": "x"}, who="bob"),
+        chroot_edit("pc-edit-by-bob-comps", 403, {}, comps=("comps.xml", COMPS), who="bob"),
+        chroot_edit("pc-edit-no-json-part", 400, comps=("comps.xml", COMPS)),
+        chroot_edit("pc-edit-unknown-project", 404, {}, path=f"{base}/alice/nope/{RAWHIDE}"),
+        chroot_edit("pc-edit-unknown-owner", 404, {}, path=f"{base}/nobody/demo/{RAWHIDE}"),
+        chroot_edit("pc-edit-unknown-chroot", 404, {}, path=f"{base}/alice/demo/fedora-1-vax"),
+        chroot_edit("pc-edit-not-enabled", 404, {}, path=f"{base}/alice/demo/{NOT_ENABLED}"),
+        chroot_edit("pc-edit-inactive", 404, {}, path=f"{base}/alice/demo/{INACTIVE}"),
+        chroot_edit("pc-edit-part-not-json", 400, b"additional_packages=x"),
+        chroot_edit("pc-edit-part-truncated", 400, b'{"with_opts": '),
+        chroot_edit("pc-edit-part-not-utf8", 400, b'{"with_opts": "\xff"}'),
+        chroot_edit("pc-edit-part-deep", 400, b"[" * 100_000 + b"]" * 100_000),
+        chroot_edit("pc-edit-part-list", 400, ["with_opts"]),
+        chroot_edit("pc-edit-part-string", 400, "with_opts"),
+        chroot_edit("pc-edit-part-null", 400, None),
+        chroot_edit("pc-edit-packages-object", 400, {"additional_packages": {"a": 1}}),
+        chroot_edit("pc-edit-packages-int", 400, {"additional_packages": 5}),
+        chroot_edit("pc-edit-packages-nul", 400, {"additional_packages": ["a\x00b"]}),
+        chroot_edit("pc-edit-modules-nul", 400, {"additional_modules": "m:1,n\x00:2"}),
+        chroot_edit("pc-edit-opts-nul", 400, {"with_opts": ["x\x00"]}),
+        chroot_edit("pc-edit-repos-bad-url", 400, {"additional_repos": "file:///etc"}),
+        chroot_edit("pc-edit-repos-object", 400, {"additional_repos": {"a": "b"}}),
+        chroot_edit("pc-edit-opts-list-of-lists", 400, {"with_opts": [["x"]]}),
+        chroot_edit("pc-edit-packages-too-many", 400, {"additional_packages": ["p"] * 201}),
+        chroot_edit("pc-edit-packages-surrogate", 400, b'{"additional_packages": ["a\\udfff"]}'),
+        chroot_edit("pc-edit-timeout-string", 400, {"timeout": "abc"}),
+        chroot_edit("pc-edit-timeout-range", 400, {"timeout": 1}),
+        chroot_edit("pc-edit-delete-comps-string", 400, {"delete_comps": "maybe"}),
+        chroot_edit("pc-edit-reset-string", 400, {"reset_fields": "isolation"}),
+        chroot_edit("pc-edit-reset-unknown", 400, {"reset_fields": ["mock_chroot"]}),
+        chroot_edit("pc-edit-bootstrap-unknown", 400, {"bootstrap": "sideways"}),
+        chroot_edit(
+            "pc-edit-bootstrap-image-missing", 400, {"bootstrap": "image", "with_opts": "x"}
+        ),
+        chroot_edit(
+            "pc-edit-bootstrap-image-nul",
+            400,
+            {"bootstrap": "custom_image", "bootstrap_image": "fedora\x00"},
+        ),
+        chroot_edit("pc-edit-isolation-unknown", 400, {"isolation": "chroot"}),
+        chroot_edit(
+            "pc-edit-comps-not-xml",
+            400,
+            {"with_opts": "x"},
+            comps=("comps.xml", b"this is not a comps file\n"),
+        ),
+        chroot_edit(
+            "pc-edit-comps-other-xml",
+            400,
+            {},
+            comps=("comps.xml", b"<?xml version='1.0'?><rss></rss>"),
+        ),
+        chroot_edit("pc-edit-comps-empty", 400, {}, comps=("comps.xml", b"")),
+        chroot_edit(
+            "pc-edit-comps-oversized",
+            400,
+            {},
+            comps=("comps.xml", COMPS + b" " * (MAX_COMPS + 1 - len(COMPS))),
+        ),
+        chroot_edit(
+            "pc-edit-body-oversized",
+            413,
+            {},
+            comps=("comps.xml", COMPS + b" " * (MAX_COMPS + 2 * 1024 * 1024)),
+        ),
+        chroot_edit("pc-edit-comps-bad-json", 400, b"{", comps=("comps.xml", COMPS)),
+        raw(
+            "pc-edit-multipart-no-boundary", "PUT", edit, b"--x\r\n", "alice", "multipart/form-data"
+        ),
+        raw(
+            "pc-edit-multipart-broken",
+            "PUT",
+            edit,
+            b'--B\r\nContent-Disposition: form-data; name="json"\r\n\r\n{}',
+            "alice",
+            "multipart/form-data; boundary=B",
+        ),
+        raw(
+            "pc-edit-field-not-json",
+            "PUT",
+            edit,
+            b'--B\r\nContent-Disposition: form-data; name="json"\r\n\r\nnot json\r\n--B--\r\n',
+            "alice",
+            "multipart/form-data; boundary=B",
+        ),
+        raw("pc-edit-json-body-list", "PUT", edit, b"[]"),
+        raw("pc-edit-json-body-broken", "PUT", edit, b"{"),
+        raw("pc-edit-text-body", "PUT", edit, b"with_opts=x", "alice", "text/plain"),
+        raw("pc-edit-no-content-type", "PUT", edit, b'{"with_opts": "x"}', "alice", ""),
+        send("pc-edit-get", "GET", edit, 405),
+    ]
+    for label, segment, status in BAD_SEGMENTS:
+        cases += [
+            chroot_edit(
+                f"pc-edit-owner-{label}", status, {}, path=f"{base}/{segment}/demo/{RAWHIDE}"
+            ),
+            chroot_edit(
+                f"pc-edit-project-{label}", status, {}, path=f"{base}/alice/{segment}/{RAWHIDE}"
+            ),
+            chroot_edit(f"pc-edit-chroot-{label}", status, {}, path=f"{base}/alice/demo/{segment}"),
+        ]
+    return cases
+
+
+CASES = [
+    *general_cases(),
+    *project_read_cases(),
+    *project_add_cases(),
+    *project_edit_cases(),
+    *project_delete_cases(),
+    *permission_cases(),
+    *chroot_read_cases(),
+    *chroot_edit_cases(),
+]
+
+
+class Stage:
+    """A running app on a database holding alice's ``demo``, arranged through the API.
+
+    Arranging a stage costs more than a case, and a case that passes has changed nothing, so
+    consecutive cases share one; a case that fails leaves its stage ``dirty`` and the next
+    case gets a fresh one.
+    """
+
+    def __init__(self, template: str, directory: Path) -> None:
+        self.engine = _clean_engine(template, directory)
+        factory = make_session_factory(self.engine)
+        settings = Settings(
+            data_dir=directory,
+            database_url=self.engine.url.render_as_string(hide_password=False),
+            url="http://coprd.test",
+        )
+        self.client = TestClient(create_app(settings, self.engine), raise_server_exceptions=False)
+        self.client.__enter__()  # one event loop for every request, not one per request
+        self.dirty = False
+        # What the API cannot arrange: accounts, a group, an expired token, a chroot's state.
+        with write_session(factory) as session:
+            self.accounts = {
+                name: Account(user, tokens.issue_token(session, user, 30))
+                for name, user in (
+                    ("alice", users.create_user(session, "alice")),
+                    ("bob", users.create_user(session, "bob")),
+                    ("admin", users.create_user(session, "root", is_admin=True)),
+                    ("expired", users.create_user(session, "carol")),
+                    ("disabled", users.create_user(session, "dave")),
+                )
+            }
+            session.execute(
+                update(ApiToken)
+                .where(ApiToken.login == self.accounts["expired"].token.login)
+                .values(expires_on=dt.date(2020, 1, 1))
+            )
+            users.disable_user(session, "dave")
+            groups.create_group(session, "devs")
+            chroots.set_mock_chroot_active(session, INACTIVE, False)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        demo = {"name": "demo", "chroots": [RAWHIDE]}
+        r = self.client.post("/api_3/project/add/alice", json=demo, headers=self.headers("alice"))
+        assert r.status_code == 200, r.text
+        keep = {"name": "keep", "chroots": [RAWHIDE], "persistent": True}
+        r = self.client.post("/api_3/project/add/alice", json=keep, headers=self.headers("admin"))
+        assert r.status_code == 200, r.text
+        # Use bob's token once: a fresh last_used_on is not written again by a case.
+        assert self.client.get("/api_3/auth-check", headers=self.headers("bob")).status_code == 200
+
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)
+        self.engine.dispose()
+
+    def headers(self, who: str) -> dict[str, str | bytes]:
+        """The Authorization header ``who`` stands for."""
+        if who in self.accounts:
+            return dict(self.accounts[who].headers)
+        token = self.accounts["alice"].token
+
+        def basic(pair: str | bytes) -> dict[str, str | bytes]:
+            raw = pair.encode() if isinstance(pair, str) else pair
+            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+        match who:
+            case "anon":
+                return {}
+            case "wrong":
+                return basic(f"{token.login}:not-the-token")
+            case "garbage":
+                return {"Authorization": "Basic !!not base64!!"}
+            case "bearer":
+                return {"Authorization": f"Bearer {token.token}"}
+            case "no-colon":
+                return basic(token.login)
+            case "empty-login":
+                return basic(f":{token.token}")
+            case "nul-login":
+                return basic(f"{token.login}\x00:{token.token}")
+            case "long-login":
+                return basic(f"{LONG * 10}:{token.token}")
+            case "non-ascii":
+                return {"Authorization": b"Basic \xe9t\xe9"}
+            case "not-utf8":
+                return basic(b"\xff\xfe:" + token.token.encode())
+        raise AssertionError(f"unknown actor {who!r}")
+
+
+def _clean_engine(template: str, directory: Path) -> Engine:
+    """A migrated, seeded, empty database, as conftest's ``engine`` fixture makes one."""
+    if POSTGRES:
+        engine = make_engine(template)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    else:
+        path = directory / "coprd.sqlite"
+        shutil.copyfile(template, path)
+        engine = make_engine(f"sqlite:///{path}")
+    with write_session(make_session_factory(engine)) as session:
+        chroots.seed_mock_chroots(session)
+    return engine
+
+
+@pytest.fixture(scope="module")
+def _stages() -> Iterator[list[Stage]]:
+    stages: list[Stage] = []
+    yield stages
+    for stage in stages:
+        stage.close()
+
+
+@pytest.fixture
+def stage(_stages: list[Stage], _template: str, tmp_path_factory: pytest.TempPathFactory) -> Stage:
+    if not _stages or _stages[-1].dirty:
+        if _stages:
+            _stages.pop().close()
+        _stages.append(Stage(_template, tmp_path_factory.mktemp("bad-input")))
+    _stages[-1].dirty = True  # until the case has passed
+    return _stages[-1]
+
+
+def test_case_ids_are_unique() -> None:
+    ids = [case.id for case in CASES]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_is_refused_and_changes_nothing(case: Case, stage: Stage) -> None:
+    kwargs: dict[str, Any] = {
+        "params": case.params,
+        "headers": {**stage.headers(case.who), **case.headers},
+    }
+    if case.json is not UNSET:
+        kwargs["json"] = case.json
+    if case.content is not None:
+        kwargs["content"] = case.content
+    if case.files is not None:
+        kwargs["files"] = case.files
+    before = snapshot(stage.engine)
+    r = stage.client.request(case.method, case.path, **kwargs)
+
+    assert 400 <= r.status_code < 500, (r.status_code, r.text[:500])
+    if case.status is not None:
+        assert r.status_code == case.status, r.text[:500]
+    assert r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert isinstance(body, dict) and list(body) == ["error"], body
+    assert isinstance(body["error"], str) and body["error"].strip(), body
+    assert snapshot(stage.engine) == before
+    stage.dirty = False

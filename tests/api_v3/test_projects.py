@@ -8,7 +8,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
 from coprd.db.models import ApiToken
-
 from tests.conftest import Account
 
 RAWHIDE = "fedora-rawhide-x86_64"
