@@ -41,6 +41,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from coprd.config import Settings
+from coprd.core.projects import search_text
 from coprd.db.engine import make_session_factory, write_session
 from coprd.db.models import MockChroot, Project, ProjectChroot, User
 from coprd.instance import prepare
@@ -136,6 +137,7 @@ def fill(settings: Settings, n_projects: int, n_owners: int, seed: int) -> Datas
                     "user_id": user_ids[owner],
                     "created_on": now + dt.timedelta(minutes=i),
                     "description": " ".join(words),
+                    "search_text": search_text(owners[owner], f"project-{i:05d}", " ".join(words)),
                     "instructions": "dnf copr enable " + owners[owner] + f"/project-{i:05d}",
                     "homepage": f"https://example.test/{owners[owner]}/project-{i:05d}",
                     "additional_repos": [],
@@ -157,7 +159,7 @@ def fill(settings: Settings, n_projects: int, n_owners: int, seed: int) -> Datas
         matches = session.scalar(
             select(func.count())
             .select_from(Project)
-            .where(func.lower(Project.description).contains(SEARCH_WORD))
+            .where(Project.search_text.contains(SEARCH_WORD))
         )
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
@@ -194,26 +196,8 @@ def free_port() -> int:
         return port
 
 
-# --server-gc-freeze: the same ``coprd serve``, but with everything allocated before it
-# starts serving moved out of reach of Python's cyclic garbage collector (gc.freeze()).
-# An experiment for comparison, not how coprd runs.
-_GC_FROZEN_SERVE = """
-import gc, sys, uvicorn
-_run = uvicorn.run
-def _frozen_run(*args, **kwargs):
-    gc.collect()
-    gc.freeze()
-    return _run(*args, **kwargs)
-uvicorn.run = _frozen_run
-from coprd.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
 @contextlib.contextmanager
-def server(
-    data_dir: Path, database_url: str | None, gc_freeze: bool = False, timeout: float = 60
-) -> Iterator[str]:
+def server(data_dir: Path, database_url: str | None, timeout: float = 60) -> Iterator[str]:
     """``coprd serve`` on a free loopback port; yields its base URL once it answers."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COPRD_")}
@@ -222,10 +206,9 @@ def server(
     log_path = data_dir / "server.log"
     base = f"http://{HOST}:{port}"
     with open(log_path, "wb") as log:
-        command = [sys.executable, "-c", _GC_FROZEN_SERVE] if gc_freeze else [str(COPRD)]
         proc = subprocess.Popen(
             [
-                *command,
+                str(COPRD),
                 "serve",
                 "--host",
                 HOST,
@@ -544,11 +527,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=60,
         help="stop the throughput run after this long even if not done",
     )
-    p.add_argument(
-        "--server-gc-freeze",
-        action="store_true",
-        help="experiment: start the server with gc.freeze() before it serves",
-    )
     p.add_argument("--target-ms", type=float, default=50)
     p.add_argument("--seed", type=int, default=20261123)
     p.add_argument("--json", type=Path, help="also write the results to this JSON file")
@@ -580,7 +558,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-            base = stack.enter_context(server(settings.data_dir, url, args.server_gc_freeze))
+            base = stack.enter_context(server(settings.data_dir, url))
             results = run_measurements(base, data, args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -588,8 +566,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine()
     print()
     label = f"{args.db}, {args.projects} projects"
-    if args.server_gc_freeze:
-        label += ", server with gc.freeze()"
     sys.stdout.flush()
     print(markdown(results, label, args.target_ms))
     print()

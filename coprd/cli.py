@@ -7,6 +7,7 @@ works on the database they name; refusals end with one line on stderr and exit s
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import sys
 from collections.abc import Callable, Sequence
@@ -74,6 +75,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         )
     print(f"coprd: serving on {settings.public_url}", flush=True)
     app = create_app(settings, engine)
+    # What exists now (the framework, the app, the models) lives as long as the process;
+    # without this, every full collection re-walks it and stalls a request by ~100 ms.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
 
 

@@ -26,7 +26,8 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    # async: no I/O here, so no hop to the thread pool
     settings: Settings = request.app.state.settings
     return settings
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Query
 from coprd.core.pagination import Page, make_page
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int | None, Query(description="Page size")] = None,
     offset: Annotated[int | None, Query(description="Items to skip")] = None,
     order: Annotated[str | None, Query(description="Attribute to order by (default id)")] = None,

@@ -20,8 +20,8 @@ from pydantic import (
     Field,
     model_validator,
 )
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, defer, selectinload
 
 from coprd.core.chroots import resolve_active_chroots
 from coprd.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
@@ -175,6 +175,13 @@ def _apply(project: Project, fields: ProjectFields) -> None:
         )
     if project.bootstrap == "image" and not project.bootstrap_image:
         raise InvalidInput("bootstrap 'image' needs a bootstrap_image", "bootstrap_image")
+    project.search_text = search_text(project.owner_name, project.name, project.description)
+
+
+def search_text(ownername: str, projectname: str, description: str | None) -> str:
+    """What :func:`search_projects` looks in. Lowercased here, not in SQL, because
+    SQLite's ``lower()`` knows only ASCII letters."""
+    return f"{ownername}/{projectname}\n{description or ''}".lower()
 
 
 def _with_chroots(stmt: Select[Project]) -> Select[Project]:
@@ -188,6 +195,7 @@ def _with_chroot_names(stmt: Select[Project]) -> Select[Project]:
     which cost more to load than the projects themselves; reading those raises.
     """
     return stmt.options(
+        defer(Project.search_text, raiseload=True),
         selectinload(Project.chroots)
         .load_only(ProjectChroot.mock_chroot_id, raiseload=True)
         .joinedload(ProjectChroot.mock_chroot, innerjoin=True)
@@ -221,20 +229,13 @@ def list_projects(session: Session, ownername: str | None, page: Page) -> Sequen
 
 
 def search_projects(session: Session, query: str, page: Page) -> Sequence[Project]:
-    """Projects whose name, owner/name or description contains ``query`` (any case)."""
+    """Projects whose owner/name or description contains ``query``, in any case."""
     query = query.strip()
     if not query:
         raise InvalidInput("must not be empty", "query")
     if len(query) > 200 or "\x00" in query:
         raise InvalidInput("must be at most 200 characters, without NUL", "query")
-    needle = query.lower()
-    full_name = func.lower(Project.owner_name + "/" + Project.name)
-    stmt = select(Project).where(
-        or_(
-            full_name.contains(needle, autoescape=True),
-            func.lower(Project.description).contains(needle, autoescape=True),
-        )
-    )
+    stmt = select(Project).where(Project.search_text.contains(query.lower(), autoescape=True))
     return fetch_page(session, _with_chroot_names(stmt), page, PROJECT_ORDERS, Project.id)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -11,6 +12,15 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def include_object(
+    obj: Any, _name: str | None, _type: str, _reflected: bool, _compare_to: Any, *, dialect: str
+) -> bool:
+    """Leave out of comparisons what the models create only on another database
+    (``.ddl_if(dialect=...)``, e.g. PostgreSQL's trigram index)."""
+    condition = getattr(obj, "_ddl_if", None)
+    return condition is None or condition.dialect in (None, dialect)
 
 
 def alembic_config() -> Config:

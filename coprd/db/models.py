@@ -120,6 +120,13 @@ class Project(Base):
         UniqueConstraint("owner_name", "name"),
         Index("ix_projects_owner_name_id", "owner_name", "id"),
         Index("ix_projects_listed_id", "unlisted_on_hp", "id"),
+        # Substring search (LIKE '%q%') over search_text; trigram GIN exists on PostgreSQL only.
+        Index(
+            "ix_projects_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
         CheckConstraint(_path_safe("name"), name="valid_name"),
         CheckConstraint("storage IN ('backend', 'pulp')", name="valid_storage"),
     )
@@ -158,6 +165,8 @@ class Project(Base):
     follow_fedora_branching: Mapped[bool] = mapped_column(Boolean, default=True)
     fedora_review: Mapped[bool] = mapped_column(Boolean, default=False)
     webhook_secret: Mapped[str | None] = mapped_column(String(64))
+    # Lowercased "owner/name description", kept by core/projects.py for search.
+    search_text: Mapped[str] = mapped_column(Text, default="")
 
     user: Mapped[User] = relationship(lazy="raise")
     chroots: Mapped[list[ProjectChroot]] = relationship(

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
-from coprd.db.migrate import head_revision, is_up_to_date
+from coprd.db.migrate import head_revision, include_object, is_up_to_date
 from coprd.db.models import Base
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(
+            conn,
+            opts={"include_object": partial(include_object, dialect=engine.dialect.name)},
+        )
+        diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
 

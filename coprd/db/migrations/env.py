@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from alembic import context
 
+from coprd.db.migrate import include_object
 from coprd.db.models import Base
 
 config = context.config
@@ -29,6 +32,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=partial(include_object, dialect=connection.dialect.name),  # type: ignore[attr-defined]
     )
     with context.begin_transaction():
         context.run_migrations()
