@@ -54,10 +54,9 @@ def fetch_page(
     if column is None:
         allowed = ", ".join(sorted(orders))
         raise InvalidInput(f"cannot order by {page.order!r}; use one of: {allowed}", "order")
-    if page.order_type == "DESC":
-        stmt = stmt.order_by(column.desc(), tiebreak.desc())
-    else:
-        stmt = stmt.order_by(column.asc(), tiebreak.asc())
+    keys = [column] if column is tiebreak else [column, tiebreak]
+    descending = page.order_type == "DESC"
+    stmt = stmt.order_by(*(key.desc() if descending else key.asc() for key in keys))
     if page.offset:
         stmt = stmt.offset(page.offset)
     if page.limit is not None:
