@@ -199,7 +199,7 @@ def _with_chroot_names(stmt: Select[Project]) -> Select[Project]:
         selectinload(Project.chroots)
         .load_only(ProjectChroot.mock_chroot_id, raiseload=True)
         .joinedload(ProjectChroot.mock_chroot, innerjoin=True)
-        .load_only(MockChroot.name, raiseload=True)
+        .load_only(MockChroot.name, raiseload=True),
     )
 
 
