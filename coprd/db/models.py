@@ -260,3 +260,128 @@ class ProjectPermission(Base):
     )
 
     user: Mapped[User] = relationship(lazy="raise")
+
+
+class BuildState(enum.StrEnum):
+    """Copr's state names, for builds and their tasks alike."""
+
+    importing = "importing"
+    pending = "pending"
+    starting = "starting"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    canceled = "canceled"
+    skipped = "skipped"
+    forked = "forked"
+    waiting = "waiting"
+
+
+def _state_column(default: BuildState, **kwargs: Any) -> Any:
+    return mapped_column(
+        Enum(BuildState, native_enum=False, length=10, validate_strings=True),
+        default=default,
+        **kwargs,
+    )
+
+
+class Build(Base):
+    """One submission: a source task that makes the SRPM, then one task per chroot."""
+
+    __tablename__ = "builds"
+    __table_args__ = (
+        Index("ix_builds_project_id_id", "project_id", "id"),
+        Index("ix_builds_project_state", "project_id", "state", "id"),
+        Index("ix_builds_project_package", "project_id", "pkg_name", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    submitter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    # The build's state, derived from its tasks by core/builds.py, stored for filtering.
+    state: Mapped[BuildState] = _state_column(BuildState.pending)
+    source_type: Mapped[str] = mapped_column(String(20))
+    source_json: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    pkg_name: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    pkg_version: Mapped[str | None] = mapped_column(String(255))
+    srpm_name: Mapped[str | None] = mapped_column(String(255))
+    project_dirname: Mapped[str] = mapped_column(String(NAME_LEN * 2))
+    is_background: Mapped[bool] = mapped_column(Boolean, default=False)
+    timeout: Mapped[int] = mapped_column(Integer)
+    memory_limit: Mapped[int | None] = mapped_column(Integer)
+    enable_net: Mapped[bool] = mapped_column(Boolean, default=False)
+    bootstrap: Mapped[str | None] = mapped_column(String(20))
+    isolation: Mapped[str | None] = mapped_column(String(20))
+    after_build_id: Mapped[int | None] = mapped_column(
+        ForeignKey("builds.id", ondelete="SET NULL"), index=True
+    )
+    submitted_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    ended_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    project: Mapped[Project] = relationship(lazy="raise")
+    tasks: Mapped[list[BuildTask]] = relationship(
+        lazy="raise",
+        back_populates="build",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="BuildTask.id",
+    )
+
+
+SOURCE_TASK_CHROOT = "srpm-builds"
+
+
+class BuildTask(Base):
+    """A unit of work an agent claims: the source step, or one chroot's RPM build."""
+
+    __tablename__ = "build_tasks"
+    __table_args__ = (
+        UniqueConstraint("build_id", "chroot_name"),
+        # The claim query: pending tasks by priority and age.
+        Index("ix_build_tasks_claim", "state", "priority", "id"),
+        Index("ix_build_tasks_lease", "state", "lease_expires_on"),
+        Index("ix_build_tasks_owner_state", "owner_name", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    build_id: Mapped[int] = mapped_column(ForeignKey("builds.id", ondelete="CASCADE"))
+    # "srpm-builds" for the source task, else the mock chroot's name.
+    chroot_name: Mapped[str] = mapped_column(String(NAME_LEN))
+    arch: Mapped[str | None] = mapped_column(String(20))
+    owner_name: Mapped[str] = mapped_column(String(NAME_LEN + 1))
+    state: Mapped[BuildState] = _state_column(BuildState.pending)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    builder_id: Mapped[int | None] = mapped_column(
+        ForeignKey("builders.id", ondelete="SET NULL"), index=True
+    )
+    lease_expires_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    ended_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    message: Mapped[str] = mapped_column(Text, default="")
+    built_packages: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    build: Mapped[Build] = relationship(lazy="raise", back_populates="tasks")
+
+    @property
+    def is_source(self) -> bool:
+        return self.chroot_name == SOURCE_TASK_CHROOT
+
+
+class Builder(Base):
+    """A builder agent's credential and what it says it can build."""
+
+    __tablename__ = "builders"
+    __table_args__ = (CheckConstraint(_path_safe("name"), name="valid_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    arches: Mapped[list[str]] = mapped_column(default=list)

@@ -1,0 +1,341 @@
+"""Builds: submitting them, their state, canceling and deleting them.
+
+A build has one source task (``srpm-builds``), which turns the source into an SRPM, and one
+task per chroot, which turns the SRPM into RPMs. The build's own state follows from its
+tasks by :func:`derive_state`, the one rule; :func:`refresh_build` stores it in the indexed
+``builds.state`` column whenever a task changes, so lists filter on a column.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from coprd.core.names import check_package_name
+from coprd.core.pagination import Page, fetch_page
+from coprd.core.permissions import Action, require
+from coprd.db.models import (
+    SOURCE_TASK_CHROOT,
+    Build,
+    BuildState,
+    BuildTask,
+    Project,
+    ProjectChroot,
+    User,
+    utcnow,
+)
+
+DEFAULT_TIMEOUT = 5 * 3600
+MAX_TIMEOUT = 48 * 3600
+BACKGROUND_PRIORITY = 100
+
+TERMINAL = frozenset(
+    {
+        BuildState.succeeded,
+        BuildState.failed,
+        BuildState.canceled,
+        BuildState.skipped,
+        BuildState.forked,
+    }
+)
+# When tasks disagree, the build shows the first of these any task is in: work still going
+# on wins over results, and a failure wins over success.
+_PRECEDENCE = (
+    BuildState.running,
+    BuildState.starting,
+    BuildState.importing,
+    BuildState.pending,
+    BuildState.waiting,
+    BuildState.failed,
+    BuildState.canceled,
+    BuildState.succeeded,
+    BuildState.forked,
+    BuildState.skipped,
+)
+
+Glob = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class BuildOptions(BaseModel):
+    """Options every kind of build takes (copr-cli's ``buildopts``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    chroots: list[Glob] | None = Field(default=None, max_length=200)
+    exclude_chroots: list[Glob] | None = Field(default=None, max_length=200)
+    timeout: int | None = Field(default=None, ge=60, le=MAX_TIMEOUT)
+    memory: int | None = Field(default=None, ge=64, description="memory limit in MiB")
+    background: bool | None = None
+    bootstrap: Literal["unchanged", "untouched", "default", "on", "off", "image"] | None = None
+    isolation: Literal["unchanged", "default", "simple", "nspawn"] | None = None
+    after_build_id: int | None = Field(default=None, ge=1)
+    with_build_id: int | None = Field(default=None, ge=1)
+    enable_net: bool | None = None
+    fedora_review: bool | None = None
+    project_dirname: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _normalise(self) -> BuildOptions:
+        # "unchanged" means: as the project (chroot) says, which is what None means here.
+        if self.bootstrap in ("unchanged", "untouched"):
+            self.bootstrap = None
+        if self.isolation == "unchanged":
+            self.isolation = None
+        return self
+
+
+class Source(BaseModel):
+    """What the source task starts from: a type and its parameters, as stored."""
+
+    type: str
+    data: dict[str, Any]
+
+
+def derive_state(states: Iterable[BuildState]) -> BuildState:
+    """The build's state from its tasks' states (the source task's and the chroots')."""
+    present = set(states)
+    if not present:
+        return BuildState.pending
+    # A source step that failed or was canceled ends the build whatever the chroots say.
+    for state in _PRECEDENCE:
+        if state in present:
+            return state
+    return BuildState.failed
+
+
+def effective_state(task: BuildTask) -> BuildState:
+    """A task the user canceled counts as canceled while its agent is still stopping it."""
+    if task.cancel_requested and task.state not in TERMINAL:
+        return BuildState.canceled
+    return task.state
+
+
+def refresh_build(session: Session, build: Build) -> BuildState:
+    """Store the derived state and timestamps; release builds waiting on this one."""
+    before = build.state
+    build.state = derive_state(effective_state(task) for task in build.tasks)
+    started = [t.started_on for t in build.tasks if t.started_on]
+    build.started_on = min(started) if started else None
+    if build.state in TERMINAL:
+        ended = [t.ended_on for t in build.tasks if t.ended_on]
+        build.ended_on = max(ended) if ended else utcnow()
+        if before not in TERMINAL:
+            _release_followers(session, build)
+    else:
+        build.ended_on = None
+    return build.state
+
+
+def _release_followers(session: Session, build: Build) -> None:
+    """Builds submitted with ``after_build_id`` of this one may start now."""
+    followers = session.scalars(
+        select(Build).where(Build.after_build_id == build.id).options(selectinload(Build.tasks))
+    ).all()
+    for follower in followers:
+        for task in follower.tasks:
+            if task.state == BuildState.waiting:
+                task.state = BuildState.pending
+        refresh_build(session, follower)
+
+
+def select_chroots(
+    project: Project, patterns: Sequence[str] | None, exclude: Sequence[str] | None
+) -> list[ProjectChroot]:
+    """The project chroots a build goes to: all, or those the (glob) patterns name."""
+    enabled = sorted(project.chroots, key=lambda pc: pc.mock_chroot.name)
+    chosen = enabled
+    if patterns:
+        unmatched = [p for p in patterns if not any(_match(pc, p) for pc in enabled)]
+        if unmatched:
+            names = ", ".join(pc.mock_chroot.name for pc in enabled)
+            raise InvalidInput(
+                f"{', '.join(unmatched)} matches no chroot of {project.full_name} "
+                f"(enabled: {names})",
+                "chroots",
+            )
+        chosen = [pc for pc in enabled if any(_match(pc, p) for p in patterns)]
+    if exclude:
+        chosen = [pc for pc in chosen if not any(_match(pc, p) for p in exclude)]
+    chosen = [pc for pc in chosen if pc.mock_chroot.is_active]
+    if not chosen:
+        raise InvalidInput(f"no active chroot of {project.full_name} is selected", "chroots")
+    return chosen
+
+
+def _match(pc: ProjectChroot, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(pc.mock_chroot.name, pattern)
+
+
+def _batch_predecessor(session: Session, project: Project, options: BuildOptions) -> int | None:
+    if options.after_build_id and options.with_build_id:
+        raise InvalidInput("use after_build_id or with_build_id, not both", "with_build_id")
+    ref = options.after_build_id or options.with_build_id
+    if ref is None:
+        return None
+    other = session.get(Build, ref)
+    if other is None or other.project_id != project.id:
+        raise InvalidInput(f"build {ref} is not a build of {project.full_name}", "after_build_id")
+    # with_build_id: the same batch, so wait for what that build waits for.
+    return other.after_build_id if options.with_build_id else other.id
+
+
+def submit_build(
+    session: Session,
+    actor: User | None,
+    project: Project,
+    source: Source,
+    options: BuildOptions,
+    *,
+    pkg_name: str | None = None,
+) -> Build:
+    """Queue a build of ``source`` in ``project``; the source task is claimable at once."""
+    if actor is None:
+        raise NotAuthenticated("submitting a build requires an API token")
+    require(session, actor, Action.build, project)
+    if pkg_name is not None:
+        check_package_name(pkg_name)
+    chroots = select_chroots(project, options.chroots, options.exclude_chroots)
+    after = _batch_predecessor(session, project, options)
+    if after is not None:
+        predecessor = session.get(Build, after)
+        if predecessor is not None and predecessor.state in TERMINAL:
+            after = None
+
+    background = bool(options.background)
+    build = Build(
+        project=project,
+        project_id=project.id,
+        submitter_id=actor.id,
+        state=BuildState.pending,
+        source_type=source.type,
+        source_json=source.data,
+        pkg_name=pkg_name,
+        project_dirname=options.project_dirname or project.name,
+        is_background=background,
+        timeout=options.timeout or DEFAULT_TIMEOUT,
+        memory_limit=options.memory,
+        enable_net=project.enable_net if options.enable_net is None else options.enable_net,
+        bootstrap=None
+        if options.bootstrap in (None, "unchanged", "untouched")
+        else options.bootstrap,
+        isolation=None if options.isolation in (None, "unchanged") else options.isolation,
+        after_build_id=after,
+    )
+    first_state = BuildState.waiting if after is not None else BuildState.pending
+    priority = BACKGROUND_PRIORITY if background else 0
+    build.tasks = [
+        BuildTask(
+            chroot_name=SOURCE_TASK_CHROOT,
+            arch=None,
+            owner_name=project.owner_name,
+            state=first_state,
+            priority=priority,
+        ),
+        *(
+            BuildTask(
+                chroot_name=pc.mock_chroot.name,
+                arch=pc.mock_chroot.arch,
+                owner_name=project.owner_name,
+                state=first_state,
+                priority=priority,
+            )
+            for pc in chroots
+        ),
+    ]
+    build.state = first_state
+    session.add(build)
+    session.flush()
+    return build
+
+
+def _with_tasks(stmt: Any) -> Any:
+    return stmt.options(selectinload(Build.tasks), selectinload(Build.project))
+
+
+def get_build(session: Session, build_id: int) -> Build:
+    build = session.scalar(_with_tasks(select(Build).where(Build.id == build_id)))
+    if build is None:
+        raise NotFound(f"Build {build_id} does not exist.")
+    return build  # type: ignore[no-any-return]
+
+
+BUILD_ORDERS = {
+    "id": Build.id,
+    "state": Build.state,
+    "submitted_on": Build.submitted_on,
+    "pkg_name": Build.pkg_name,
+}
+
+
+def list_builds(
+    session: Session,
+    project: Project,
+    page: Page,
+    *,
+    packagename: str | None = None,
+    status: str | None = None,
+) -> Sequence[Build]:
+    stmt = select(Build).where(Build.project_id == project.id)
+    if packagename is not None:
+        check_package_name(packagename)
+        stmt = stmt.where(Build.pkg_name == packagename)
+    if status is not None:
+        try:
+            stmt = stmt.where(Build.state == BuildState(status))
+        except ValueError:
+            names = ", ".join(s.value for s in BuildState)
+            raise InvalidInput(f"unknown state {status!r}; use one of {names}", "status") from None
+    return fetch_page(session, _with_tasks(stmt), page, BUILD_ORDERS, Build.id)
+
+
+def source_task(build: Build) -> BuildTask:
+    return next(t for t in build.tasks if t.is_source)
+
+
+def chroot_tasks(build: Build) -> list[BuildTask]:
+    return [t for t in build.tasks if not t.is_source]
+
+
+def cancel_build(session: Session, actor: User | None, build: Build) -> Build:
+    """Stop a build: tasks not yet claimed end at once, claimed ones at the next heartbeat."""
+    require(session, actor, Action.build, build.project)
+    if build.state in TERMINAL:
+        raise InvalidInput(f"build {build.id} has already ended ({build.state.value})")
+    now = utcnow()
+    for task in build.tasks:
+        if task.state in TERMINAL:
+            continue
+        if task.state in (BuildState.starting, BuildState.running):
+            task.cancel_requested = True
+        else:
+            task.state = BuildState.canceled
+            task.ended_on = now
+            task.message = "canceled by the user"
+    refresh_build(session, build)
+    session.flush()
+    return build
+
+
+def delete_builds(session: Session, actor: User | None, build_ids: Sequence[int]) -> list[int]:
+    """Delete finished builds; all-or-nothing, so one refusal deletes none."""
+    if actor is None:
+        raise NotAuthenticated("deleting builds requires an API token")
+    if not build_ids:
+        raise InvalidInput("name at least one build", "builds")
+    builds = [get_build(session, build_id) for build_id in dict.fromkeys(build_ids)]
+    for build in builds:
+        require(session, actor, Action.edit, build.project)
+        if build.state not in TERMINAL:
+            raise Forbidden(
+                f"build {build.id} is {build.state.value}; cancel it before deleting it"
+            )
+    for build in builds:
+        session.delete(build)
+    session.flush()
+    return [build.id for build in builds]

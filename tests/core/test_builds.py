@@ -1,0 +1,119 @@
+"""Build rules: the state rule, chroot selection, batches, cancel and delete."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from coprd.core import builds, projects, users
+from coprd.core.builds import BuildOptions, Source, derive_state
+from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated
+from coprd.db.models import Build, BuildState, Project, User
+
+S = BuildState
+X86 = "fedora-rawhide-x86_64"
+ARM = "fedora-rawhide-aarch64"
+SRPM = Source(type="upload", data={"pkg": "hello-1.0-1.src.rpm"})
+
+
+@pytest.fixture
+def alice(db: Session) -> User:
+    return users.create_user(db, "alice")
+
+
+@pytest.fixture
+def project(db: Session, alice: User) -> Project:
+    new = projects.NewProject(name="demo", chroots=[X86, ARM, "epel-9-x86_64"])
+    return projects.create_project(db, alice, "alice", new)
+
+
+def submit(db: Session, who: User, project: Project, **options: object) -> Build:
+    return builds.submit_build(db, who, project, SRPM, BuildOptions.model_validate(options))
+
+
+@pytest.mark.parametrize(
+    ("states", "expected"),
+    [
+        ([S.pending, S.pending], S.pending),
+        ([S.running, S.pending], S.running),
+        ([S.succeeded, S.pending, S.pending], S.pending),
+        ([S.succeeded, S.running, S.failed], S.running),
+        ([S.succeeded, S.succeeded, S.failed], S.failed),
+        ([S.succeeded, S.succeeded, S.skipped], S.succeeded),
+        ([S.succeeded, S.canceled, S.succeeded], S.canceled),
+        ([S.failed, S.failed, S.failed], S.failed),
+        ([S.waiting, S.waiting], S.waiting),
+    ],
+)
+def test_state_rule(states: list[BuildState], expected: BuildState) -> None:
+    assert derive_state(states) == expected
+
+
+def test_submit_makes_a_source_task_and_one_per_chroot(
+    db: Session, alice: User, project: Project
+) -> None:
+    build = submit(db, alice, project)
+    assert build.state == S.pending
+    assert [t.chroot_name for t in build.tasks] == ["srpm-builds", "epel-9-x86_64", ARM, X86]
+    assert builds.source_task(build).arch is None
+    assert {t.arch for t in builds.chroot_tasks(build)} == {"x86_64", "aarch64"}
+    assert build.timeout == builds.DEFAULT_TIMEOUT
+
+
+def test_chroot_globs_and_excludes(db: Session, alice: User, project: Project) -> None:
+    build = submit(db, alice, project, chroots=["fedora-*"], exclude_chroots=["*-aarch64"])
+    assert [t.chroot_name for t in builds.chroot_tasks(build)] == [X86]
+    with pytest.raises(InvalidInput, match="fedora-41-\\*"):
+        submit(db, alice, project, chroots=["fedora-41-*"])
+
+
+def test_only_builders_may_submit(db: Session, project: Project) -> None:
+    bob = users.create_user(db, "bob")
+    with pytest.raises(Forbidden):
+        submit(db, bob, project)
+    with pytest.raises(NotAuthenticated):
+        submit(db, None, project)  # type: ignore[arg-type]
+
+
+def test_background_builds_go_last(db: Session, alice: User, project: Project) -> None:
+    build = submit(db, alice, project, background=True)
+    assert {t.priority for t in build.tasks} == {builds.BACKGROUND_PRIORITY}
+
+
+def test_batches_wait_for_their_predecessor(db: Session, alice: User, project: Project) -> None:
+    first = submit(db, alice, project)
+    second = submit(db, alice, project, after_build_id=first.id)
+    third = submit(db, alice, project, with_build_id=second.id)
+    assert second.state == S.waiting and second.after_build_id == first.id
+    assert third.after_build_id == first.id
+    builds.cancel_build(db, alice, first)
+    assert first.state == S.canceled
+    second = builds.get_build(db, second.id)
+    assert {t.state for t in second.tasks} == {S.pending}
+    assert second.state == S.pending
+    with pytest.raises(InvalidInput):
+        submit(db, alice, project, after_build_id=first.id, with_build_id=first.id)
+
+
+def test_cancel_and_delete(db: Session, alice: User, project: Project) -> None:
+    build = submit(db, alice, project)
+    with pytest.raises(Forbidden, match="cancel it before"):
+        builds.delete_builds(db, alice, [build.id])
+    builds.cancel_build(db, alice, build)
+    assert build.state == S.canceled
+    assert all(t.state == S.canceled for t in build.tasks)
+    with pytest.raises(InvalidInput, match="already ended"):
+        builds.cancel_build(db, alice, build)
+    assert builds.delete_builds(db, alice, [build.id]) == [build.id]
+
+
+def test_list_filters_on_the_stored_state(db: Session, alice: User, project: Project) -> None:
+    from coprd.core.pagination import Page
+
+    kept = submit(db, alice, project)
+    gone = submit(db, alice, project)
+    builds.cancel_build(db, alice, gone)
+    assert [b.id for b in builds.list_builds(db, project, Page(), status="pending")] == [kept.id]
+    assert [b.id for b in builds.list_builds(db, project, Page(), status="canceled")] == [gone.id]
+    with pytest.raises(InvalidInput):
+        builds.list_builds(db, project, Page(), status="exploded")
