@@ -1,12 +1,18 @@
-"""HTTP concerns shared by every dialect: path normalising and parsing of query values."""
+"""HTTP concerns shared by every dialect: paths, query values, the per-request session."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Annotated
 
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from coprd.config import Settings
 from coprd.core.errors import InvalidInput
+from coprd.db.engine import transaction
 
 _SLASHES = re.compile(r"//+")
 # Clients of these prefixes send paths with and without a trailing slash, and some build
@@ -48,3 +54,24 @@ def parse_bool(value: str | None, field: str, default: bool = False) -> bool:
     if lowered in _FALSE:
         return False
     raise InvalidInput(f"{value!r} is not a boolean (use True or False)", field)
+
+
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed after the handler returns, else rolled back."""
+    with transaction(
+        request.app.state.session_factory, write=request.method not in READ_METHODS
+    ) as session:
+        yield session
+
+
+async def get_settings(request: Request) -> Settings:
+    # async: no I/O here, so no hop to the thread pool
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DB = Annotated[Session, Depends(get_db, scope="function")]
+AppSettings = Annotated[Settings, Depends(get_settings)]

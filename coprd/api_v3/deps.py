@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
-from coprd.config import Settings
 from coprd.core.errors import NotAuthenticated
 from coprd.core.tokens import authenticate_token, touch_token
-from coprd.db.engine import transaction, write_session
+from coprd.db.engine import write_session
 from coprd.db.models import User
-
-_READ_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-def get_db(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed after the handler returns, else rolled back."""
-    with transaction(
-        request.app.state.session_factory, write=request.method not in _READ_METHODS
-    ) as session:
-        yield session
-
-
-async def get_settings(request: Request) -> Settings:
-    # async: no I/O here, so no hop to the thread pool
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-DB = Annotated[Session, Depends(get_db, scope="function")]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+from coprd.http import DB, READ_METHODS
 
 
 def _basic_credentials(header: str) -> tuple[str, str]:
@@ -63,7 +41,7 @@ def get_optional_user(request: Request, db: DB) -> User | None:
     login, secret = _basic_credentials(header)
     user, stale = authenticate_token(db, login, secret)
     request.state.api_login = login
-    if stale and request.method not in _READ_METHODS:
+    if stale and request.method not in READ_METHODS:
         touch_token(db, login)
     elif stale:
         # A separate short transaction, so that a read request stays a reader.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from coprd.api_v3.deps import DB, AppSettings, CurrentUser
+from coprd.api_v3.deps import CurrentUser
 from coprd.api_v3.schemas import ApiTokenOut, UserOut, Version
 from coprd.core.tokens import renew_token
+from coprd.http import DB, AppSettings
 
 router = APIRouter(tags=["general"])
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from coprd.api_v3.deps import DB
 from coprd.core.chroots import list_mock_chroots
+from coprd.http import DB
 
 router = APIRouter(tags=["mock chroots"])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from coprd.api_v3.deps import DB, AppSettings, CurrentUser
+from coprd.api_v3.deps import CurrentUser
 from coprd.api_v3.errors import validation_message
 from coprd.api_v3.schemas import BuildConfigOut, ProjectChrootEditIn, ProjectChrootOut
 from coprd.core.errors import InvalidInput
@@ -20,6 +20,7 @@ from coprd.core.project_chroots import (
     get_project_chroot,
 )
 from coprd.core.projects import get_project
+from coprd.http import DB, AppSettings
 
 router = APIRouter(prefix="/project-chroot", tags=["project chroots"])
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from coprd.api_v3.deps import DB, AppSettings, CurrentUser, OptionalUser
+from coprd.api_v3.deps import CurrentUser, OptionalUser
 from coprd.api_v3.params import Pagination
 from coprd.api_v3.schemas import (
     ItemList,
@@ -20,7 +20,7 @@ from coprd.api_v3.schemas import (
     UpdatedOut,
 )
 from coprd.core import permissions, projects
-from coprd.http import parse_bool
+from coprd.http import DB, AppSettings, parse_bool
 
 router = APIRouter(prefix="/project", tags=["projects"])
 

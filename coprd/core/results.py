@@ -1,0 +1,41 @@
+"""Where a build's results live, relative to the results root (DESIGN.md's layout).
+
+``<owner>/<dirname>/srpm-builds/<build_id:08d>/`` for the source task and
+``<owner>/<dirname>/<chroot>/<build_id:08d>-<package>/`` for a chroot; the chroot's
+repository is ``<owner>/<dirname>/<chroot>/``. Every component was checked against the
+name patterns of ``core/names.py`` when it was stored.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from coprd.core.errors import InvalidInput
+from coprd.db.models import SOURCE_TASK_CHROOT, Build, BuildTask
+
+LIVE_LOG = "builder-live.log"
+BACKEND_LOG = "backend.log"
+_FILE = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+~^-]{0,254}")
+
+
+def project_dir(build: Build) -> PurePosixPath:
+    return PurePosixPath(build.project.owner_name, build.project_dirname)
+
+
+def task_dir(build: Build, task: BuildTask) -> PurePosixPath:
+    if task.chroot_name == SOURCE_TASK_CHROOT:
+        return project_dir(build) / SOURCE_TASK_CHROOT / f"{build.id:08d}"
+    package = build.pkg_name or "unknown"
+    return project_dir(build) / task.chroot_name / f"{build.id:08d}-{package}"
+
+
+def repo_dir(build: Build, chroot: str) -> PurePosixPath:
+    return project_dir(build) / chroot
+
+
+def check_result_file(name: str) -> str:
+    """A file name an agent may upload into a task's directory."""
+    if not _FILE.fullmatch(name) or name.endswith((".tmp", ".part")):
+        raise InvalidInput(f"{name[:80]!r} is not an acceptable result file name", "name")
+    return name
