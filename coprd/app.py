@@ -15,7 +15,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from coprd import api_v3
+from coprd import agent_api, api_v3
 from coprd.config import Settings
 from coprd.core.errors import CoprdError
 from coprd.db.engine import make_engine, make_session_factory
@@ -132,6 +132,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     _install_error_handlers(app)
     app.include_router(api_v3.router)
+    app.include_router(agent_api.router)
 
     @app.get("/", include_in_schema=False)
     def index() -> dict[str, Any]:

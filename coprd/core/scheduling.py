@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from coprd.core.builds import TERMINAL, refresh_build
 from coprd.core.errors import Conflict, InvalidInput, NotFound
+from coprd.core.names import check_package_name
 from coprd.db.models import SOURCE_TASK_CHROOT, Build, Builder, BuildState, BuildTask, utcnow
 
 DEFAULT_LEASE_S = 60
@@ -114,7 +115,7 @@ def _refresh(session: Session, task: BuildTask) -> Build:
     return build
 
 
-def _held_task(session: Session, builder: Builder, task_id: int) -> BuildTask:
+def held_task(session: Session, builder: Builder, task_id: int) -> BuildTask:
     task = session.get(BuildTask, task_id)
     if task is None:
         raise NotFound(f"task {task_id} does not exist")
@@ -133,7 +134,7 @@ def heartbeat(
 ) -> Literal["continue", "cancel"]:
     """Renew the lease of a running task; "cancel" when the user canceled it."""
     now = now or utcnow()
-    task = _held_task(session, builder, task_id)
+    task = held_task(session, builder, task_id)
     task.lease_expires_on = now + dt.timedelta(seconds=lease_s)
     if task.state == BuildState.starting:
         task.state = BuildState.running
@@ -163,8 +164,13 @@ def finish_task(
 ) -> Build:
     """Record how a task ended, and what that means for the rest of the build."""
     now = now or utcnow()
-    task = _held_task(session, builder, task_id)
+    task = held_task(session, builder, task_id)
     state = BuildState(outcome.state)
+    if task.is_source and state == BuildState.succeeded and outcome.source is not None:
+        try:
+            check_package_name(outcome.source.name)
+        except InvalidInput as exc:
+            state, outcome = BuildState.failed, TaskOutcome(state="failed", message=str(exc))
     if task.cancel_requested:
         state = BuildState.canceled
     task.state = state

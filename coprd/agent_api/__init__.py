@@ -1,0 +1,9 @@
+"""The builder agents' HTTP protocol, mounted at ``/backend``."""
+
+from __future__ import annotations
+
+from coprd.agent_api.tasks import router, uploads_dir
+
+PREFIX = "/backend"
+
+__all__ = ["PREFIX", "router", "uploads_dir"]

@@ -1,0 +1,71 @@
+"""Wire shapes of the agent protocol (``/backend/…``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    arches: list[str] = Field(min_length=1, max_length=20)
+    backends: list[Literal["local", "mock"]] = Field(default=["local"], min_length=1)
+
+
+class TaskOut(BaseModel):
+    """Everything an agent needs to run a task; it never reads the database."""
+
+    task_id: int
+    build_id: int
+    kind: Literal["source", "rpm"]
+    chroot: str
+    owner: str
+    project: str
+    source_type: str
+    source: dict[str, Any]
+    source_url: str | None = Field(description="where the agent downloads the input from")
+    srpm_url: str | None = Field(description="for rpm tasks: the SRPM the source task made")
+    results_url: str
+    timeout: int
+    memory_limit_mb: int | None
+    enable_net: bool
+    with_opts: list[str]
+    without_opts: list[str]
+    repos: list[str]
+    buildroot_pkgs: list[str]
+    lease_seconds: int
+
+
+class HeartbeatOut(BaseModel):
+    action: Literal["continue", "cancel"]
+
+
+class SourceIn(BaseModel):
+    name: str = Field(max_length=100)
+    version: str = Field(max_length=255)
+    srpm_name: str = Field(max_length=255)
+    exclusive_arch: list[str] = Field(default_factory=list, max_length=100)
+    exclude_arch: list[str] = Field(default_factory=list, max_length=100)
+
+
+class Nevra(BaseModel):
+    name: str
+    epoch: int | None = None
+    version: str
+    release: str
+    arch: str
+
+
+class FinishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["succeeded", "failed", "canceled"]
+    message: str = Field(default="", max_length=10_000)
+    packages: list[Nevra] = Field(default_factory=list, max_length=10_000)
+    source: SourceIn | None = None
+
+
+class FinishOut(BaseModel):
+    build_state: str

@@ -1,0 +1,173 @@
+"""The agent protocol: claim, heartbeat, log, upload results, finish.
+
+Agents pull work over HTTP with a builder token, like GitLab runners; they never hold
+database credentials. Every call but ``claim`` names a task the agent must hold.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Response
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+
+from coprd.agent_api.deps import CurrentBuilder
+from coprd.agent_api.schemas import ClaimIn, FinishIn, FinishOut, HeartbeatOut, TaskOut
+from coprd.config import Settings
+from coprd.core import builds, results, scheduling
+from coprd.core.errors import InvalidInput, NotFound
+from coprd.core.project_chroots import build_config
+from coprd.core.projects import get_project
+from coprd.db.models import BuildTask
+from coprd.http import DB, AppSettings
+
+router = APIRouter(prefix="/backend", tags=["builder agents"])
+
+MAX_LOG_CHUNK = 1024 * 1024
+# Result files are streamed to disk; the configured limit is enforced while streaming.
+MAX_RESULT_BODY = 64 * 1024 * 1024 * 1024
+TaskId = Annotated[int, PathParam(ge=1)]
+
+
+def uploads_dir(settings: Settings, build_id: int) -> Path:
+    """Where the frontend keeps an uploaded SRPM until the source task has fetched it."""
+    return settings.data_dir / "uploads" / f"{build_id:08d}"
+
+
+def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
+    build = builds.get_build(db, task.build_id)
+    base = settings.public_url
+    source_url: str | None = None
+    srpm_url: str | None = None
+    if task.is_source:
+        if build.source_type == "upload":
+            source_url = f"{base}/backend/task/{task.id}/source"
+        else:
+            source_url = build.source_json.get("url")
+    else:
+        src = builds.source_task(build)
+        srpm_url = f"{settings.results_url}/{results.task_dir(build, src)}/{build.srpm_name}"
+    config = None
+    if not task.is_source:
+        project = get_project(db, build.project.owner_name, build.project.name)
+        pc = next((c for c in project.chroots if c.mock_chroot.name == task.chroot_name), None)
+        if pc is not None:  # None if the chroot was disabled after the build was submitted
+            config = build_config(project, pc, settings.results_url)
+    return TaskOut(
+        task_id=task.id,
+        build_id=build.id,
+        kind="source" if task.is_source else "rpm",
+        chroot=task.chroot_name,
+        owner=build.project.owner_name,
+        project=build.project.name,
+        source_type=build.source_type,
+        source=build.source_json,
+        source_url=source_url,
+        srpm_url=srpm_url,
+        results_url=f"{settings.results_url}/{results.task_dir(build, task)}/",
+        timeout=build.timeout,
+        memory_limit_mb=build.memory_limit,
+        enable_net=build.enable_net,
+        with_opts=config.with_opts if config else [],
+        without_opts=config.without_opts if config else [],
+        repos=[r.baseurl for r in config.repos] if config else [],
+        buildroot_pkgs=config.additional_packages if config else [],
+        lease_seconds=scheduling.DEFAULT_LEASE_S,
+    )
+
+
+@router.post("/claim", response_model=TaskOut, responses={204: {"description": "no work"}})
+def claim(db: DB, settings: AppSettings, builder: CurrentBuilder, body: ClaimIn) -> object:
+    scheduling.requeue_expired(db)
+    task = scheduling.claim_task(db, builder, body.arches)
+    if task is None:
+        return Response(status_code=204)
+    return _task_out(db, settings, task)
+
+
+@router.post("/task/{task_id}/heartbeat", response_model=HeartbeatOut)
+def heartbeat(db: DB, builder: CurrentBuilder, task_id: TaskId) -> HeartbeatOut:
+    return HeartbeatOut(action=scheduling.heartbeat(db, builder, task_id))
+
+
+def _held_dir(db: DB, settings: Settings, builder: CurrentBuilder, task_id: int) -> Path:
+    task = scheduling.held_task(db, builder, task_id)
+    build = builds.get_build(db, task.build_id)
+    path = settings.results_dir / str(results.task_dir(build, task))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@router.post("/task/{task_id}/log", status_code=204, max_body_size=MAX_LOG_CHUNK)
+async def append_log(
+    request: Request, db: DB, settings: AppSettings, builder: CurrentBuilder, task_id: TaskId
+) -> Response:
+    """Append a chunk to the task's ``builder-live.log``, readable over HTTP at once."""
+    chunk = await request.body()
+    directory = _held_dir(db, settings, builder, task_id)
+    with open(directory / results.LIVE_LOG, "ab") as log:
+        log.write(chunk)
+    return Response(status_code=204)
+
+
+@router.put("/task/{task_id}/files/{name}", status_code=204, max_body_size=MAX_RESULT_BODY)
+async def upload_file(
+    request: Request,
+    db: DB,
+    settings: AppSettings,
+    builder: CurrentBuilder,
+    task_id: TaskId,
+    name: str,
+) -> Response:
+    """Store one result file (an RPM, a log) in the task's results directory."""
+    results.check_result_file(name)
+    directory = _held_dir(db, settings, builder, task_id)
+    partial = directory / f".{name}.part"
+    size = 0
+    try:
+        with open(partial, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > settings.max_upload_bytes:
+                    raise InvalidInput(
+                        f"{name} is larger than the limit of {settings.max_upload_bytes} bytes"
+                    )
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, directory / name)
+    finally:
+        partial.unlink(missing_ok=True)
+    return Response(status_code=204)
+
+
+@router.get("/task/{task_id}/source")
+def download_source(
+    db: DB, settings: AppSettings, builder: CurrentBuilder, task_id: TaskId
+) -> FileResponse:
+    """The uploaded SRPM an ``upload`` build's source task starts from."""
+    task = scheduling.held_task(db, builder, task_id)
+    build = builds.get_build(db, task.build_id)
+    name = build.source_json.get("pkg")
+    path = uploads_dir(settings, build.id) / str(name)
+    if not task.is_source or build.source_type != "upload" or not path.is_file():
+        raise NotFound(f"task {task_id} has no uploaded source")
+    return FileResponse(path, media_type="application/x-rpm", filename=str(name))
+
+
+@router.post("/task/{task_id}/finish", response_model=FinishOut)
+def finish(db: DB, builder: CurrentBuilder, task_id: TaskId, body: FinishIn) -> FinishOut:
+    source = (
+        scheduling.SourceResult(**body.source.model_dump()) if body.source is not None else None
+    )
+    outcome = scheduling.TaskOutcome(
+        state=body.state,
+        message=body.message,
+        packages=[p.model_dump() for p in body.packages],
+        source=source,
+    )
+    build = scheduling.finish_task(db, builder, task_id, outcome)
+    return FinishOut(build_state=build.state.value)

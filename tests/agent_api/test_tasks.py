@@ -1,0 +1,172 @@
+"""The agent protocol over HTTP: a build's life as an agent sees it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from coprd.agent_api import uploads_dir
+from coprd.app import create_app
+from coprd.config import Settings
+from coprd.core import builders, builds, projects, users
+from coprd.core.builds import BuildOptions, Source
+from coprd.db.engine import write_session
+
+X86 = "fedora-rawhide-x86_64"
+
+
+@pytest.fixture
+def setup(settings: Settings, session_factory: sessionmaker[Session]) -> tuple[dict[str, str], int]:
+    with write_session(session_factory) as db:
+        alice = users.create_user(db, "alice")
+        project = projects.create_project(
+            db, alice, "alice", projects.NewProject(name="demo", chroots=[X86])
+        )
+        build = builds.submit_build(
+            db,
+            alice,
+            project,
+            Source(type="upload", data={"pkg": "hello-1.0-1.src.rpm"}),
+            BuildOptions(),
+        )
+        _, token = builders.create_builder(db, "agent1")
+        build_id = build.id
+    upload = uploads_dir(settings, build_id)
+    upload.mkdir(parents=True)
+    (upload / "hello-1.0-1.src.rpm").write_bytes(b"srpm bytes")
+    return {"Authorization": f"Bearer {token}"}, build_id
+
+
+def test_a_build_through_the_agent_protocol(
+    client: TestClient, settings: Settings, setup: tuple[dict[str, str], int]
+) -> None:
+    auth, build_id = setup
+    claimed = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth)
+    assert claimed.status_code == 200, claimed.text
+    task = claimed.json()
+    assert task["kind"] == "source" and task["build_id"] == build_id
+    assert task["source_url"].endswith(f"/backend/task/{task['task_id']}/source")
+    tid = task["task_id"]
+
+    assert client.get(f"/backend/task/{tid}/source", headers=auth).content == b"srpm bytes"
+    assert client.post(f"/backend/task/{tid}/heartbeat", headers=auth).json() == {
+        "action": "continue"
+    }
+    for chunk in (b"first line\n", b"second line\n"):
+        assert (
+            client.post(f"/backend/task/{tid}/log", content=chunk, headers=auth).status_code == 204
+        )
+    srpm_dir = settings.results_dir / "alice" / "demo" / "srpm-builds" / f"{build_id:08d}"
+    assert (srpm_dir / "builder-live.log").read_bytes() == b"first line\nsecond line\n"
+    put = client.put(
+        f"/backend/task/{tid}/files/hello-1.0-1.src.rpm", content=b"srpm bytes", headers=auth
+    )
+    assert put.status_code == 204
+    finished = client.post(
+        f"/backend/task/{tid}/finish",
+        json={
+            "state": "succeeded",
+            "source": {"name": "hello", "version": "1.0-1", "srpm_name": "hello-1.0-1.src.rpm"},
+        },
+        headers=auth,
+    )
+    assert finished.json() == {"build_state": "pending"}
+
+    rpm = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()
+    assert rpm["kind"] == "rpm" and rpm["chroot"] == X86
+    assert rpm["srpm_url"] == (
+        f"http://coprd.test/results/alice/demo/srpm-builds/{build_id:08d}/hello-1.0-1.src.rpm"
+    )
+    assert rpm["results_url"].endswith(f"/alice/demo/{X86}/{build_id:08d}-hello/")
+    assert rpm["repos"][0].endswith(f"/results/alice/demo/{X86}/")
+    rid = rpm["task_id"]
+    client.put(f"/backend/task/{rid}/files/hello-1.0-1.noarch.rpm", content=b"rpm", headers=auth)
+    done = client.post(
+        f"/backend/task/{rid}/finish",
+        json={
+            "state": "succeeded",
+            "packages": [
+                {"name": "hello", "epoch": None, "version": "1.0", "release": "1", "arch": "noarch"}
+            ],
+        },
+        headers=auth,
+    )
+    assert done.json() == {"build_state": "succeeded"}
+    assert (
+        settings.results_dir
+        / "alice/demo"
+        / X86
+        / f"{build_id:08d}-hello"
+        / "hello-1.0-1.noarch.rpm"
+    ).read_bytes() == b"rpm"
+    assert (
+        client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).status_code == 204
+    )
+
+
+def test_agents_need_their_token(client: TestClient) -> None:
+    for headers in ({}, {"Authorization": "Bearer coprd-builder-wrong"}, {"Authorization": "x"}):
+        r = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=headers)
+        assert r.status_code == 401
+        assert "error" in r.json()
+
+
+def test_a_task_not_held_is_refused(
+    client: TestClient, session_factory: sessionmaker[Session], setup: tuple[dict[str, str], int]
+) -> None:
+    auth, _ = setup
+    with write_session(session_factory) as db:
+        _, other_token = builders.create_builder(db, "agent2")
+    other = {"Authorization": f"Bearer {other_token}"}
+    tid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    for method, path in (
+        ("POST", f"/backend/task/{tid}/heartbeat"),
+        ("POST", f"/backend/task/{tid}/log"),
+        ("PUT", f"/backend/task/{tid}/files/x.rpm"),
+        ("GET", f"/backend/task/{tid}/source"),
+    ):
+        assert client.request(method, path, headers=other, content=b"x").status_code == 409
+    assert client.post("/backend/task/999999/heartbeat", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["..", ".hidden", "a b.rpm", "x.part", "%00.rpm"])
+def test_result_file_names_are_checked(
+    client: TestClient, setup: tuple[dict[str, str], int], name: str
+) -> None:
+    auth, _ = setup
+    tid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    r = client.put(f"/backend/task/{tid}/files/{name}", content=b"x", headers=auth)
+    assert r.status_code in (400, 404)
+
+
+def test_result_size_limit(
+    settings: Settings, engine: Engine, setup: tuple[dict[str, str], int], tmp_path: Path
+) -> None:
+    auth, build_id = setup
+    small = TestClient(create_app(replace(settings, max_upload_bytes=1000), engine))
+    tid = small.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    r = small.put(f"/backend/task/{tid}/files/big.rpm", content=b"x" * 5000, headers=auth)
+    assert r.status_code == 400 and "limit" in r.json()["error"]
+    task_dir = settings.results_dir / "alice/demo/srpm-builds" / f"{build_id:08d}"
+    assert not any(task_dir.iterdir())
+
+
+def test_source_failure_with_a_bad_package_name(
+    client: TestClient, setup: tuple[dict[str, str], int]
+) -> None:
+    auth, _ = setup
+    tid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    r = client.post(
+        f"/backend/task/{tid}/finish",
+        json={
+            "state": "succeeded",
+            "source": {"name": "../evil", "version": "1-1", "srpm_name": "evil.src.rpm"},
+        },
+        headers=auth,
+    )
+    assert r.json() == {"build_state": "failed"}
