@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from coprd.api_v3 import general, mock_chroots, project_chroots, projects
+from coprd.api_v3 import (
+    build_chroots,
+    builds,
+    general,
+    mock_chroots,
+    project_chroots,
+    projects,
+)
 from coprd.api_v3.errors import render_error, status_of, validation_message
 
 PREFIX = "/api_3"
 
 router = APIRouter()
-for _module in (general, projects, project_chroots, mock_chroots):
+for _module in (general, projects, project_chroots, mock_chroots, builds, build_chroots):
     router.include_router(_module.router, prefix=PREFIX)
 
 __all__ = ["PREFIX", "render_error", "router", "status_of", "validation_message"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,6 +10,7 @@ from starlette.datastructures import UploadFile
 
 from coprd.api_v3.deps import CurrentUser
 from coprd.api_v3.errors import validation_message
+from coprd.api_v3.multipart import read_json_and_files
 from coprd.api_v3.schemas import BuildConfigOut, ProjectChrootEditIn, ProjectChrootOut
 from coprd.core.errors import InvalidInput
 from coprd.core.project_chroots import (
@@ -69,36 +69,11 @@ _EDIT_BODY_DOC: dict[str, Any] = {
 
 
 async def _read_edit_body(request: Request) -> tuple[ProjectChrootEditIn, tuple[str, bytes] | None]:
-    content_type = request.headers.get("content-type", "")
+    raw, form = await read_json_and_files(request, max_part=MAX_EDIT_BODY)
     comps: tuple[str, bytes] | None = None
-    raw: Any
-    if content_type.startswith("multipart/form-data"):
-        try:
-            form = await request.form(max_files=4, max_fields=50, max_part_size=MAX_EDIT_BODY)
-        except Exception as exc:  # the multipart parser's own errors, e.g. a bad boundary
-            raise InvalidInput(f"malformed multipart body: {exc}") from None
-        part = form.get("json")
-        if part is None:
-            # Clients always send it, last: without it the body is not theirs, or cut short.
-            raise InvalidInput("the multipart body has no 'json' part")
-        text = await part.read() if isinstance(part, UploadFile) else part
-        try:
-            raw = json.loads(text)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise InvalidInput("the 'json' part is not valid JSON") from None
-        upload = form.get("upload_comps")
-        if isinstance(upload, UploadFile):
-            data = await upload.read(MAX_COMPS + 1)
-            comps = (upload.filename or "comps.xml", data)
-    elif content_type.startswith("application/json"):
-        try:
-            raw = await request.json()
-        except (ValueError, RecursionError):
-            raise InvalidInput("the body is not valid JSON") from None
-    else:
-        raise InvalidInput("send multipart/form-data with a 'json' part, or application/json")
-    if not isinstance(raw, dict):
-        raise InvalidInput("the JSON body must be an object")
+    upload = form.get("upload_comps") if form is not None else None
+    if isinstance(upload, UploadFile):
+        comps = (upload.filename or "comps.xml", await upload.read(MAX_COMPS + 1))
     try:
         return ProjectChrootEditIn.model_validate(raw), comps
     except ValidationError as exc:

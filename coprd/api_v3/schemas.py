@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+import datetime as dt
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from coprd.core.pagination import Page
 from coprd.core.project_chroots import ChrootFields
 from coprd.core.projects import NewProject, ProjectFields, RepoList, chroot_names
-from coprd.db.models import Project, ProjectChroot
+from coprd.core.results import task_dir
+from coprd.db.models import Build, BuildTask, Project, ProjectChroot
 
 T = TypeVar("T")
 
@@ -222,3 +224,98 @@ class BuildConfigOut(BaseModel):
     bootstrap: str
     bootstrap_image: str | None
     timeout: int | None
+
+
+def _unix(moment: dt.datetime | None) -> int | None:
+    return None if moment is None else int(moment.replace(tzinfo=dt.UTC).timestamp())
+
+
+class SourcePackage(BaseModel):
+    name: str | None
+    version: str | None
+    url: str | None
+
+
+class BuildOut(BaseModel):
+    id: int
+    state: str
+    ownername: str
+    projectname: str
+    project_dirname: str
+    repo_url: str
+    source_package: SourcePackage
+    submitter: str | None
+    submitted_on: int | None
+    started_on: int | None
+    ended_on: int | None
+    chroots: list[str]
+    is_background: bool
+
+    @classmethod
+    def of(cls, build: Build, results_url: str) -> BuildOut:
+        repo_url = f"{results_url}/{build.project.owner_name}/{build.project_dirname}"
+        srpm_url = None
+        if build.srpm_name:
+            srpm_url = f"{repo_url}/srpm-builds/{build.id:08d}/{build.srpm_name}"
+        return cls(
+            id=build.id,
+            state=build.state.value,
+            ownername=build.project.owner_name,
+            projectname=build.project.name,
+            project_dirname=build.project_dirname,
+            repo_url=repo_url,
+            source_package=SourcePackage(
+                name=build.pkg_name, version=build.pkg_version, url=srpm_url
+            ),
+            submitter=build.submitter.name if build.submitter else None,
+            submitted_on=_unix(build.submitted_on),
+            started_on=_unix(build.started_on),
+            ended_on=_unix(build.ended_on),
+            chroots=[t.chroot_name for t in build.tasks if not t.is_source],
+            is_background=build.is_background,
+        )
+
+
+class BuildItems(BaseModel):
+    """``build/create/url``'s answer: a list, because one call may submit several URLs."""
+
+    items: list[BuildOut]
+    meta: dict[str, int | str | None] = Field(default_factory=dict)
+
+
+class BuildChrootOut(BaseModel):
+    name: str
+    state: str
+    started_on: int | None
+    ended_on: int | None
+    result_url: str | None
+
+    @classmethod
+    def of(cls, build: Build, task: BuildTask, results_url: str) -> BuildChrootOut:
+        return cls(
+            name=task.chroot_name,
+            state=task.state.value,
+            started_on=_unix(task.started_on),
+            ended_on=_unix(task.ended_on),
+            result_url=f"{results_url}/{task_dir(build, task)}/" if build.pkg_name else None,
+        )
+
+
+class BuildsDeletedOut(BaseModel):
+    builds: list[int]
+
+
+class BuildIdsIn(BaseModel):
+    builds: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=1000)
+
+
+class CheckOut(BaseModel):
+    message: str
+
+
+class SourceBuildConfigOut(BaseModel):
+    source_type: str
+    source_dict: dict[str, Any]
+    memory_limit: int | None
+    timeout: int
+    is_background: bool

@@ -20,6 +20,7 @@ from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFoun
 from coprd.core.names import check_package_name
 from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, require
+from coprd.core.results import check_result_file
 from coprd.db.models import (
     SOURCE_TASK_CHROOT,
     Build,
@@ -255,7 +256,9 @@ def submit_build(
 
 
 def _with_tasks(stmt: Any) -> Any:
-    return stmt.options(selectinload(Build.tasks), selectinload(Build.project))
+    return stmt.options(
+        selectinload(Build.tasks), selectinload(Build.project), selectinload(Build.submitter)
+    )
 
 
 def get_build(session: Session, build_id: int) -> Build:
@@ -339,3 +342,40 @@ def delete_builds(session: Session, actor: User | None, build_ids: Sequence[int]
         session.delete(build)
     session.flush()
     return [build.id for build in builds]
+
+
+_URL_SCHEMES = ("http://", "https://", "ftp://")
+MAX_URL = 2048
+RPM_MAGIC = b"\xed\xab\xee\xdb"
+
+
+def url_source(url: str) -> Source:
+    """A build from a URL the source task downloads; only network schemes are accepted."""
+    if (
+        not isinstance(url, str)
+        or len(url) > MAX_URL
+        or not url.startswith(_URL_SCHEMES)
+        or any(ch.isspace() or ord(ch) < 32 for ch in url)
+    ):
+        shown = str(url)[:100].encode("unicode_escape").decode("ascii")
+        raise InvalidInput(f"{shown!r} is not an http, https or ftp URL", "pkgs")
+    return Source(type="link", data={"url": url})
+
+
+def check_package_upload(filename: str, head: bytes, *, source: bool) -> str:
+    """The name under which an uploaded package is kept, if it looks like what it claims.
+
+    Reads the RPM lead: the magic number, and the type (0 binary, 1 source).
+    """
+    name = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    suffix = ".src.rpm" if source else ".rpm"
+    what = "a source RPM (.src.rpm)" if source else "a binary RPM (.rpm)"
+    if not name.endswith(suffix) or (not source and name.endswith(".src.rpm")):
+        raise InvalidInput(f"{name[:100]!r} is not named like {what}", "pkgs")
+    check_result_file(name)
+    if len(head) < 8 or not head.startswith(RPM_MAGIC):
+        raise InvalidInput(f"{name} is not an RPM package (no RPM lead)", "pkgs")
+    kind = int.from_bytes(head[6:8], "big")
+    if kind != (1 if source else 0):
+        raise InvalidInput(f"{name} is not {what}", "pkgs")
+    return name

@@ -322,6 +322,7 @@ class Build(Base):
     ended_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     project: Mapped[Project] = relationship(lazy="raise")
+    submitter: Mapped[User | None] = relationship(lazy="raise")
     tasks: Mapped[list[BuildTask]] = relationship(
         lazy="raise",
         back_populates="build",

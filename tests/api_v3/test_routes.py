@@ -26,6 +26,23 @@ EXPECTED = {
     ("PUT", "/api_3/project-chroot/edit/{ownername}/{projectname}/{chrootname}"),
     ("POST", "/api_3/project-chroot/edit/{ownername}/{projectname}/{chrootname}"),
     ("GET", "/api_3/mock-chroots/list"),
+    ("GET", "/api_3/build/list"),
+    ("GET", "/api_3/build/{build_id}"),
+    ("GET", "/api_3/build/source-chroot/{build_id}"),
+    ("GET", "/api_3/build/source-build-config/{build_id}"),
+    ("GET", "/api_3/build/built-packages/{build_id}"),
+    ("POST", "/api_3/build/check-before-build"),
+    ("POST", "/api_3/build/create/url"),
+    ("POST", "/api_3/build/create/upload"),
+    ("PUT", "/api_3/build/cancel/{build_id}"),
+    ("DELETE", "/api_3/build/delete/list"),
+    ("POST", "/api_3/build/delete/list"),
+    ("DELETE", "/api_3/build/delete/{build_id}"),
+    ("POST", "/api_3/build/delete/{build_id}"),
+    ("GET", "/api_3/build-chroot"),
+    ("GET", "/api_3/build-chroot/list"),
+    ("GET", "/api_3/build-chroot/build-config"),
+    ("GET", "/api_3/build-chroot/built-packages"),
 }
 
 

@@ -1,0 +1,211 @@
+"""``build/…``: translation of APIv3 build calls into core calls."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from coprd.agent_api import uploads_dir
+from coprd.api_v3.deps import CurrentUser
+from coprd.api_v3.errors import validation_message
+from coprd.api_v3.multipart import read_json_and_files
+from coprd.api_v3.params import Pagination
+from coprd.api_v3.schemas import (
+    BuildChrootOut,
+    BuildIdsIn,
+    BuildItems,
+    BuildOut,
+    BuildsDeletedOut,
+    CheckOut,
+    ItemList,
+    Meta,
+    SourceBuildConfigOut,
+)
+from coprd.config import Settings
+from coprd.core import builds, permissions, projects
+from coprd.core.builds import BuildOptions, Source
+from coprd.core.errors import InvalidInput
+from coprd.db.models import Project
+from coprd.http import DB, AppSettings
+
+router = APIRouter(prefix="/build", tags=["builds"])
+
+# The configured upload limit is checked against Content-Length and while copying;
+# this is only the ceiling above which nothing is read at all.
+MAX_UPLOAD_BODY = 64 * 1024 * 1024 * 1024
+
+
+class BuildTarget(BuildOptions):
+    ownername: str
+    projectname: str
+
+
+class BuildUrlIn(BuildTarget):
+    pkgs: list[Annotated[str, Field(max_length=2048)]] = Field(min_length=1, max_length=100)
+
+
+def _project(db: DB, target: BuildTarget) -> Project:
+    return projects.get_project(db, target.ownername, target.projectname)
+
+
+@router.get("/list", response_model=ItemList[BuildOut], summary="Builds of a project")
+def list_builds(
+    db: DB,
+    settings: AppSettings,
+    page: Pagination,
+    ownername: Annotated[str, Query()],
+    projectname: Annotated[str, Query()],
+    packagename: Annotated[str | None, Query()] = None,
+    status: Annotated[str | None, Query()] = None,
+) -> Any:
+    project = projects.get_project(db, ownername, projectname)
+    found = builds.list_builds(db, project, page, packagename=packagename, status=status)
+    return ItemList(items=[BuildOut.of(b, settings.results_url) for b in found], meta=Meta.of(page))
+
+
+@router.get("/{build_id}", response_model=BuildOut, summary="One build")
+def get_build(db: DB, settings: AppSettings, build_id: int) -> Any:
+    return BuildOut.of(builds.get_build(db, build_id), settings.results_url)
+
+
+@router.get("/source-chroot/{build_id}", response_model=BuildChrootOut)
+def source_chroot(db: DB, settings: AppSettings, build_id: int) -> Any:
+    build = builds.get_build(db, build_id)
+    return BuildChrootOut.of(build, builds.source_task(build), settings.results_url)
+
+
+@router.get("/source-build-config/{build_id}", response_model=SourceBuildConfigOut)
+def source_build_config(db: DB, build_id: int) -> Any:
+    build = builds.get_build(db, build_id)
+    return SourceBuildConfigOut(
+        source_type=build.source_type,
+        source_dict=build.source_json,
+        memory_limit=build.memory_limit,
+        timeout=build.timeout,
+        is_background=build.is_background,
+    )
+
+
+@router.get("/built-packages/{build_id}", response_model=dict[str, dict[str, list[Any]]])
+def built_packages(db: DB, build_id: int) -> Any:
+    build = builds.get_build(db, build_id)
+    return {t.chroot_name: {"packages": t.built_packages} for t in builds.chroot_tasks(build)}
+
+
+@router.post("/check-before-build", response_model=CheckOut)
+def check_before_build(db: DB, user: CurrentUser, body: BuildTarget) -> Any:
+    project = _project(db, body)
+    permissions.require(db, user, permissions.Action.build, project)
+    builds.select_chroots(project, body.chroots, body.exclude_chroots)
+    return CheckOut(message="It should be safe to submit a build like this")
+
+
+@router.post("/create/url", response_model=BuildItems, summary="Build from SRPM URLs")
+def create_from_url(db: DB, settings: AppSettings, user: CurrentUser, body: BuildUrlIn) -> Any:
+    project = _project(db, body)
+    sources = [builds.url_source(url) for url in body.pkgs]
+    created = [builds.submit_build(db, user, project, source, body) for source in sources]
+    return BuildItems(
+        items=[BuildOut.of(builds.get_build(db, b.id), settings.results_url) for b in created]
+    )
+
+
+async def _upload_body(request: Request) -> tuple[BuildTarget, UploadFile]:
+    settings: Settings = request.app.state.settings
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > settings.max_upload_bytes:
+        raise InvalidInput(
+            f"the upload is larger than this server's limit of {settings.max_upload_bytes} bytes"
+        )
+    raw, form = await read_json_and_files(request, max_part=1024 * 1024, allow_json_body=False)
+    upload = form.get("pkgs") if form is not None else None
+    if not isinstance(upload, UploadFile):
+        raise InvalidInput("the multipart body has no 'pkgs' file part", "pkgs")
+    try:
+        return BuildTarget.model_validate(raw), upload
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc)) from None
+
+
+UploadBody = Annotated[tuple[BuildTarget, UploadFile], Depends(_upload_body)]
+
+
+def _keep_upload(settings: Settings, upload: UploadFile, *, source: bool) -> tuple[Path, str]:
+    """Copy the uploaded package beside the uploads, checked; returns (temp path, name)."""
+    upload.file.seek(0)
+    name = builds.check_package_upload(upload.filename or "", upload.file.read(96), source=source)
+    upload.file.seek(0)
+    staging = settings.data_dir / "uploads"
+    staging.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=".upload-", dir=staging)
+    size = 0
+    with os.fdopen(fd, "wb") as out:
+        while chunk := upload.file.read(1024 * 1024):
+            size += len(chunk)
+            if size > settings.max_upload_bytes:
+                out.close()
+                os.unlink(temp)
+                raise InvalidInput(
+                    f"{name} is larger than this server's limit of "
+                    f"{settings.max_upload_bytes} bytes",
+                    "pkgs",
+                )
+            out.write(chunk)
+    return Path(temp), name
+
+
+@router.post(
+    "/create/upload",
+    response_model=BuildOut,
+    summary="Build from an uploaded SRPM (multipart: 'pkgs' and 'json')",
+    max_body_size=MAX_UPLOAD_BODY,
+)
+def create_from_upload(db: DB, settings: AppSettings, user: CurrentUser, body: UploadBody) -> Any:
+    target, upload = body
+    project = _project(db, target)
+    temp, name = _keep_upload(settings, upload, source=True)
+    try:
+        build = builds.submit_build(
+            db, user, project, Source(type="upload", data={"pkg": name}), target
+        )
+        final = uploads_dir(settings, build.id)
+        final.mkdir(parents=True, exist_ok=True)
+        shutil.move(temp, final / name)
+    finally:
+        temp.unlink(missing_ok=True)
+    return BuildOut.of(builds.get_build(db, build.id), settings.results_url)
+
+
+@router.put("/cancel/{build_id}", response_model=BuildOut, summary="Cancel a build")
+def cancel_build(db: DB, settings: AppSettings, user: CurrentUser, build_id: int) -> Any:
+    build = builds.cancel_build(db, user, builds.get_build(db, build_id))
+    return BuildOut.of(build, settings.results_url)
+
+
+@router.delete("/delete/list", response_model=BuildsDeletedOut, summary="Delete builds")
+@router.post("/delete/list", response_model=BuildsDeletedOut, include_in_schema=False)
+def delete_builds(db: DB, settings: AppSettings, user: CurrentUser, body: BuildIdsIn) -> Any:
+    deleted = builds.delete_builds(db, user, body.builds)
+    _forget_results(settings, deleted)
+    return BuildsDeletedOut(builds=deleted)
+
+
+@router.delete("/delete/{build_id}", response_model=BuildOut, summary="Delete a build")
+@router.post("/delete/{build_id}", response_model=BuildOut, include_in_schema=False)
+def delete_build(db: DB, settings: AppSettings, user: CurrentUser, build_id: int) -> Any:
+    shown = BuildOut.of(builds.get_build(db, build_id), settings.results_url)
+    builds.delete_builds(db, user, [build_id])
+    _forget_results(settings, [build_id])
+    return shown
+
+
+def _forget_results(settings: Settings, build_ids: list[int]) -> None:
+    for build_id in build_ids:
+        shutil.rmtree(uploads_dir(settings, build_id), ignore_errors=True)

@@ -1,0 +1,232 @@
+"""APIv3 build endpoints: the translation of python-copr's calls into core calls."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from coprd.app import create_app
+from coprd.config import Settings
+from tests.conftest import Account, snapshot
+
+X86 = "fedora-rawhide-x86_64"
+ARM = "fedora-rawhide-aarch64"
+# An RPM lead: magic, version 3.0, type 1 (source) / 0 (binary). Enough for the upload
+# check; real packages are built in the integration tests.
+SRPM_BYTES = b"\xed\xab\xee\xdb\x03\x00\x00\x01" + b"\x00" * 200
+RPM_BYTES = b"\xed\xab\xee\xdb\x03\x00\x00\x00" + b"\x00" * 200
+
+
+@pytest.fixture
+def demo(client: TestClient, alice: Account) -> str:
+    r = client.post(
+        "/api_3/project/add/alice",
+        json={"name": "demo", "chroots": [X86, ARM]},
+        headers=alice.headers,
+    )
+    assert r.status_code == 200
+    return "demo"
+
+
+def upload(client: TestClient, who: Account, data: bytes, name: str, **opts: object):
+    body = {"ownername": "alice", "projectname": "demo", "project_dirname": "demo", **opts}
+    return client.post(
+        "/api_3/build/create/upload",
+        files={
+            "pkgs": (name, data, "application/x-rpm"),
+            "json": ("json", json.dumps(body).encode(), "application/json"),
+        },
+        headers=who.headers,
+    )
+
+
+def test_create_from_urls_answers_a_list(client: TestClient, alice: Account, demo: str) -> None:
+    r = client.post(
+        "/api_3/build/create/url",
+        json={
+            "ownername": "alice",
+            "projectname": "demo",
+            "project_dirname": "demo",
+            "pkgs": ["https://example.com/a-1-1.src.rpm", "https://example.com/b-1-1.src.rpm"],
+            "chroots": ["*-x86_64"],
+            "timeout": "3600",
+            "background": False,
+            "isolation": "unchanged",
+        },
+        headers=alice.headers,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["meta"] == {}
+    assert [b["state"] for b in body["items"]] == ["pending", "pending"]
+    assert body["items"][0]["chroots"] == [X86]
+    assert body["items"][0]["submitter"] == "alice"
+    assert body["items"][0]["repo_url"] == "http://coprd.test/results/alice/demo"
+    source = client.get(f"/api_3/build/source-build-config/{body['items'][0]['id']}").json()
+    assert source["source_dict"] == {"url": "https://example.com/a-1-1.src.rpm"}
+    assert source["timeout"] == 3600
+
+
+def test_upload_keeps_the_srpm_for_the_source_task(
+    client: TestClient, alice: Account, demo: str, settings: Settings
+) -> None:
+    r = upload(client, alice, SRPM_BYTES, "hello-1.0-1.src.rpm")
+    assert r.status_code == 200, r.text
+    build = r.json()
+    assert build["chroots"] == [ARM, X86]
+    kept = settings.data_dir / "uploads" / f"{build['id']:08d}" / "hello-1.0-1.src.rpm"
+    assert kept.read_bytes() == SRPM_BYTES
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "message"),
+    [
+        (b"just text", "hello-1.0-1.src.rpm", "not an RPM"),
+        (SRPM_BYTES[:5], "hello-1.0-1.src.rpm", "not an RPM"),
+        (RPM_BYTES, "hello-1.0-1.src.rpm", "not a source RPM"),
+        (SRPM_BYTES, "hello.tar.gz", "not named like"),
+    ],
+)
+def test_bad_uploads_are_refused(
+    client: TestClient,
+    alice: Account,
+    demo: str,
+    engine: Engine,
+    settings: Settings,
+    data: bytes,
+    name: str,
+    message: str | None,
+) -> None:
+    before = snapshot(engine)
+    r = upload(client, alice, data, name)
+    assert r.status_code == 400, r.text
+    if message:
+        assert message in r.json()["error"]
+    assert snapshot(engine) == before
+    assert not any((settings.data_dir / "uploads").glob("*/*"))
+
+
+def test_directories_in_upload_names_are_dropped(
+    client: TestClient, alice: Account, demo: str, settings: Settings
+) -> None:
+    build = upload(client, alice, SRPM_BYTES, "../../etc/x-1-1.src.rpm").json()
+    kept = settings.data_dir / "uploads" / f"{build['id']:08d}"
+    assert [p.name for p in kept.iterdir()] == ["x-1-1.src.rpm"]
+    assert not (settings.data_dir / "etc").exists()
+
+
+def test_upload_over_the_limit(
+    settings: Settings, engine: Engine, alice: Account, demo: str, client: TestClient
+) -> None:
+    small = TestClient(create_app(replace(settings, max_upload_bytes=100), engine))
+    before = snapshot(engine)
+    r = upload(small, alice, SRPM_BYTES, "hello-1.0-1.src.rpm")
+    assert r.status_code == 400 and "limit" in r.json()["error"]
+    assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"pkgs": ["file:///etc/passwd"]}, 400),
+        ({"pkgs": []}, 400),
+        ({"pkgs": "https://example.com/x.src.rpm"}, 400),
+        ({"pkgs": ["https://example.com/x.src.rpm"], "chroots": ["fedora-1-*"]}, 400),
+        ({"pkgs": ["https://example.com/x.src.rpm"], "timeout": "soon"}, 400),
+        ({"pkgs": ["https://example.com/x.src.rpm"], "after_build_id": 999}, 400),
+        ({"pkgs": ["https://example.com/x.src.rpm"], "projectname": "nope"}, 404),
+    ],
+)
+def test_bad_url_builds_change_nothing(
+    client: TestClient,
+    alice: Account,
+    demo: str,
+    engine: Engine,
+    body: dict[str, object],
+    status: int,
+) -> None:
+    before = snapshot(engine)
+    full = {"ownername": "alice", "projectname": "demo", **body}
+    r = client.post("/api_3/build/create/url", json=full, headers=alice.headers)
+    assert r.status_code == status, r.text
+    assert "error" in r.json()
+    assert snapshot(engine) == before
+
+
+def test_others_may_not_build_or_cancel(
+    client: TestClient, alice: Account, bob: Account, demo: str, engine: Engine
+) -> None:
+    url = {"ownername": "alice", "projectname": "demo", "pkgs": ["https://e.com/x.src.rpm"]}
+    build_id = client.post("/api_3/build/create/url", json=url, headers=alice.headers).json()[
+        "items"
+    ][0]["id"]
+    before = snapshot(engine)
+    assert client.post("/api_3/build/create/url", json=url, headers=bob.headers).status_code == 403
+    assert upload(client, bob, SRPM_BYTES, "x-1-1.src.rpm").status_code == 403
+    assert client.put(f"/api_3/build/cancel/{build_id}", headers=bob.headers).status_code == 403
+    assert client.put(f"/api_3/build/cancel/{build_id}").status_code == 401
+    assert snapshot(engine) == before
+
+
+def test_list_cancel_delete(client: TestClient, alice: Account, demo: str) -> None:
+    url = {"ownername": "alice", "projectname": "demo", "pkgs": ["https://e.com/x.src.rpm"]}
+    ids = [
+        client.post("/api_3/build/create/url", json=url, headers=alice.headers).json()["items"][0][
+            "id"
+        ]
+        for _ in range(3)
+    ]
+    canceled = client.put(f"/api_3/build/cancel/{ids[0]}", headers=alice.headers).json()
+    assert canceled["state"] == "canceled"
+    query = {"ownername": "alice", "projectname": "demo"}
+    listed = client.get("/api_3/build/list", params={**query, "status": "pending"}).json()
+    assert sorted(b["id"] for b in listed["items"]) == ids[1:]
+    page = client.get("/api_3/build/list", params={**query, "limit": 2, "offset": 2}).json()
+    assert len(page["items"]) == 1 and page["meta"]["limit"] == 2
+    refused = client.request(
+        "DELETE", "/api_3/build/delete/list", json={"builds": ids[:2]}, headers=alice.headers
+    )
+    assert refused.status_code == 403  # ids[1] still pending: all or nothing
+    assert client.get(f"/api_3/build/{ids[0]}").status_code == 200
+    deleted = client.request(
+        "DELETE", "/api_3/build/delete/list", json={"builds": [ids[0]]}, headers=alice.headers
+    )
+    assert deleted.json() == {"builds": [ids[0]]}
+    assert client.get(f"/api_3/build/{ids[0]}").status_code == 404
+
+
+def test_build_chroots(client: TestClient, alice: Account, demo: str) -> None:
+    url = {"ownername": "alice", "projectname": "demo", "pkgs": ["https://e.com/x.src.rpm"]}
+    build_id = client.post("/api_3/build/create/url", json=url, headers=alice.headers).json()[
+        "items"
+    ][0]["id"]
+    chroots = client.get("/api_3/build-chroot/list", params={"build_id": build_id}).json()
+    assert [c["name"] for c in chroots["items"]] == [ARM, X86]
+    assert chroots["items"][0]["result_url"] is None  # no package name before the SRPM
+    one = client.get("/api_3/build-chroot", params={"build_id": build_id, "chrootname": X86})
+    assert one.json()["state"] == "pending"
+    config = client.get(
+        "/api_3/build-chroot/build-config", params={"build_id": build_id, "chrootname": X86}
+    ).json()
+    assert config["chroot"] == X86
+    missing = client.get("/api_3/build-chroot", params={"build_id": build_id, "chrootname": "x"})
+    assert missing.status_code == 404
+    assert client.get(f"/api_3/build/source-chroot/{build_id}").json()["name"] == "srpm-builds"
+    assert client.get(f"/api_3/build/built-packages/{build_id}").json() == {
+        ARM: {"packages": []},
+        X86: {"packages": []},
+    }
+
+
+def test_check_before_build(client: TestClient, alice: Account, bob: Account, demo: str) -> None:
+    body = {"ownername": "alice", "projectname": "demo", "chroots": [X86]}
+    ok = client.post("/api_3/build/check-before-build", json=body, headers=alice.headers)
+    assert ok.status_code == 200 and "safe" in ok.json()["message"]
+    assert (
+        client.post("/api_3/build/check-before-build", json=body, headers=bob.headers).status_code
+        == 403
+    )
