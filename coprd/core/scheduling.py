@@ -24,6 +24,7 @@ from typing import Any, Literal
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from coprd.builder.macros import target_cpu
 from coprd.core.builds import TERMINAL, refresh_build
 from coprd.core.errors import Conflict, InvalidInput, NotFound
 from coprd.core.names import check_package_name
@@ -144,14 +145,16 @@ def heartbeat(
 
 
 def arch_allowed(arch: str, exclusive: Sequence[str], exclude: Sequence[str]) -> bool:
-    """ExclusiveArch/ExcludeArch of a spec, for a chroot's architecture.
+    """ExclusiveArch/ExcludeArch of a spec, for a chroot's architecture: rpmbuild's rule.
 
-    A ``noarch`` entry in ExclusiveArch admits every architecture, as rpm treats a noarch
-    package as buildable anywhere.
+    The architecture compared is the chroot's rpm target (Copr's ``i386`` is rpm's
+    ``i686``), case-insensitively. A ``noarch`` package is checked against the builder's
+    cpu like any other, so ``ExclusiveArch: noarch`` admits no chroot, as rpm refuses it.
     """
-    if arch in exclude:
+    wanted = target_cpu(arch).lower()
+    if any(entry.lower() == wanted for entry in exclude):
         return False
-    return not exclusive or arch in exclusive or "noarch" in exclusive
+    return not exclusive or any(entry.lower() == wanted for entry in exclusive)
 
 
 def finish_task(

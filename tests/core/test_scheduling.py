@@ -81,7 +81,8 @@ def test_exclusive_arch_skips_chroots(db: Session, agent: Builder) -> None:
     run_source(db, agent, only_arm)
     x86 = next(t for t in build.tasks if t.chroot_name == X86)
     assert x86.state == S.skipped and "ExclusiveArch: aarch64" in x86.message
-    assert scheduling.arch_allowed("x86_64", ["noarch"], [])
+    assert not scheduling.arch_allowed("x86_64", ["noarch"], [])
+    assert scheduling.arch_allowed("i386", ["i686"], [])
     assert not scheduling.arch_allowed("x86_64", [], ["x86_64"])
 
 

@@ -1,0 +1,328 @@
+"""The builder agent: claim a task, build it, stream its log, upload results, finish.
+
+The agent knows the server only by URL and builder token. It survives a short loss of
+the server: every call is retried with backoff, a build in progress goes on meanwhile,
+and its log is kept until the server takes it again. A task the server took back (lease
+expired, 409) is abandoned at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from coprd.builder.backends.base import Backend, RpmTask
+from coprd.builder.srpm import InvalidPackage, inspect_srpm
+
+log = logging.getLogger("coprd.agent")
+
+MAX_BACKOFF_S = 30.0
+LOG_FLUSH_S = 1.0
+LOG_FLUSH_BYTES = 256 * 1024
+MAX_DOWNLOAD = 4 * 1024 * 1024 * 1024
+
+
+class TaskLost(Exception):
+    """The server no longer lets this agent work on the task (canceled or taken back)."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    server: str
+    token: str
+    arches: tuple[str, ...]
+    workdir: Path
+    poll_s: float = 2.0
+
+
+class Server:
+    """The agent's side of ``/backend``: every call retried until the server answers."""
+
+    def __init__(self, config: AgentConfig, stop: threading.Event) -> None:
+        self.config = config
+        self.stop = stop
+        self.client = httpx.Client(
+            base_url=config.server.rstrip("/"),
+            headers={"Authorization": f"Bearer {config.token}"},
+            timeout=httpx.Timeout(60.0, connect=10.0),
+        )
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        delay = 1.0
+        while True:
+            try:
+                response = self.client.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                log.warning("server unreachable (%s); retrying in %.0f s", exc, delay)
+            else:
+                if response.status_code in (404, 409):
+                    raise TaskLost(response.text)
+                if response.status_code < 500 and response.status_code != 429:
+                    response.raise_for_status()
+                    return response
+                log.warning("server answered %s; retrying in %.0f s", response.status_code, delay)
+            if self.stop.wait(delay):
+                raise TaskLost("agent stopping")
+            delay = min(delay * 2, MAX_BACKOFF_S)
+
+    def download(self, url: str, dest: Path, *, authenticated: bool) -> None:
+        headers = None if authenticated else {"Authorization": ""}
+        client = self.client if authenticated else httpx.Client(timeout=60.0)
+        try:
+            with client.stream("GET", url, headers=headers, follow_redirects=True) as response:
+                response.raise_for_status()
+                size = 0
+                with dest.open("wb") as out:
+                    for chunk in response.iter_bytes(1024 * 1024):
+                        size += len(chunk)
+                        if size > MAX_DOWNLOAD:
+                            raise InvalidPackage(f"{url} is larger than {MAX_DOWNLOAD} bytes")
+                        out.write(chunk)
+        finally:
+            if not authenticated:
+                client.close()
+
+
+class LiveLog:
+    """Buffers build output and ships it to the server's ``builder-live.log`` in chunks."""
+
+    def __init__(self, server: Server, task_id: int) -> None:
+        self.server = server
+        self.task_id = task_id
+        self.buffer = bytearray()
+        self.lock = threading.Lock()
+        self.last_flush = time.monotonic()
+
+    def write(self, data: bytes) -> None:
+        with self.lock:
+            self.buffer += data
+            due = len(self.buffer) >= LOG_FLUSH_BYTES
+        if due or time.monotonic() - self.last_flush >= LOG_FLUSH_S:
+            self.flush()
+
+    def line(self, text: str) -> None:
+        self.write(f"[coprd-agent] {text}\n".encode())
+
+    def flush(self) -> None:
+        with self.lock:
+            chunk, self.buffer = bytes(self.buffer), bytearray()
+            self.last_flush = time.monotonic()
+        if chunk:
+            self.server.call("POST", f"/backend/task/{self.task_id}/log", content=chunk)
+
+
+@contextmanager
+def heartbeats(
+    server: Server, task_id: int, lease_s: int, cancel: threading.Event
+) -> Iterator[None]:
+    """Renew the lease in the background; set ``cancel`` when the server says so."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(max(1.0, lease_s / 4)):
+            try:
+                answer = server.call("POST", f"/backend/task/{task_id}/heartbeat").json()
+            except TaskLost:
+                cancel.set()
+                return
+            if answer.get("action") == "cancel":
+                cancel.set()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{task_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=5)
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, backend: Backend) -> None:
+        self.config = config
+        self.backend = backend
+        self.stop = threading.Event()
+        self.server = Server(config, self.stop)
+
+    def run(self) -> None:
+        """Claim and run tasks until :attr:`stop` is set."""
+        idle = self.config.poll_s
+        while not self.stop.is_set():
+            try:
+                response = self.server.call(
+                    "POST", "/backend/claim", json={"arches": list(self.config.arches)}
+                )
+            except TaskLost:
+                break
+            if response.status_code == 204:
+                self.stop.wait(idle)
+                idle = min(idle * 1.5, 10.0)
+                continue
+            idle = self.config.poll_s
+            task = response.json()
+            try:
+                self.run_task(task)
+            except TaskLost as exc:
+                log.info("task %s abandoned: %s", task["task_id"], exc)
+            except Exception:
+                log.exception("task %s crashed the agent's handling", task["task_id"])
+
+    def run_task(self, task: dict[str, Any]) -> None:
+        task_id = int(task["task_id"])
+        cancel = threading.Event()
+        live = LiveLog(self.server, task_id)
+        self.config.workdir.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix=f"task-{task_id}-", dir=self.config.workdir))
+        try:
+            with heartbeats(self.server, task_id, int(task["lease_seconds"]), cancel):
+                live.line(
+                    f"task {task_id}: {task['kind']} build for {task['chroot']} "
+                    f"of {task['owner']}/{task['project']} (build {task['build_id']})"
+                )
+                if task["kind"] == "source":
+                    outcome = self._source(task, workdir, live, cancel)
+                else:
+                    outcome = self._rpm(task, workdir, live, cancel)
+                live.line(
+                    f"result: {outcome['state']}"
+                    + (f" ({outcome['message']})" if outcome.get("message") else "")
+                )
+                live.flush()
+            self.server.call("POST", f"/backend/task/{task_id}/finish", json=outcome)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _upload(self, task_id: int, path: Path) -> None:
+        with path.open("rb") as data:
+            self.server.call("PUT", f"/backend/task/{task_id}/files/{path.name}", content=data)
+
+    def _source(
+        self, task: dict[str, Any], workdir: Path, live: LiveLog, cancel: threading.Event
+    ) -> dict[str, Any]:
+        task_id = int(task["task_id"])
+        url = task.get("source_url")
+        if task["source_type"] not in ("upload", "link") or not url:
+            return {
+                "state": "failed",
+                "message": f"source type {task['source_type']!r} is not supported yet",
+            }
+        name = (
+            url.rstrip("/").rsplit("/", 1)[-1]
+            if task["source_type"] == "link"
+            else str(task["source"].get("pkg", "source.src.rpm"))
+        )
+        if not name.endswith(".src.rpm"):
+            name = "source.src.rpm"
+        srpm = workdir / name
+        live.line(f"fetching {url}")
+        try:
+            self.server.download(url, srpm, authenticated=task["source_type"] == "upload")
+        except (httpx.HTTPError, InvalidPackage) as exc:
+            return {"state": "failed", "message": f"could not download {url}: {exc}"}
+        if cancel.is_set():
+            return {"state": "canceled", "message": "canceled"}
+        try:
+            info = inspect_srpm(srpm)
+        except InvalidPackage as exc:
+            return {"state": "failed", "message": str(exc)}
+        final = f"{info.name}-{info.version}-{info.release}.src.rpm"
+        live.line(f"source package {final}")
+        srpm = srpm.rename(workdir / final) if srpm.name != final else srpm
+        self._upload(task_id, srpm)
+        version = f"{info.version}-{info.release}"
+        if info.epoch:
+            version = f"{info.epoch}:{version}"
+        return {
+            "state": "succeeded",
+            "source": {
+                "name": info.name,
+                "version": version,
+                "srpm_name": final,
+                "exclusive_arch": list(info.exclusive_arch),
+                "exclude_arch": list(info.exclude_arch),
+            },
+        }
+
+    def _rpm(
+        self, task: dict[str, Any], workdir: Path, live: LiveLog, cancel: threading.Event
+    ) -> dict[str, Any]:
+        task_id = int(task["task_id"])
+        srpm_url = str(task["srpm_url"])
+        srpm = workdir / srpm_url.rsplit("/", 1)[-1]
+        live.line(f"fetching {srpm_url}")
+        try:
+            self.server.download(srpm_url, srpm, authenticated=False)
+        except httpx.HTTPError as exc:
+            return {"state": "failed", "message": f"could not download the SRPM: {exc}"}
+        outdir = workdir / "out"
+        outdir.mkdir()
+        build_dir = workdir / "build"
+        build_dir.mkdir()
+        try:
+            rpm_task = self._rpm_task(task, srpm, outdir, build_dir)
+        except ValueError as exc:
+            return {"state": "failed", "message": f"cannot build this task: {exc}"}
+        result = self.backend.build_rpm(rpm_task, live.write, cancel)
+        live.flush()
+        if result.state == "succeeded":
+            for path in sorted(outdir.glob("*.rpm")):
+                live.line(f"uploading {path.name}")
+                self._upload(task_id, path)
+        return {
+            "state": result.state,
+            "message": result.message,
+            "packages": [
+                {
+                    "name": p.name,
+                    "epoch": p.epoch,
+                    "version": p.version,
+                    "release": p.release,
+                    "arch": p.arch,
+                }
+                for p in result.packages
+            ],
+        }
+
+    @staticmethod
+    def _rpm_task(task: dict[str, Any], srpm: Path, outdir: Path, build_dir: Path) -> RpmTask:
+        memory = task.get("memory_limit_mb")
+        return RpmTask(
+            srpm=srpm,
+            chroot=str(task["chroot"]),
+            outdir=outdir,
+            workdir=build_dir,
+            enable_net=bool(task["enable_net"]),
+            timeout_s=float(task["timeout"]),
+            memory_bytes=int(memory) * 1024 * 1024 if memory else None,
+            with_opts=tuple(task["with_opts"]),
+            without_opts=tuple(task["without_opts"]),
+            repos=tuple(task["repos"]),
+            buildroot_pkgs=tuple(task["buildroot_pkgs"]),
+        )
+
+
+def run_agents(configs: list[AgentConfig], make_backend: Callable[[], Backend]) -> None:
+    """Run one agent per config in threads until interrupted."""
+    agents = [Agent(config, make_backend()) for config in configs]
+    threads = [threading.Thread(target=a.run, name=f"agent-{i}") for i, a in enumerate(agents)]
+    for thread in threads:
+        thread.start()
+    try:
+        while any(t.is_alive() for t in threads):
+            for thread in threads:
+                thread.join(timeout=0.5)
+    except KeyboardInterrupt:
+        for agent in agents:
+            agent.stop.set()
+        for thread in threads:
+            thread.join()

@@ -1,0 +1,134 @@
+"""What a build backend is: it turns one source RPM into binary RPMs for one chroot.
+
+An implementation (``local.py``: rpmbuild in bubblewrap; ``mock.py``: mock) takes an
+:class:`RpmTask`, streams its log through ``on_output`` while it works, stops when ``cancel``
+is set or ``timeout_s`` has passed, leaves the binary RPMs in ``outdir`` and says how it went
+in an :class:`RpmResult`. It never raises for anything the package does: a broken SRPM, a
+failing %build or a build that runs too long are results, not exceptions.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from coprd.builder.macros import split_chroot
+from coprd.builder.srpm import InvalidPackage, Nevra, arch_allowed, inspect_rpm, inspect_srpm
+
+_BCOND = re.compile(r"[A-Za-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class RpmTask:
+    """One chroot's build of one SRPM, as a backend needs it (paths are on this host).
+
+    ``workdir`` is the backend's scratch space (it may delete and create anything in it);
+    ``outdir`` receives the binary RPMs. ``with_opts``/``without_opts`` are bcond names for
+    ``--with``/``--without``; ``repos`` are extra repository base URLs and ``buildroot_pkgs``
+    extra packages for the buildroot (backends that cannot honour them say so in the log).
+    """
+
+    srpm: Path
+    chroot: str
+    outdir: Path
+    workdir: Path
+    enable_net: bool
+    timeout_s: float
+    memory_bytes: int | None
+    with_opts: tuple[str, ...]
+    without_opts: tuple[str, ...]
+    repos: tuple[str, ...]
+    buildroot_pkgs: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        split_chroot(self.chroot)
+        if self.timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        for option in self.with_opts + self.without_opts:
+            if not _BCOND.fullmatch(option):
+                raise ValueError(f"not a bcond name: {option!r}")
+        for value in self.repos + self.buildroot_pkgs:
+            if not value or not value.isprintable() or value.startswith("-"):
+                raise ValueError(f"not a repository URL or package name: {value!r}")
+
+
+@dataclass(frozen=True)
+class RpmResult:
+    """How a build ended; ``packages`` are the binary RPMs in ``outdir`` on success.
+
+    ``message`` is one line for people: empty or a summary on success, the reason otherwise
+    ("timed out after 3600 s", "rpmbuild exited with status 1", "canceled").
+    """
+
+    state: Literal["succeeded", "failed", "canceled"]
+    packages: list[Nevra]
+    message: str
+
+
+class Backend(Protocol):
+    """Builds binary RPMs from an SRPM; ``name`` is what the agent advertises (``local``…)."""
+
+    name: str
+
+    def build_rpm(
+        self,
+        task: RpmTask,
+        on_output: Callable[[bytes], None],
+        cancel: threading.Event | None = None,
+    ) -> RpmResult:
+        """Build ``task``; stream the log to ``on_output``; stop soon after ``cancel`` is set.
+
+        Blocks until the build has ended and none of its processes runs any more.
+        """
+        ...
+
+
+def write_note(on_output: Callable[[bytes], None], text: str) -> None:
+    """A line of the backend's own in the build log, marked as coprd's, not the build's."""
+    on_output(f"[coprd] {text}\n".encode())
+
+
+def failed(on_output: Callable[[bytes], None], message: str) -> RpmResult:
+    """A failed result; the message also goes to the log, so the log says why it ended."""
+    write_note(on_output, f"failed: {message}")
+    return RpmResult("failed", [], message)
+
+
+def built_packages(directory: Path) -> list[Nevra]:
+    """The binary RPMs directly in ``directory`` (``*.src.rpm`` and non-files skipped).
+
+    Raises InvalidPackage if one of them is not an intact binary RPM.
+    """
+    packages = []
+    for path in sorted(directory.glob("*.rpm")):
+        if path.name.endswith(".src.rpm") or not stat.S_ISREG(path.lstat().st_mode):
+            continue
+        packages.append(inspect_rpm(path))
+    return packages
+
+
+def srpm_problem(task: RpmTask) -> str | None:
+    """Why ``task.srpm`` cannot be built for ``task.chroot`` at all, or None if it can.
+
+    Not an intact source RPM, or its ExclusiveArch/ExcludeArch rule out the chroot's
+    architecture (the service normally skips such chroots before a backend sees them).
+    """
+    arch = split_chroot(task.chroot)[2]
+    try:
+        info = inspect_srpm(task.srpm)
+    except InvalidPackage as error:
+        return f"invalid source RPM: {error}"
+    except OSError as error:
+        return f"cannot read the source RPM {task.srpm.name}: {error.strerror}"
+    if not arch_allowed(info, arch):
+        return (
+            f"{info.name} does not build for {arch} "
+            f"(ExclusiveArch: {' '.join(info.exclusive_arch) or '-'}; "
+            f"ExcludeArch: {' '.join(info.exclude_arch) or '-'})"
+        )
+    return None

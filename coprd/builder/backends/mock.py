@@ -1,0 +1,155 @@
+"""The mock backend: the real mock, with the chroot's own config, on a Fedora or EL builder.
+
+Needs a host where mock and its configs for the chroots (``/etc/mock/<chroot>.cfg``, from
+mock-core-configs) are installed, and an agent user allowed to run mock (member of the
+``mock`` group). mock is not packaged for Debian; on such hosts use the local backend.
+Only :func:`mock_command` is tested here; running it needs mock.
+
+The command is ``mock -r <chroot> --rebuild <srpm> --resultdir <outdir>`` plus, per task:
+
+* network: ``--enable-network`` (mock turns on ``rpmbuild_networking`` and the host's
+  resolv.conf), otherwise both are turned off explicitly with ``--config-opts``, so that a
+  site-wide mock config cannot switch them on for a project that did not ask;
+* ``--with=``/``--without=`` for the bconds, ``--addrepo=`` for each extra repository;
+* buildroot packages with ``--additional-package=`` (mock ≥ 2.13, ``--rebuild`` mode only),
+  which installs them after the chroot's minimal buildroot as Copr's generated
+  ``chroot_additional_packages`` config does, without writing a config file;
+* ``--uniqueext``: a name per work directory, so that two builds for the same chroot on one
+  host get separate buildroots instead of waiting on each other's lock;
+* ``--isolation`` and ``--bootstrap-chroot``/``--no-bootstrap-chroot`` when the agent's
+  settings choose them; otherwise the host's mock defaults apply.
+
+mock isolates the build itself (systemd-nspawn or a chroot), so it is not wrapped in
+bubblewrap. It runs as its own process group like a sandboxed build: a timeout or cancel
+sends SIGTERM (mock then kills what runs in its buildroot and unmounts it) and SIGKILL after
+:data:`KILL_GRACE_S`. Processes inside an nspawn container belong to systemd's machine scope
+rather than to that group; mock's own SIGTERM handling is what stops them. Where mock runs
+setuid (consolehelper) and the agent is not root, the agent's signals may not reach it.
+``memory_bytes`` is not enforced here: mock has no per-build limit, and RLIMIT_AS on mock
+itself would constrain dnf rather than the build. Limit the agent's cgroup instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from typing import Literal
+
+from coprd.builder._process import describe_exit, run_process_group
+from coprd.builder.backends.base import (
+    RpmResult,
+    RpmTask,
+    built_packages,
+    failed,
+    srpm_problem,
+    write_note,
+)
+from coprd.builder.srpm import InvalidPackage
+
+KILL_GRACE_S = 30.0
+
+Isolation = Literal["nspawn", "simple", "auto"]
+
+
+def mock_command(
+    task: RpmTask,
+    *,
+    mock: str = "mock",
+    isolation: Isolation | None = None,
+    bootstrap: bool | None = None,
+) -> list[str]:
+    """The mock command line that builds ``task``; see the module docstring for each part."""
+    command = [mock, "-r", task.chroot, "--resultdir", str(task.outdir)]
+    command.append(f"--uniqueext={uniqueext(task)}")
+    if task.enable_net:
+        command.append("--enable-network")
+    else:
+        command += [
+            "--config-opts=rpmbuild_networking=False",
+            "--config-opts=use_host_resolv=False",
+        ]
+    command += [f"--with={option}" for option in task.with_opts]
+    command += [f"--without={option}" for option in task.without_opts]
+    command += [f"--addrepo={repo}" for repo in task.repos]
+    command += [f"--additional-package={package}" for package in task.buildroot_pkgs]
+    if isolation is not None:
+        command.append(f"--isolation={isolation}")
+    if bootstrap is not None:
+        command.append("--bootstrap-chroot" if bootstrap else "--no-bootstrap-chroot")
+    command += ["--rebuild", str(task.srpm)]
+    return command
+
+
+def uniqueext(task: RpmTask) -> str:
+    """A buildroot suffix that is the same for a work directory and differs between them."""
+    return "coprd-" + hashlib.sha256(os.fsencode(task.workdir)).hexdigest()[:12]
+
+
+class MockBackend:
+    """Builds with mock; see the module docstring. Options are the agent's settings."""
+
+    name = "mock"
+
+    def __init__(
+        self,
+        *,
+        mock: str = "mock",
+        isolation: Isolation | None = None,
+        bootstrap: bool | None = None,
+    ) -> None:
+        self.mock = mock
+        self.isolation: Isolation | None = isolation
+        self.bootstrap = bootstrap
+
+    def build_rpm(
+        self,
+        task: RpmTask,
+        on_output: Callable[[bytes], None],
+        cancel: threading.Event | None = None,
+    ) -> RpmResult:
+        """Run mock for ``task``; mock leaves RPMs, the rebuilt SRPM and its logs in outdir."""
+        executable = shutil.which(self.mock)
+        if executable is None:
+            return failed(on_output, f"mock ({self.mock}) is not installed on this builder")
+        problem = srpm_problem(task)
+        if problem is not None:
+            return failed(on_output, problem)
+        if task.memory_bytes is not None:
+            write_note(on_output, "the mock backend does not enforce a memory limit")
+        task.workdir.mkdir(parents=True, exist_ok=True)
+        task.outdir.mkdir(parents=True, exist_ok=True)
+        command = mock_command(
+            task, mock=executable, isolation=self.isolation, bootstrap=self.bootstrap
+        )
+        write_note(on_output, " ".join(command))
+        env = {
+            "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+            "LANG": "C.UTF-8",
+            "HOME": os.environ.get("HOME", str(task.workdir)),
+        }
+        result = run_process_group(
+            command,
+            env=env,
+            on_output=on_output,
+            timeout_s=task.timeout_s,
+            cancel=cancel,
+            kill_grace_s=KILL_GRACE_S,
+            cwd=str(task.workdir),
+        )
+        if result.canceled:
+            write_note(on_output, "canceled")
+            return RpmResult("canceled", [], "canceled")
+        if result.timed_out:
+            return failed(on_output, result.reason)
+        if result.returncode != 0:
+            return failed(on_output, f"mock {describe_exit(result.returncode)}")
+        try:
+            packages = built_packages(task.outdir)
+        except InvalidPackage as error:
+            return failed(on_output, f"mock produced an invalid package: {error}")
+        if not packages:
+            return failed(on_output, "mock produced no binary RPMs")
+        return RpmResult("succeeded", packages, f"built {len(packages)} package(s)")

@@ -1,0 +1,165 @@
+"""The contract every build backend keeps, run against each backend that can run here.
+
+A backend is parametrized in when it can build on this host: the local backend wherever
+rpmbuild and bubblewrap are installed, mock where mock is, and a fake (below) always. The fake
+is what tests of the agent's claim loop can use instead of a real build.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from coprd.builder.backends import Backend, LocalBackend, MockBackend, RpmResult, RpmTask
+from coprd.builder.backends.base import built_packages, failed, srpm_problem, write_note
+from coprd.builder.macros import chroot_macros
+from coprd.builder.srpm import Nevra, inspect_rpm, inspect_srpm
+from tests.builder.conftest import Build, BuildSrpm, binary_rpms, requires_tools
+
+pytestmark = requires_tools
+
+
+class FakeBackend:
+    """Pretends to build, quickly and without a sandbox, by the spec's name.
+
+    ``failing`` fails, ``sleeper`` runs until canceled or timed out, anything else
+    "succeeds" with an empty noarch package of the SRPM's name, version and release (plus
+    the chroot's %dist), made with ``rpmbuild -bb`` from a generated spec.
+    """
+
+    name = "fake"
+
+    def build_rpm(
+        self,
+        task: RpmTask,
+        on_output: Callable[[bytes], None],
+        cancel: threading.Event | None = None,
+    ) -> RpmResult:
+        problem = srpm_problem(task)
+        if problem is not None:
+            return failed(on_output, problem)
+        info = inspect_srpm(task.srpm)
+        write_note(on_output, f"fake build of {info.name}")
+        if info.name == "failing":
+            return failed(on_output, "fake build failed")
+        if info.name == "sleeper":
+            write_note(on_output, "sleeper: sleeping")
+            if (cancel or threading.Event()).wait(task.timeout_s):
+                return RpmResult("canceled", [], "canceled")
+            return failed(on_output, f"timed out after {task.timeout_s:g} s")
+        release = info.release + chroot_macros(task.chroot).get("dist", "")
+        topdir = task.workdir / "fake"
+        topdir.mkdir(parents=True, exist_ok=True)
+        spec = topdir / "fake.spec"
+        spec.write_text(
+            f"Name: {info.name}\nVersion: {info.version}\nRelease: {release}\n"
+            "Summary: fake\nLicense: MIT\nBuildArch: noarch\n%description\nfake\n%files\n"
+        )
+        subprocess.run(
+            ["rpmbuild", "--define", f"_topdir {topdir}", "-bb", str(spec)],
+            check=True,
+            capture_output=True,
+        )
+        task.outdir.mkdir(parents=True, exist_ok=True)
+        for rpm in (topdir / "RPMS").rglob("*.rpm"):
+            shutil.copy(rpm, task.outdir / rpm.name)
+        packages = built_packages(task.outdir)
+        return RpmResult("succeeded", packages, f"built {len(packages)} package(s)")
+
+
+BACKENDS: dict[str, Callable[[], Backend]] = {
+    "local": LocalBackend,
+    "fake": FakeBackend,
+    "mock": MockBackend,
+}
+
+
+@pytest.fixture(
+    params=[
+        "local",
+        "fake",
+        pytest.param(
+            "mock",
+            marks=pytest.mark.skipif(shutil.which("mock") is None, reason="needs mock"),
+        ),
+    ]
+)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return BACKENDS[request.param]()
+
+
+def test_builds_a_noarch_package(
+    backend: Backend, build_srpm: BuildSrpm, make_task: Callable[..., RpmTask]
+) -> None:
+    build = Build(backend, make_task(build_srpm("hello")))
+    result = build.run()
+    assert result.state == "succeeded", build.output.decode()
+    expected = Nevra("hello", None, "1.0", "1.fc45", "noarch")
+    assert result.packages == [expected]
+    assert binary_rpms(build.task.outdir) == ["hello-1.0-1.fc45.noarch.rpm"]
+    assert inspect_rpm(build.task.outdir / "hello-1.0-1.fc45.noarch.rpm") == expected
+    assert build.output
+
+
+def test_a_failing_build_fails_with_a_reason(
+    backend: Backend, build_srpm: BuildSrpm, make_task: Callable[..., RpmTask]
+) -> None:
+    build = Build(backend, make_task(build_srpm("failing")))
+    result = build.run()
+    assert result.state == "failed"
+    assert result.packages == []
+    assert result.message
+    assert result.message.encode() in build.output  # the log says why it ended
+    assert not build.task.outdir.exists() or binary_rpms(build.task.outdir) == []
+
+
+def test_an_invalid_srpm_fails_without_building(
+    backend: Backend, tmp_path: Path, make_task: Callable[..., RpmTask]
+) -> None:
+    upload = tmp_path / "upload.src.rpm"
+    upload.write_text("<html>404 Not Found</html>\n")
+    result = Build(backend, make_task(upload)).run()
+    assert result.state == "failed"
+    assert "upload.src.rpm: not an RPM package" in result.message
+
+
+def test_an_excluded_architecture_fails_without_building(
+    backend: Backend, build_srpm: BuildSrpm, make_task: Callable[..., RpmTask]
+) -> None:
+    result = Build(backend, make_task(build_srpm("exclusive"))).run()
+    assert result.state == "failed"
+    assert "ExclusiveArch: s390x" in result.message
+
+
+def test_cancel_stops_a_running_build(
+    backend: Backend, build_srpm: BuildSrpm, make_task: Callable[..., RpmTask]
+) -> None:
+    build = Build(backend, make_task(build_srpm("sleeper")))
+    outcome: list[RpmResult] = []
+    worker = threading.Thread(target=lambda: outcome.append(build.run()))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while b"sleeper: sleeping" not in build.output and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert b"sleeper: sleeping" in build.output
+    canceled_at = time.monotonic()
+    build.cancel.set()
+    worker.join(timeout=30)
+    assert time.monotonic() - canceled_at < 10
+    assert outcome == [RpmResult("canceled", [], "canceled")]
+
+
+def test_timeout_fails_the_build(
+    backend: Backend, build_srpm: BuildSrpm, make_task: Callable[..., RpmTask]
+) -> None:
+    build = Build(backend, make_task(build_srpm("sleeper"), timeout_s=1.5))
+    started = time.monotonic()
+    result = build.run()
+    assert time.monotonic() - started < 1.5 + 10
+    assert result == RpmResult("failed", [], "timed out after 1.5 s")

@@ -1,0 +1,181 @@
+"""The local backend: real rpmbuild in a real bubblewrap sandbox, with the chroot's macros."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from coprd.builder.backends import LocalBackend, RpmResult, RpmTask
+from coprd.builder.srpm import Nevra
+from tests.builder.conftest import Build, BuildSrpm, binary_rpms, processes_with, requires_tools
+
+pytestmark = requires_tools
+
+
+def build(task: RpmTask, cancel: threading.Event | None = None) -> tuple[RpmResult, str]:
+    runner = Build(LocalBackend(), task)
+    if cancel is not None:
+        runner.cancel = cancel
+    result = runner.run()
+    return result, runner.output.decode()
+
+
+@pytest.mark.parametrize(
+    ("release", "dist", "line"),
+    [
+        ("fedora-45", ".fc45", "dist=.fc45 fedora=45 rhel= epel="),
+        ("fedora-rawhide", ".fc46", "dist=.fc46 fedora=46 rhel= epel="),
+        ("epel-9", ".el9", "dist=.el9 fedora= rhel=9 epel=9"),
+        ("centos-stream-10", ".el10", "dist=.el10 fedora= rhel=10 epel="),
+        ("opensuse-tumbleweed", "", "dist= fedora= rhel= epel="),
+    ],
+)
+def test_chroot_macros_reach_the_build(
+    build_srpm: BuildSrpm,
+    make_task: Callable[..., RpmTask],
+    host_arch: str,
+    release: str,
+    dist: str,
+    line: str,
+) -> None:
+    task = make_task(build_srpm("archinfo"), chroot=f"{release}-{host_arch}")
+    result, output = build(task)
+    assert result.state == "succeeded", output
+    assert result.packages == [Nevra("archinfo", None, "2.0", f"3{dist}", host_arch)]
+    assert f"archinfo: arch={host_arch} target={host_arch} {line} foo=0 bar=1" in output
+    assert binary_rpms(task.outdir) == [f"archinfo-2.0-3{dist}.{host_arch}.rpm"]
+
+
+def test_with_and_without_options(build_srpm: BuildSrpm, make_task: Callable[..., RpmTask]) -> None:
+    task = make_task(build_srpm("archinfo"), with_opts=("foo",), without_opts=("bar",))
+    result, output = build(task)
+    assert result.state == "succeeded", output
+    assert "foo=1 bar=0" in output
+
+
+def test_only_the_hosts_architecture(
+    build_srpm: BuildSrpm, make_task: Callable[..., RpmTask], host_arch: str
+) -> None:
+    other = "s390x" if host_arch != "s390x" else "x86_64"
+    task = make_task(build_srpm("hello"), chroot=f"fedora-45-{other}")
+    result, _ = build(task)
+    assert result == RpmResult(
+        "failed", [], f"this builder's local backend builds for {host_arch} only, not {other}"
+    )
+    assert not task.workdir.exists()  # refused before anything was prepared
+
+
+def test_repos_and_buildroot_packages_are_noted_not_fatal(
+    build_srpm: BuildSrpm, make_task: Callable[..., RpmTask]
+) -> None:
+    task = make_task(
+        build_srpm("hello"),
+        repos=("https://example.org/repo/",),
+        buildroot_pkgs=("python3-devel", "gcc"),
+    )
+    result, output = build(task)
+    assert result.state == "succeeded"
+    assert "cannot add repositories to the buildroot; not used: https://example.org/repo/" in output
+    assert "cannot install packages into the buildroot; not installed: python3-devel gcc" in output
+
+
+def test_failure_names_rpmbuilds_exit_status(
+    build_srpm: BuildSrpm, make_task: Callable[..., RpmTask]
+) -> None:
+    result, output = build(make_task(build_srpm("failing")))
+    assert result == RpmResult("failed", [], "rpmbuild exited with status 1")
+    assert "failing: about to fail" in output
+
+
+def test_outdir_gets_binary_rpms_only(
+    build_srpm: BuildSrpm, make_task: Callable[..., RpmTask]
+) -> None:
+    task = make_task(build_srpm("hello"))
+    result, _ = build(task)
+    assert result.state == "succeeded"
+    assert sorted(p.name for p in task.outdir.iterdir()) == ["hello-1.0-1.fc45.noarch.rpm"]
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    """A file outside the build's work directory, standing for the server's data."""
+    path = tmp_path / "data" / "secret.txt"
+    path.parent.mkdir()
+    path.write_text("the-server-secret\n")
+    return path
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(5)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("network", [False, True])
+def test_a_spec_cannot_reach_outside_its_sandbox(
+    build_srpm: BuildSrpm,
+    make_task: Callable[..., RpmTask],
+    secret: Path,
+    listener: socket.socket,
+    network: bool,
+) -> None:
+    port = listener.getsockname()[1]
+    srpm = build_srpm("probe", probe_path=str(secret), probe_port=str(port))
+    result, output = build(make_task(srpm, enable_net=network))
+    assert result.state == "succeeded", output
+    assert "probe-read: denied" in output
+    assert "the-server-secret" not in output
+    assert "probe-write: denied" in output
+    assert not secret.with_name("secret.txt.written").exists()
+    assert ("probe-connect: ok" if network else "probe-connect: refused") in output
+
+
+def test_symlinks_among_the_results_are_not_followed(
+    build_srpm: BuildSrpm, make_task: Callable[..., RpmTask], secret: Path
+) -> None:
+    task = make_task(build_srpm("planted", probe_path=str(secret)))
+    result, output = build(task)
+    assert result.state == "succeeded", output
+    assert [p.name for p in result.packages] == ["planted"]
+    assert "skipped stolen-1-1.noarch.rpm: not a regular file" in output
+    assert binary_rpms(task.outdir) == ["planted-1-1.fc45.noarch.rpm"]
+
+
+@pytest.mark.parametrize("how", ["cancel", "timeout"])
+def test_nothing_of_a_stopped_build_keeps_running(
+    build_srpm: BuildSrpm, make_task: Callable[..., RpmTask], how: str
+) -> None:
+    marker = f"1000.{secrets.randbelow(10**8)}"
+    cancel = threading.Event()
+    srpm = build_srpm("sleeper", sleep_marker=marker)
+    task = make_task(srpm, timeout_s=1 if how == "timeout" else 60)
+    if how == "cancel":
+        threading.Timer(0.5, cancel.set).start()
+    result, output = build(task, cancel)
+    assert result.state == ("canceled" if how == "cancel" else "failed")
+    assert "sleeper: sleeping" in output
+    assert processes_with(marker) == []
+
+
+def test_a_second_build_in_the_same_workdir_starts_clean(
+    build_srpm: BuildSrpm, make_task: Callable[..., RpmTask], secret: Path
+) -> None:
+    # Whatever an earlier build left in the work directory, a symlink to a host directory
+    # included, is replaced rather than followed.
+    task = make_task(build_srpm("hello"))
+    task.workdir.mkdir()
+    (task.workdir / "build").symlink_to(secret.parent, target_is_directory=True)
+    (task.workdir / "srpm").write_text("left over")
+    result, _ = build(task)
+    assert result.state == "succeeded"
+    assert (task.workdir / "build").is_dir() and not (task.workdir / "build").is_symlink()
+    assert sorted(p.name for p in secret.parent.iterdir()) == ["secret.txt"]

@@ -1,0 +1,114 @@
+"""The mock backend's command line. mock itself cannot run on this Debian host."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from coprd.builder.backends import MockBackend, RpmResult, RpmTask, mock_command
+from coprd.builder.backends.mock import uniqueext
+
+
+def task(**changes: object) -> RpmTask:
+    values: dict[str, object] = {
+        "srpm": Path("/work/42/hello-1.0-1.src.rpm"),
+        "chroot": "fedora-45-x86_64",
+        "outdir": Path("/results/42"),
+        "workdir": Path("/work/42"),
+        "enable_net": False,
+        "timeout_s": 18000,
+        "memory_bytes": None,
+        "with_opts": (),
+        "without_opts": (),
+        "repos": (),
+        "buildroot_pkgs": (),
+        **changes,
+    }
+    return RpmTask(**values)  # type: ignore[arg-type]
+
+
+def test_minimal_command() -> None:
+    assert mock_command(task()) == [
+        "mock",
+        "-r",
+        "fedora-45-x86_64",
+        "--resultdir",
+        "/results/42",
+        f"--uniqueext={uniqueext(task())}",
+        "--config-opts=rpmbuild_networking=False",
+        "--config-opts=use_host_resolv=False",
+        "--rebuild",
+        "/work/42/hello-1.0-1.src.rpm",
+    ]
+
+
+def test_every_option() -> None:
+    command = mock_command(
+        task(
+            enable_net=True,
+            with_opts=("tests", "docs"),
+            without_opts=("gui",),
+            repos=("https://example.org/repo/", "https://example.org/other/"),
+            buildroot_pkgs=("python3-devel", "gcc-c++"),
+        ),
+        mock="/usr/bin/mock",
+        isolation="simple",
+        bootstrap=False,
+    )
+    assert command[:3] == ["/usr/bin/mock", "-r", "fedora-45-x86_64"]
+    assert command[-2:] == ["--rebuild", "/work/42/hello-1.0-1.src.rpm"]
+    middle = command[5:-2]
+    assert middle == [
+        f"--uniqueext={uniqueext(task())}",
+        "--enable-network",
+        "--with=tests",
+        "--with=docs",
+        "--without=gui",
+        "--addrepo=https://example.org/repo/",
+        "--addrepo=https://example.org/other/",
+        "--additional-package=python3-devel",
+        "--additional-package=gcc-c++",
+        "--isolation=simple",
+        "--no-bootstrap-chroot",
+    ]
+    assert not any("rpmbuild_networking" in part for part in command)
+
+
+def test_bootstrap_on_and_default_isolation() -> None:
+    command = mock_command(task(), bootstrap=True)
+    assert "--bootstrap-chroot" in command
+    assert not any(part.startswith("--isolation") for part in command)
+
+
+def test_uniqueext_separates_work_directories() -> None:
+    one, same, other = (uniqueext(task(workdir=Path(p))) for p in ("/work/1", "/work/1", "/work/2"))
+    assert one == same != other
+    assert one.startswith("coprd-") and one.replace("-", "").isalnum()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"with_opts": ("--define=x",)},
+        {"without_opts": ("a b",)},
+        {"repos": ("--config-opts=x",)},
+        {"buildroot_pkgs": ("gcc\n",)},
+        {"chroot": "fedora"},
+        {"timeout_s": 0},
+    ],
+)
+def test_tasks_that_would_smuggle_options_are_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        task(**changes)
+
+
+@pytest.mark.skipif(shutil.which("mock") is not None, reason="mock is installed here")
+def test_without_mock_the_backend_fails_clearly(tmp_path: Path) -> None:
+    output = bytearray()
+    result = MockBackend().build_rpm(
+        task(workdir=tmp_path / "work", outdir=tmp_path / "out"), output.extend
+    )
+    assert result == RpmResult("failed", [], "mock (mock) is not installed on this builder")
+    assert b"not installed" in output

@@ -1,0 +1,297 @@
+"""The bubblewrap sandbox: what a build can see, reach and leave behind. Real bwrap."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from coprd.builder.sandbox import SandboxResult, SandboxSpec, run_sandboxed, sandbox_path
+from tests.builder.conftest import processes_with
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    path = tmp_path / "work"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A directory beside the work directory, standing for the server's data directory."""
+    path = tmp_path / "data"
+    path.mkdir()
+    (path / "secret.txt").write_text("the-server-secret\n")
+    return path
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A TCP server on the host's 127.0.0.1."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(5)
+    yield server
+    server.close()
+
+
+def run(
+    script: str,
+    workdir: Path,
+    *,
+    network: bool = False,
+    timeout_s: float = 30,
+    memory_bytes: int | None = None,
+    ro_binds: tuple[Path, ...] = (),
+    cancel: threading.Event | None = None,
+) -> tuple[SandboxResult, str]:
+    chunks: list[bytes] = []
+    spec = SandboxSpec(workdir, network, timeout_s, memory_bytes, ro_binds)
+    result = run_sandboxed(["/bin/sh", "-c", script], spec, chunks.append, cancel)
+    return result, b"".join(chunks).decode()
+
+
+def test_runs_in_builddir_with_a_clean_environment(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COPRD_BUILDER_TOKEN", "token-of-the-agent")
+    result, output = run("pwd; env", workdir)
+    assert result == SandboxResult(0, False, False, "exited with status 0")
+    lines = output.splitlines()
+    assert lines[0] == "/builddir"
+    assert "HOME=/builddir" in lines
+    assert "LANG=C.UTF-8" in lines
+    assert "token-of-the-agent" not in output
+
+
+def test_exit_status_is_reported(workdir: Path) -> None:
+    result, _ = run("exit 3", workdir)
+    assert result == SandboxResult(3, False, False, "exited with status 3")
+
+
+def test_workdir_is_read_write_and_shared_with_the_host(workdir: Path) -> None:
+    (workdir / "input.txt").write_text("from the host\n")
+    result, output = run("cat input.txt; echo from the build > output.txt", workdir)
+    assert result.returncode == 0
+    assert output == "from the host\n"
+    assert (workdir / "output.txt").read_text() == "from the build\n"
+    assert sandbox_path(SandboxSpec(workdir, False, 1), workdir / "a" / "b") == PurePosixPath(
+        "/builddir/a/b"
+    )
+
+
+def test_cannot_read_outside_the_workdir(workdir: Path, outside: Path) -> None:
+    secret = outside / "secret.txt"
+    result, output = run(f"cat {secret}; ls {outside}; ls -d /root /home /var/lib /srv", workdir)
+    assert result.returncode != 0
+    assert "the-server-secret" not in output
+    assert "secret.txt" not in output.replace(str(secret), "")
+    for path in ("/root", "/home", "/var/lib", "/srv"):
+        assert f"cannot access '{path}'" in output
+
+
+def test_sees_only_a_minimal_etc(workdir: Path) -> None:
+    result, output = run("ls /etc; cat /etc/passwd", workdir)
+    assert result.returncode == 0
+    names = set(output.split())
+    assert {"passwd", "group", "hosts", "nsswitch.conf"} <= names
+    assert "shadow" not in names and "ssh" not in names
+    assert "root:x:0:0:root:/builddir:/bin/sh" in output
+
+
+def test_cannot_write_outside_the_workdir(workdir: Path, outside: Path) -> None:
+    private = f"coprd-sandbox-{secrets.token_hex(6)}"
+    script = (
+        f"touch {outside}/planted 2>/dev/null && echo wrote-data; "
+        "touch /usr/planted /etc/planted /planted 2>/dev/null && echo wrote-system; "
+        f"echo private > /tmp/{private} && cat /tmp/{private}"
+    )
+    result, output = run(script, workdir)
+    assert "wrote" not in output
+    assert output == "private\n"  # /tmp works, but is the sandbox's own
+    assert not (outside / "planted").exists()
+    assert not Path("/usr/planted").exists() and not Path("/planted").exists()
+    assert not Path("/tmp", private).exists()
+    assert result.returncode == 0
+
+
+def test_no_capabilities_and_proc_sys_is_read_only(workdir: Path) -> None:
+    script = (
+        "grep CapEff /proc/self/status; "
+        "v=$(cat /proc/sys/kernel/printk_ratelimit); "
+        '(printf %s "$v" > /proc/sys/kernel/printk_ratelimit) 2>/dev/null && echo sysctl-written'
+    )
+    _result, output = run(script, workdir)
+    assert "CapEff:\t0000000000000000" in output
+    assert "sysctl-written" not in output
+
+
+def _connect_script(port: int) -> str:
+    return (
+        f"bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port} && echo hello >&3' 2>/dev/null "
+        "&& echo connected || echo refused"
+    )
+
+
+def test_without_network_the_hosts_loopback_is_unreachable(
+    workdir: Path, listener: socket.socket
+) -> None:
+    port = listener.getsockname()[1]
+    _result, output = run(_connect_script(port), workdir, network=False)
+    assert output == "refused\n"
+    listener.settimeout(0.2)
+    with pytest.raises(TimeoutError):
+        listener.accept()
+
+
+def test_with_network_the_hosts_loopback_is_reachable(
+    workdir: Path, listener: socket.socket
+) -> None:
+    port = listener.getsockname()[1]
+    _result, output = run(_connect_script(port), workdir, network=True)
+    assert output == "connected\n"
+    connection, _ = listener.accept()
+    with connection:
+        assert connection.recv(100) == b"hello\n"
+
+
+def test_output_is_streamed_while_the_command_runs(workdir: Path) -> None:
+    # The command waits for a file that only the output callback creates: it can finish
+    # only if its first line reaches us before it ends.
+    seen: list[bytes] = []
+
+    def on_output(chunk: bytes) -> None:
+        seen.append(chunk)
+        if b"ready" in b"".join(seen):
+            (workdir / "go").touch()
+
+    spec = SandboxSpec(workdir, network=False, timeout_s=20)
+    script = "echo ready; while [ ! -e go ]; do sleep 0.05; done; echo done"
+    result = run_sandboxed(["/bin/sh", "-c", script], spec, on_output)
+    assert not result.timed_out
+    assert b"".join(seen) == b"ready\ndone\n"
+
+
+def test_stdout_and_stderr_arrive_merged_and_in_order(workdir: Path) -> None:
+    script = "i=0; while [ $i -lt 300 ]; do echo out $i; echo err $i >&2; i=$((i+1)); done"
+    result, output = run(script, workdir)
+    assert result.returncode == 0
+    assert output == "".join(f"out {i}\nerr {i}\n" for i in range(300))
+
+
+def _tree(marker: str) -> str:
+    # Two background children, one of them in a subshell that outlives its parent.
+    return f"sleep {marker} & (sleep {marker} &) ; echo started; wait"
+
+
+def test_timeout_kills_the_whole_tree(workdir: Path) -> None:
+    marker = f"1000.{secrets.randbelow(10**8)}"
+    started = time.monotonic()
+    result, output = run(_tree(marker), workdir, timeout_s=1)
+    assert time.monotonic() - started < 10
+    assert result.timed_out and not result.canceled
+    assert result.reason == "timed out after 1 s"
+    assert output == "started\n"
+    assert processes_with(marker) == []
+
+
+def test_cancel_kills_the_whole_tree(workdir: Path) -> None:
+    marker = f"1000.{secrets.randbelow(10**8)}"
+    cancel = threading.Event()
+    canceled_at: list[float] = []
+
+    def on_output(chunk: bytes) -> None:
+        if b"started" in chunk:
+            canceled_at.append(time.monotonic())
+            cancel.set()
+
+    spec = SandboxSpec(workdir, network=False, timeout_s=60)
+    result = run_sandboxed(["/bin/sh", "-c", _tree(marker)], spec, on_output, cancel)
+    assert time.monotonic() - canceled_at[0] < 10
+    assert result.canceled and not result.timed_out
+    assert result.reason == "canceled"
+    assert processes_with(marker) == []
+
+
+def test_cancel_from_another_thread(workdir: Path) -> None:
+    cancel = threading.Event()
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    try:
+        result, _ = run("sleep 1000", workdir, cancel=cancel)
+    finally:
+        timer.cancel()
+    assert result.canceled
+
+
+def test_already_canceled_does_not_run(workdir: Path) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    result, _ = run("touch ran", workdir, cancel=cancel)
+    assert result.canceled
+    assert not (workdir / "ran").exists()
+
+
+def test_background_children_do_not_outlive_a_finished_command(workdir: Path) -> None:
+    marker = f"1000.{secrets.randbelow(10**8)}"
+    started = time.monotonic()
+    result, output = run(f"sleep {marker} & echo done", workdir)
+    assert time.monotonic() - started < 10
+    assert result.returncode == 0 and output == "done\n"
+    assert processes_with(marker) == []
+
+
+def test_a_failing_output_callback_stops_the_command(workdir: Path) -> None:
+    marker = f"1000.{secrets.randbelow(10**8)}"
+
+    def on_output(chunk: bytes) -> None:
+        raise RuntimeError("log upload failed")
+
+    spec = SandboxSpec(workdir, network=False, timeout_s=60)
+    with pytest.raises(RuntimeError, match="log upload failed"):
+        run_sandboxed(["/bin/sh", "-c", f"echo x; sleep {marker}"], spec, on_output)
+    assert processes_with(marker) == []
+
+
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="needs python3 in /usr")
+def test_memory_limit_applies_to_the_command(workdir: Path) -> None:
+    script = "/usr/bin/python3 -c 'b = bytearray(400 * 1024 * 1024); print(len(b))'"
+    limited, output = run(script, workdir, memory_bytes=192 * 1024 * 1024)
+    assert limited.returncode != 0
+    assert "MemoryError" in output
+    unlimited, output = run(script, workdir)
+    assert unlimited.returncode == 0, output
+
+
+def test_read_only_binds(workdir: Path, outside: Path) -> None:
+    _result, output = run(
+        f"cat {outside}/secret.txt; touch {outside}/planted 2>/dev/null || echo read-only",
+        workdir,
+        ro_binds=(outside,),
+    )
+    assert output == "the-server-secret\nread-only\n"
+    assert not (outside / "planted").exists()
+
+
+def test_invalid_specs_are_refused(workdir: Path) -> None:
+    with pytest.raises(ValueError, match="timeout_s"):
+        SandboxSpec(workdir, False, 0)
+    with pytest.raises(ValueError, match="memory_bytes"):
+        SandboxSpec(workdir, False, 1, memory_bytes=0)
+    with pytest.raises(ValueError, match="absolute"):
+        SandboxSpec(workdir, False, 1, ro_binds=(Path("relative"),))
+    with pytest.raises(ValueError, match="not a directory"):
+        run_sandboxed(["true"], SandboxSpec(workdir / "missing", False, 1), lambda _: None)
+    with pytest.raises(ValueError, match="does not exist"):
+        spec = SandboxSpec(workdir, False, 1, ro_binds=(workdir / "missing",))
+        run_sandboxed(["true"], spec, lambda _: None)
