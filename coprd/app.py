@@ -20,6 +20,8 @@ from coprd.config import Settings
 from coprd.core.errors import CoprdError
 from coprd.db.engine import make_engine, make_session_factory
 from coprd.http import NormalisePathMiddleware
+from coprd.publish.publisher import Publisher
+from coprd.web.results import results_router
 
 log = logging.getLogger("coprd")
 
@@ -130,9 +132,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.publisher = Publisher(settings.results_dir)
+    app.state.publisher.attach(app.state.session_factory)
     _install_error_handlers(app)
     app.include_router(api_v3.router)
     app.include_router(agent_api.router)
+    app.include_router(results_router(settings.results_dir))
 
     @app.get("/", include_in_schema=False)
     def index() -> dict[str, Any]:

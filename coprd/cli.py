@@ -9,9 +9,14 @@ from __future__ import annotations
 import argparse
 import gc
 import getpass
+import os
+import platform
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from coprd.config import URL_FILE, ConfigError, Settings, load_settings
@@ -19,7 +24,7 @@ from coprd.core import chroots, groups, tokens, users
 from coprd.core.errors import CoprdError
 from coprd.db.engine import make_session_factory, read_session, write_session
 from coprd.db.migrate import current_revision, head_revision, upgrade
-from coprd.instance import create_first_admin, prepare
+from coprd.instance import create_first_admin, local_builder_token, prepare
 
 EXIT_REFUSED = 1
 
@@ -67,19 +72,57 @@ def cmd_serve(args: argparse.Namespace) -> None:
             f"coprd:   use it with: copr-cli --config {first.config_path} whoami",
             flush=True,
         )
+    agents: list[subprocess.Popen[bytes]] = []
     if settings.builders:
-        print(
-            "coprd: note: builder agents are not part of this version yet; "
-            f"--builders {settings.builders} starts none",
-            flush=True,
-        )
+        with write_session(make_session_factory(engine)) as session:
+            token_file = local_builder_token(settings, session)
+        for i in range(settings.builders):
+            agents.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "coprd.cli",
+                        "worker",
+                        "--server",
+                        f"http://{shown_host}:{settings.port}",
+                        "--token-file",
+                        str(token_file),
+                        "--workdir",
+                        str(settings.data_dir / "work" / f"agent-{i}"),
+                    ]
+                )
+            )
+        print(f"coprd: started {settings.builders} local builder agent(s)", flush=True)
     print(f"coprd: serving on {settings.public_url}", flush=True)
     app = create_app(settings, engine)
     # What exists now (the framework, the app, the models) lives as long as the process;
     # without this, every full collection re-walks it and stalls a request by ~100 ms.
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    finally:
+        for agent in agents:
+            agent.terminate()
+        for agent in agents:
+            try:
+                agent.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+
+
+def _die_with_parent() -> None:
+    """In a local agent: get SIGTERM when ``coprd serve`` ends, however it ends.
+
+    uvicorn re-raises SIGTERM after its graceful shutdown, so code after ``uvicorn.run``
+    may never run; the kernel's parent-death signal does not depend on it.
+    """
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _redacted(url: str) -> str:
@@ -87,6 +130,49 @@ def _redacted(url: str) -> str:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
     return url
+
+
+# --- worker, builders ---------------------------------------------------------------
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    import logging
+
+    from coprd.builder.agent import AgentConfig, run_agents
+    from coprd.builder.backends.base import Backend
+    from coprd.builder.backends.local import LocalBackend
+    from coprd.builder.backends.mock import MockBackend
+
+    token = args.token or os.environ.get("COPRD_BUILDER_TOKEN")
+    if args.token_file:
+        token = Path(args.token_file).read_text().strip()
+    if not token:
+        raise CommandError("give --token, --token-file or COPRD_BUILDER_TOKEN")
+    arches = tuple(args.arch or [platform.machine()])
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.gettempdir()) / "coprd-work"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    def backend() -> Backend:
+        return MockBackend() if args.backend == "mock" else LocalBackend()
+
+    configs = [
+        AgentConfig(args.server, token, arches, workdir / f"slot-{i}")
+        for i in range(args.concurrency)
+    ]
+    print(
+        f"coprd worker: {args.concurrency} slot(s) for {', '.join(arches)} "
+        f"({args.backend}) from {args.server}",
+        flush=True,
+    )
+    run_agents(configs, backend)
+
+
+def cmd_builder_add(args: argparse.Namespace) -> None:
+    from coprd.core.builders import create_builder
+
+    with _session_write(_settings(args)) as session:
+        _, token = create_builder(session, args.name)
+    print(token)
 
 
 # --- db --------------------------------------------------------------------------------
@@ -235,6 +321,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--builders", type=_positive, help="local builder agents to start")
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+
+    worker = add("worker", cmd_worker, "run a builder agent that takes tasks from a server")
+    worker.add_argument("--server", required=True, help="the coprd URL, e.g. http://host:8080")
+    worker.add_argument("--token", help="builder token (see `coprd builder add`)")
+    worker.add_argument("--token-file", help="read the builder token from this file")
+    worker.add_argument("--arch", action="append", help="architecture to build (repeatable)")
+    worker.add_argument("--backend", choices=["local", "mock"], default="local")
+    worker.add_argument("--concurrency", type=_positive, default=1, help="tasks at once")
+    worker.add_argument("--workdir", help="where builds run (default: a temp directory)")
+
+    builder = add("builder", lambda a: None, "builder agents' credentials").add_subparsers(
+        dest="builder_command", required=True, metavar="ACTION"
+    )
+    add("add", cmd_builder_add, "register an agent and print its token", builder).add_argument(
+        "name"
     )
 
     db = add("db", lambda a: None, "database schema").add_subparsers(

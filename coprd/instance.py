@@ -52,3 +52,29 @@ def create_first_admin(settings: Settings, session: Session) -> FirstAdmin | Non
     with os.fdopen(fd, "w") as handle:
         handle.write(copr_cli_config(issued, settings.public_url))
     return FirstAdmin(ADMIN_NAME, password, path)
+
+
+LOCAL_BUILDER_TOKEN = "builder-local.token"
+
+
+def local_builder_token(settings: Settings, session: Session) -> Path:
+    """The token file of the agents ``coprd serve --builders N`` starts on this machine.
+
+    Reused while it is valid; otherwise a new builder is registered. Tokens are stored
+    hashed, so a lost file means a new builder, never a recovered secret.
+    """
+    from coprd.core.builders import authenticate_builder, create_builder
+    from coprd.core.errors import NotAuthenticated
+
+    path = settings.data_dir / LOCAL_BUILDER_TOKEN
+    if path.is_file():
+        try:
+            authenticate_builder(session, path.read_text().strip())
+            return path
+        except NotAuthenticated:
+            pass
+    _, token = create_builder(session, f"local-{secrets.token_hex(3)}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return path

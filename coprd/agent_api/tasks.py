@@ -23,6 +23,8 @@ from coprd.core.project_chroots import build_config
 from coprd.core.projects import get_project
 from coprd.db.models import BuildTask
 from coprd.http import DB, AppSettings
+from coprd.publish.createrepo import CreaterepoFailed
+from coprd.publish.publisher import Publisher
 
 router = APIRouter(prefix="/backend", tags=["builder agents"])
 
@@ -159,15 +161,27 @@ def download_source(
 
 
 @router.post("/task/{task_id}/finish", response_model=FinishOut)
-def finish(db: DB, builder: CurrentBuilder, task_id: TaskId, body: FinishIn) -> FinishOut:
-    source = (
-        scheduling.SourceResult(**body.source.model_dump()) if body.source is not None else None
-    )
+def finish(
+    request: Request, db: DB, builder: CurrentBuilder, task_id: TaskId, body: FinishIn
+) -> FinishOut:
+    """Record how a task ended. A chroot build is published into its repository first,
+    so that once a build reads ``succeeded`` dnf can install it."""
+    publisher: Publisher = request.app.state.publisher
+    task = scheduling.held_task(db, builder, task_id)
+    build = builds.get_build(db, task.build_id)
+    directory = str(results.task_dir(build, task))
     outcome = scheduling.TaskOutcome(
         state=body.state,
         message=body.message,
         packages=[p.model_dump() for p in body.packages],
-        source=source,
+        source=scheduling.SourceResult(**body.source.model_dump()) if body.source else None,
     )
+    if task.is_source:
+        publisher.close_source(directory)
+    elif body.state == "succeeded" and not task.cancel_requested:
+        try:
+            publisher.publish_build(str(results.repo_dir(build, task.chroot_name)), directory)
+        except CreaterepoFailed as exc:
+            outcome = scheduling.TaskOutcome(state="failed", message=f"publishing failed: {exc}")
     build = scheduling.finish_task(db, builder, task_id, outcome)
     return FinishOut(build_state=build.state.value)

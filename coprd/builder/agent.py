@@ -12,7 +12,6 @@ import logging
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +26,10 @@ from coprd.builder.srpm import InvalidPackage, inspect_srpm
 log = logging.getLogger("coprd.agent")
 
 MAX_BACKOFF_S = 30.0
+# How soon a cancel reaches a running build; the lease itself is longer.
+HEARTBEAT_S = 3.0
+# An idle agent asks for work at least this often; a claim is one indexed query.
+MAX_IDLE_POLL_S = 2.0
 LOG_FLUSH_S = 1.0
 LOG_FLUSH_BYTES = 256 * 1024
 MAX_DOWNLOAD = 4 * 1024 * 1024 * 1024
@@ -42,7 +45,7 @@ class AgentConfig:
     token: str
     arches: tuple[str, ...]
     workdir: Path
-    poll_s: float = 2.0
+    poll_s: float = 0.5
 
 
 class Server:
@@ -94,31 +97,53 @@ class Server:
 
 
 class LiveLog:
-    """Buffers build output and ships it to the server's ``builder-live.log`` in chunks."""
+    """Buffers build output and ships it to the server's ``builder-live.log``.
+
+    A background thread flushes every :data:`LOG_FLUSH_S`, so a build that prints one line
+    and then works quietly for an hour still shows that line at once.
+    """
 
     def __init__(self, server: Server, task_id: int) -> None:
         self.server = server
         self.task_id = task_id
         self.buffer = bytearray()
         self.lock = threading.Lock()
-        self.last_flush = time.monotonic()
+        self.send_lock = threading.Lock()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._tick, name=f"log-{task_id}", daemon=True)
+
+    def __enter__(self) -> LiveLog:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.done.set()
+        self.thread.join(timeout=10)
+        self.flush()
+
+    def _tick(self) -> None:
+        while not self.done.wait(LOG_FLUSH_S):
+            try:
+                self.flush()
+            except TaskLost:
+                return
 
     def write(self, data: bytes) -> None:
         with self.lock:
             self.buffer += data
             due = len(self.buffer) >= LOG_FLUSH_BYTES
-        if due or time.monotonic() - self.last_flush >= LOG_FLUSH_S:
+        if due:
             self.flush()
 
     def line(self, text: str) -> None:
         self.write(f"[coprd-agent] {text}\n".encode())
 
     def flush(self) -> None:
-        with self.lock:
-            chunk, self.buffer = bytes(self.buffer), bytearray()
-            self.last_flush = time.monotonic()
-        if chunk:
-            self.server.call("POST", f"/backend/task/{self.task_id}/log", content=chunk)
+        with self.send_lock:  # chunks must arrive in order
+            with self.lock:
+                chunk, self.buffer = bytes(self.buffer), bytearray()
+            if chunk:
+                self.server.call("POST", f"/backend/task/{self.task_id}/log", content=chunk)
 
 
 @contextmanager
@@ -129,7 +154,7 @@ def heartbeats(
     done = threading.Event()
 
     def beat() -> None:
-        while not done.wait(max(1.0, lease_s / 4)):
+        while not done.wait(min(HEARTBEAT_S, lease_s / 4)):
             try:
                 answer = server.call("POST", f"/backend/task/{task_id}/heartbeat").json()
             except TaskLost:
@@ -166,7 +191,7 @@ class Agent:
                 break
             if response.status_code == 204:
                 self.stop.wait(idle)
-                idle = min(idle * 1.5, 10.0)
+                idle = min(idle * 1.5, MAX_IDLE_POLL_S)
                 continue
             idle = self.config.poll_s
             task = response.json()
@@ -180,11 +205,13 @@ class Agent:
     def run_task(self, task: dict[str, Any]) -> None:
         task_id = int(task["task_id"])
         cancel = threading.Event()
-        live = LiveLog(self.server, task_id)
         self.config.workdir.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=f"task-{task_id}-", dir=self.config.workdir))
         try:
-            with heartbeats(self.server, task_id, int(task["lease_seconds"]), cancel):
+            with (
+                heartbeats(self.server, task_id, int(task["lease_seconds"]), cancel),
+                LiveLog(self.server, task_id) as live,
+            ):
                 live.line(
                     f"task {task_id}: {task['kind']} build for {task['chroot']} "
                     f"of {task['owner']}/{task['project']} (build {task['build_id']})"
@@ -197,7 +224,6 @@ class Agent:
                     f"result: {outcome['state']}"
                     + (f" ({outcome['message']})" if outcome.get("message") else "")
                 )
-                live.flush()
             self.server.call("POST", f"/backend/task/{task_id}/finish", json=outcome)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -29,6 +29,7 @@ from coprd.core.groups import get_group, is_member
 from coprd.core.names import check_owner_name, check_project_name
 from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, require
+from coprd.core.results import want_repo
 from coprd.core.users import get_user
 from coprd.db.models import MockChroot, Project, ProjectChroot, User
 
@@ -291,6 +292,8 @@ def create_project(
     project.chroots = [ProjectChroot(mock_chroot=mc) for mc in mock_chroots]
     session.add(project)
     session.flush()
+    for mc in mock_chroots:
+        want_repo(session, (project.owner_name, project.name), mc.name)
     return project
 
 
@@ -319,6 +322,7 @@ def set_project_chroots(session: Session, project: Project, wanted: Sequence[Moc
     for mc in wanted:
         if mc.id not in have:
             project.chroots.append(ProjectChroot(mock_chroot=mc))
+            want_repo(session, (project.owner_name, project.name), mc.name)
 
 
 def delete_project(session: Session, actor: User | None, project: Project) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+from sqlalchemy.orm import Session
+
 from coprd.core.errors import InvalidInput
 from coprd.db.models import SOURCE_TASK_CHROOT, Build, BuildTask
 
@@ -39,3 +41,17 @@ def check_result_file(name: str) -> str:
     if not _FILE.fullmatch(name) or name.endswith((".tmp", ".part")):
         raise InvalidInput(f"{name[:80]!r} is not an acceptable result file name", "name")
     return name
+
+
+REPOS_WANTED = "coprd_repos_wanted"
+
+
+def want_repo(session: Session, build_or_project: tuple[str, str], chroot: str) -> None:
+    """Ask for a (possibly empty) repository for a chroot once this transaction commits.
+
+    The core only records the wish; the publisher, which owns the results store, makes
+    the repository after the commit, so a rolled-back enable leaves nothing behind.
+    """
+    owner, dirname = build_or_project
+    wanted: set[str] = session.info.setdefault(REPOS_WANTED, set())
+    wanted.add(str(PurePosixPath(owner, dirname, chroot)))

@@ -71,7 +71,7 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start_server(tmp: Path) -> Server:
+def start_server(tmp: Path, builders: int = 0) -> Server:
     data_dir = tmp / "data"
     home = tmp / "home"
     home.mkdir(parents=True)
@@ -83,7 +83,7 @@ def start_server(tmp: Path) -> Server:
     log = tmp / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(BIN / "coprd"), "serve", "--port", str(port), "--builders", "0"],
+            [str(BIN / "coprd"), "serve", "--port", str(port), "--builders", str(builders)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -107,7 +107,7 @@ def start_server(tmp: Path) -> Server:
 
 
 def stop_server(server: Server) -> None:
-    server.process.terminate()
+    server.process.terminate()  # coprd serve stops its local agents too
     try:
         server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:

@@ -1,0 +1,167 @@
+"""Builds end to end: copr-cli, a real server with a local agent, rpmbuild in bubblewrap,
+createrepo_c, and dnf installing the result."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import Server, start_server, stop_server
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent / "builder" / "data"
+CHROOT = "fedora-rawhide-x86_64"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("coprd-builds"), builders=1)
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="module")
+def alice(server: Server) -> Path:
+    config = server.add_user("alice")
+    result = server.copr_cli(config, "create", "demo", "--chroot", CHROOT)
+    assert result.returncode == 0, result.stderr
+    return config
+
+
+def make_srpm(spec: str, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = HERE / "data" / spec if (HERE / "data" / spec).is_file() else DATA / spec
+    subprocess.run(
+        [
+            "rpmbuild",
+            "-bs",
+            str(path),
+            "--define",
+            f"_topdir {out}",
+            "--define",
+            f"_srcrpmdir {out}",
+            "--define",
+            "dist %{nil}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return next(out.glob("*.src.rpm"))
+
+
+def test_build_watch_download_and_install(server: Server, alice: Path, tmp_path: Path) -> None:
+    srpm = make_srpm("greeting.spec", tmp_path / "srpm")
+    built = server.copr_cli(alice, "build", "demo", str(srpm))
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "Build was added to demo" in built.stdout
+    build_id = int(built.stdout.split("Created builds: ")[1].split()[0])
+    assert f"Build {build_id}: succeeded" in built.stdout
+
+    assert server.copr_cli(alice, "status", str(build_id)).stdout.strip() == "succeeded"
+    listing = server.copr_cli(alice, "list-builds", "demo").stdout
+    assert f"{build_id}\tgreeting\tsucceeded" in listing
+
+    dest = tmp_path / "download"
+    got = server.copr_cli(alice, "download-build", str(build_id), "--dest", str(dest))
+    assert got.returncode == 0, got.stderr
+    files = {p.name for p in (dest / CHROOT).iterdir()}
+    assert "greeting-1.0-1.fc46.noarch.rpm" in files, files
+    assert "builder-live.log.gz" in files
+
+    root = tmp_path / "root"
+    repo = f"{server.url}/results/alice/demo/{CHROOT}/"
+    install = subprocess.run(
+        [
+            "dnf",
+            "-y",
+            "-q",
+            "--disableplugin=local",
+            f"--installroot={root}",
+            "--releasever=rawhide",
+            "--setopt=reposdir=/dev/null",
+            f"--repofrompath=demo,{repo}",
+            "--repo=demo",
+            "--nogpgcheck",
+            "install",
+            "greeting",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert install.returncode == 0, install.stderr
+    installed = root / "usr" / "share" / "greeting" / "hello.txt"
+    assert installed.read_text() == "Hello from coprd\n"
+
+
+def test_live_log_and_cancel(server: Server, alice: Path, tmp_path: Path) -> None:
+    srpm = make_srpm("sleeper.spec", tmp_path / "srpm")
+    built = server.copr_cli(alice, "build", "--nowait", "demo", str(srpm))
+    assert built.returncode == 0, built.stderr
+    build_id = int(built.stdout.split("Created builds: ")[1].split()[0])
+    log_url = f"{server.url}/results/alice/demo/{CHROOT}/{build_id:08d}-sleeper/builder-live.log"
+    # Wait until the chroot build runs and its log shows up over HTTP.
+    for _ in range(300):
+        response = httpx.get(log_url)
+        if response.status_code == 200 and response.text:
+            break
+        subprocess.run(["sleep", "0.2"], check=True)
+    else:
+        pytest.fail("the live log never appeared")
+    canceled = server.copr_cli(alice, "cancel", str(build_id))
+    assert canceled.returncode == 0 and canceled.stdout.strip() == "canceled"
+    watched = server.copr_cli(alice, "watch-build", str(build_id))
+    assert watched.returncode == 4 and "canceled" in watched.stdout + watched.stderr
+    # The agent hears of the cancel at its next heartbeat (every few seconds).
+    for _ in range(75):
+        leftovers = subprocess.run(["pgrep", "-f", "sleep 1000"], capture_output=True, text=True)
+        if not leftovers.stdout.strip():
+            break
+        subprocess.run(["sleep", "0.2"], check=True)
+    else:
+        pytest.fail("the build's processes survived the cancel")
+    chroot = httpx.get(
+        f"{server.url}/api_3/build-chroot", params={"build_id": build_id, "chrootname": CHROOT}
+    ).json()
+    assert chroot["state"] == "canceled"
+
+
+def test_url_build_and_chroot_restriction(server: Server, alice: Path, tmp_path: Path) -> None:
+    srpm = make_srpm("hello.spec", tmp_path / "srpm")
+    shutil.copy(srpm, server.data_dir / "results" / srpm.name)
+    url = f"{server.url}/results/{srpm.name}"
+    built = server.copr_cli(alice, "build", "demo", url, "--chroot", CHROOT)
+    assert built.returncode == 0, built.stdout + built.stderr
+    build_id = int(built.stdout.split("Created builds: ")[1].split()[0])
+    chroots = server.copr_cli(alice, "download-build", str(build_id), "--dest", str(tmp_path / "d"))
+    assert chroots.returncode == 0
+
+
+def test_delete_build(server: Server, alice: Path, tmp_path: Path) -> None:
+    srpm = make_srpm("failing.spec", tmp_path / "srpm")
+    built = server.copr_cli(alice, "build", "demo", str(srpm))
+    assert built.returncode == 4  # the build failed, and copr-cli says so
+    build_id = int(built.stdout.split("Created builds: ")[1].split()[0])
+    assert server.copr_cli(alice, "status", str(build_id)).stdout.strip() == "failed"
+    deleted = server.copr_cli(alice, "delete-build", str(build_id))
+    assert deleted.returncode == 0, deleted.stderr
+    assert f"Build(s) {build_id} were deleted." in deleted.stdout
+    assert server.copr_cli(alice, "status", str(build_id)).returncode == 1
+
+
+def test_built_packages_are_reported(server: Server, alice: Path) -> None:
+    builds = json.loads(
+        server.copr_cli(alice, "list-builds", "demo", "--output-format", "json").stdout
+    )
+    done = [b for b in builds if b["state"] == "succeeded"]
+    assert done
+    packages = httpx.get(f"{server.url}/api_3/build/built-packages/{done[0]['id']}").json()
+    assert packages[CHROOT]["packages"][0]["name"] in ("greeting", "hello")

@@ -1,0 +1,112 @@
+"""Finishing a build directory: logs gzipped in place, safely, twice."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+
+from coprd.publish import logs
+from coprd.publish._fs import write_atomically
+from coprd.publish.logs import finish_build_dir
+
+
+def make_build_dir(path: Path) -> Path:
+    path.mkdir()
+    (path / "builder-live.log").write_text("line\n" * 10_000)
+    (path / "backend.log").write_text("backend\n")
+    (path / "build.log").write_text("mock build\n")
+    (path / "hello-1.0-1.noarch.rpm").write_bytes(b"rpm")
+    (path / "success").write_text("")
+    os.utime(path / "builder-live.log", (1_700_000_000, 1_700_000_000))
+    return path
+
+
+def test_logs_are_gzipped_and_the_plain_files_removed(tmp_path: Path) -> None:
+    build = make_build_dir(tmp_path / "00000001-hello")
+
+    written = finish_build_dir(build)
+
+    assert sorted(p.name for p in written) == [
+        "backend.log.gz",
+        "build.log.gz",
+        "builder-live.log.gz",
+    ]
+    assert sorted(os.listdir(build)) == [
+        "backend.log.gz",
+        "build.log.gz",
+        "builder-live.log.gz",
+        "hello-1.0-1.noarch.rpm",
+        "success",
+    ]
+    assert gzip.decompress((build / "builder-live.log.gz").read_bytes()) == b"line\n" * 10_000
+    assert gzip.decompress((build / "backend.log.gz").read_bytes()) == b"backend\n"
+    assert (build / "builder-live.log.gz").stat().st_mtime == 1_700_000_000
+    assert (build / "builder-live.log.gz").stat().st_mode & 0o777 == 0o644
+
+
+def test_calling_twice_is_safe(tmp_path: Path) -> None:
+    build = make_build_dir(tmp_path / "b")
+    finish_build_dir(build)
+    before = {p.name: p.read_bytes() for p in build.iterdir()}
+    assert finish_build_dir(build) == []
+    assert {p.name: p.read_bytes() for p in build.iterdir()} == before
+
+
+def test_a_crash_midway_is_finished_by_the_next_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build = make_build_dir(tmp_path / "b")
+    calls = 0
+    real = write_atomically
+
+    def crash_on_second(*args: object, **kwargs: object) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError("disk gone")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(logs, "write_atomically", crash_on_second)
+    with pytest.raises(OSError, match="disk gone"):
+        finish_build_dir(build)
+    monkeypatch.undo()
+    # No truncated .gz and no temporary file: the log not yet done is still plain.
+    assert not any(p.name.startswith(".") for p in build.iterdir())
+    assert (build / "backend.log.gz").exists() and not (build / "backend.log").exists()
+    assert (build / "builder-live.log").exists()
+
+    finish_build_dir(build)
+
+    assert sorted(p.name for p in build.glob("*.log*")) == [
+        "backend.log.gz",
+        "build.log.gz",
+        "builder-live.log.gz",
+    ]
+    assert gzip.decompress((build / "builder-live.log.gz").read_bytes()) == b"line\n" * 10_000
+
+
+def test_a_plain_log_left_beside_its_gz_is_compressed_again(tmp_path: Path) -> None:
+    build = tmp_path / "b"
+    build.mkdir()
+    (build / "backend.log").write_text("complete\n")
+    (build / "backend.log.gz").write_bytes(gzip.compress(b"stale"))
+    finish_build_dir(build)
+    assert gzip.decompress((build / "backend.log.gz").read_bytes()) == b"complete\n"
+    assert not (build / "backend.log").exists()
+
+
+def test_symlinks_hidden_files_and_subdirectories_are_left_alone(tmp_path: Path) -> None:
+    build = tmp_path / "b"
+    (build / "fedora-review").mkdir(parents=True)
+    (build / "fedora-review" / "fedora-review.log").write_text("review\n")
+    (build / ".partial.log").write_text("x")
+    outside = tmp_path / "outside.log"
+    outside.write_text("not ours\n")
+    (build / "linked.log").symlink_to(outside)
+
+    assert finish_build_dir(build) == []
+    assert outside.read_text() == "not ours\n"
+    assert (build / "fedora-review" / "fedora-review.log").exists()
