@@ -9,6 +9,7 @@ tasks by :func:`derive_state`, the one rule; :func:`refresh_build` stores it in 
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal
 
@@ -173,6 +174,24 @@ def _match(pc: ProjectChroot, pattern: str) -> bool:
     return fnmatch.fnmatchcase(pc.mock_chroot.name, pattern)
 
 
+_DIRNAME_SUFFIX = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+:-]{0,99}")
+
+
+def _dirname(project: Project, dirname: str | None) -> str:
+    """``project`` or ``project:suffix`` (Copr's CoprDirs); it becomes a results path."""
+    if not dirname or dirname == project.name:
+        return project.name
+    prefix = project.name + ":"
+    if not dirname.startswith(prefix) or not _DIRNAME_SUFFIX.fullmatch(dirname[len(prefix) :]):
+        shown = dirname[:120].encode("unicode_escape").decode("ascii")
+        raise InvalidInput(
+            f"{shown!r} is not {project.name!r} or '{project.name}:<suffix>' "
+            "(letters, digits and . _ + - :)",
+            "project_dirname",
+        )
+    return dirname
+
+
 def _batch_predecessor(session: Session, project: Project, options: BuildOptions) -> int | None:
     if options.after_build_id and options.with_build_id:
         raise InvalidInput("use after_build_id or with_build_id, not both", "with_build_id")
@@ -217,7 +236,7 @@ def submit_build(
         source_type=source.type,
         source_json=source.data,
         pkg_name=pkg_name,
-        project_dirname=options.project_dirname or project.name,
+        project_dirname=_dirname(project, options.project_dirname),
         is_background=background,
         timeout=options.timeout or DEFAULT_TIMEOUT,
         memory_limit=options.memory,

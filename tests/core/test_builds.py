@@ -117,3 +117,20 @@ def test_list_filters_on_the_stored_state(db: Session, alice: User, project: Pro
     assert [b.id for b in builds.list_builds(db, project, Page(), status="canceled")] == [gone.id]
     with pytest.raises(InvalidInput):
         builds.list_builds(db, project, Page(), status="exploded")
+
+
+@pytest.mark.parametrize(
+    "dirname", ["../x", "demo/../../x", "other", "demo:", "demo:a/b", "demo:.."]
+)
+def test_project_dirname_cannot_leave_the_project(
+    db: Session, alice: User, project: Project, dirname: str
+) -> None:
+    with pytest.raises(InvalidInput, match="project_dirname"):
+        submit(db, alice, project, project_dirname=dirname)
+
+
+def test_project_dirname_suffixes(db: Session, alice: User, project: Project) -> None:
+    assert submit(db, alice, project, project_dirname="demo:custom:pr1").project_dirname == (
+        "demo:custom:pr1"
+    )
+    assert submit(db, alice, project, project_dirname="demo").project_dirname == "demo"
