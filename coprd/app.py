@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coprd import agent_api, api_v3
 from coprd.config import Settings
+from coprd.core import scheduling
 from coprd.core.errors import CoprdError
 from coprd.db.engine import make_engine, make_session_factory
 from coprd.http import NormalisePathMiddleware
@@ -119,7 +122,22 @@ class _App(FastAPI):
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The ASGI app. The database schema must already be current (see ``coprd.db.migrate``)."""
     engine = engine or make_engine(settings.effective_database_url)
+    stop_sweep = threading.Event()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sweeper = threading.Thread(
+            target=scheduling.sweep_forever,
+            args=(_app.state.session_factory, stop_sweep),
+            name="lease-sweep",
+            daemon=True,
+        )
+        sweeper.start()
+        yield
+        stop_sweep.set()
+
     app = _App(
+        lifespan=lifespan,
         title="coprd",
         summary="A self-hosted Copr: APIv3 as python-copr and copr-cli speak it.",
         version="0.1.0",

@@ -90,7 +90,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
                         str(token_file),
                         "--workdir",
                         str(settings.data_dir / "work" / f"agent-{i}"),
-                    ]
+                    ],
+                    preexec_fn=_die_with_parent,
                 )
             )
         print(f"coprd: started {settings.builders} local builder agent(s)", flush=True)

@@ -39,6 +39,8 @@ class Settings:
     token_days: int = 180
     max_upload_bytes: int = 1024 * 1024 * 1024
     max_comps_bytes: int = 4 * 1024 * 1024
+    # How long a claimed task stays an agent's without a heartbeat (agents beat every 3 s).
+    lease_seconds: int = 60
     secret_key: str = ""
 
     @property

@@ -77,22 +77,25 @@ def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
         without_opts=config.without_opts if config else [],
         repos=[r.baseurl for r in config.repos] if config else [],
         buildroot_pkgs=config.additional_packages if config else [],
-        lease_seconds=scheduling.DEFAULT_LEASE_S,
+        lease_seconds=settings.lease_seconds,
     )
 
 
 @router.post("/claim", response_model=TaskOut, responses={204: {"description": "no work"}})
 def claim(db: DB, settings: AppSettings, builder: CurrentBuilder, body: ClaimIn) -> object:
     scheduling.requeue_expired(db)
-    task = scheduling.claim_task(db, builder, body.arches)
+    task = scheduling.claim_task(db, builder, body.arches, lease_s=settings.lease_seconds)
     if task is None:
         return Response(status_code=204)
     return _task_out(db, settings, task)
 
 
 @router.post("/task/{task_id}/heartbeat", response_model=HeartbeatOut)
-def heartbeat(db: DB, builder: CurrentBuilder, task_id: TaskId) -> HeartbeatOut:
-    return HeartbeatOut(action=scheduling.heartbeat(db, builder, task_id))
+def heartbeat(
+    db: DB, settings: AppSettings, builder: CurrentBuilder, task_id: TaskId
+) -> HeartbeatOut:
+    action = scheduling.heartbeat(db, builder, task_id, lease_s=settings.lease_seconds)
+    return HeartbeatOut(action=action)
 
 
 def _held_dir(db: DB, settings: Settings, builder: CurrentBuilder, task_id: int) -> Path:

@@ -33,6 +33,7 @@ MAX_IDLE_POLL_S = 2.0
 LOG_FLUSH_S = 1.0
 LOG_FLUSH_BYTES = 256 * 1024
 MAX_DOWNLOAD = 4 * 1024 * 1024 * 1024
+DOWNLOAD_ATTEMPTS = 5
 
 
 class TaskLost(Exception):
@@ -79,10 +80,32 @@ class Server:
             delay = min(delay * 2, MAX_BACKOFF_S)
 
     def download(self, url: str, dest: Path, *, authenticated: bool) -> None:
-        headers = None if authenticated else {"Authorization": ""}
+        """Fetch ``url`` into ``dest``; transient failures (transport, 5xx, 429) are retried.
+
+        Only the server's own URLs get the builder token; a user's URL gets none.
+        """
+        delay = 1.0
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            try:
+                self._download_once(url, dest, authenticated=authenticated)
+                return
+            except httpx.HTTPStatusError as exc:
+                status = exc.response.status_code
+                if (status < 500 and status != 429) or attempt == DOWNLOAD_ATTEMPTS:
+                    raise
+                log.warning("%s answered %s; retrying in %.0f s", url, status, delay)
+            except httpx.TransportError as exc:
+                if attempt == DOWNLOAD_ATTEMPTS:
+                    raise
+                log.warning("could not fetch %s (%s); retrying in %.0f s", url, exc, delay)
+            if self.stop.wait(delay):
+                raise TaskLost("agent stopping")
+            delay = min(delay * 2, MAX_BACKOFF_S)
+
+    def _download_once(self, url: str, dest: Path, *, authenticated: bool) -> None:
         client = self.client if authenticated else httpx.Client(timeout=60.0)
         try:
-            with client.stream("GET", url, headers=headers, follow_redirects=True) as response:
+            with client.stream("GET", url, follow_redirects=True) as response:
                 response.raise_for_status()
                 size = 0
                 with dest.open("wb") as out:

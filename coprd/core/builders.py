@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from coprd.core.errors import Conflict, NotAuthenticated
 from coprd.core.names import check_user_name
-from coprd.db.models import Builder, utcnow
+from coprd.db.models import Builder
 
 TOKEN_PREFIX = "coprd-builder-"
 
@@ -43,5 +43,5 @@ def authenticate_builder(session: Session, token: str) -> Builder:
     builder = session.scalar(select(Builder).where(Builder.token_hash == _digest(token)))
     if builder is None or not builder.is_active:
         raise NotAuthenticated("invalid builder token")
-    builder.last_seen_on = utcnow()
+    # Only reads: a read request that wrote here would race SQLite's writers.
     return builder

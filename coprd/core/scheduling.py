@@ -17,18 +17,23 @@ returns tasks whose agent stopped renewing it, and fails them after ``max_attemp
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
 
 from coprd.builder.macros import target_cpu
 from coprd.core.builds import TERMINAL, refresh_build
 from coprd.core.errors import Conflict, InvalidInput, NotFound
 from coprd.core.names import check_package_name
+from coprd.db.engine import write_session
 from coprd.db.models import SOURCE_TASK_CHROOT, Build, Builder, BuildState, BuildTask, utcnow
+
+log = logging.getLogger("coprd.scheduling")
 
 DEFAULT_LEASE_S = 60
 DEFAULT_MAX_ATTEMPTS = 3
@@ -64,6 +69,7 @@ def claim_task(
 ) -> BuildTask | None:
     """Give ``builder`` the next task it can build, under a lease; None if there is none."""
     now = now or utcnow()
+    builder.last_seen_on = now
     busy = (
         select(BuildTask.owner_name, func.count().label("n"))
         .where(BuildTask.state.in_(_ACTIVE))
@@ -256,3 +262,24 @@ def requeue_expired(
             refresh_build(session, build)
     session.flush()
     return list(expired)
+
+
+SWEEP_INTERVAL_S = 10.0
+
+
+def sweep_forever(
+    factory: sessionmaker[Session], stop: threading.Event, interval_s: float = SWEEP_INTERVAL_S
+) -> None:
+    """Requeue expired leases every ``interval_s`` until ``stop`` is set.
+
+    Claims sweep too, but a server whose agents all died gets no claims; without this,
+    their builds would read ``running`` forever.
+    """
+    while not stop.wait(interval_s):
+        try:
+            with write_session(factory) as session:
+                requeued = requeue_expired(session)
+            if requeued:
+                log.info("requeued or failed %d task(s) whose lease expired", len(requeued))
+        except Exception:
+            log.exception("the lease sweep failed; retrying in %.0f s", interval_s)

@@ -44,7 +44,13 @@ def run_source(db: Session, agent: Builder, source: SourceResult = HELLO) -> Bui
 
 def test_builder_tokens(db: Session) -> None:
     agent, token = builders.create_builder(db, "b1")
+    db.commit()
     assert builders.authenticate_builder(db, token).id == agent.id
+    # Authenticating only reads: on SQLite a read request that writes can fail "locked".
+    assert not db.dirty
+    assert agent.last_seen_on is None
+    scheduling.claim_task(db, agent, ["x86_64"])
+    assert agent.last_seen_on is not None
     with pytest.raises(NotAuthenticated):
         builders.authenticate_builder(db, token + "x")
 

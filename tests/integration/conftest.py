@@ -71,12 +71,13 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start_server(tmp: Path, builders: int = 0) -> Server:
+def start_server(tmp: Path, builders: int = 0, env: dict[str, str] | None = None) -> Server:
     data_dir = tmp / "data"
     home = tmp / "home"
     home.mkdir(parents=True)
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("COPRD_")}
-    env.update(HOME=str(home), COPRD_DATA_DIR=str(data_dir))
+    env.update(HOME=str(home), COPRD_DATA_DIR=str(data_dir), **extra)
     if POSTGRES:
         env["COPRD_DATABASE_URL"] = create_postgres_database("coprd_it")
     port = free_port()
