@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,12 +29,15 @@ from coprd.api_v3.schemas import (
     Meta,
     SourceBuildConfigOut,
 )
+from coprd.builder.srpm import InvalidPackage, inspect_rpm
 from coprd.config import Settings
 from coprd.core import builds, permissions, projects
 from coprd.core.builds import BuildOptions, Source
 from coprd.core.errors import InvalidInput
-from coprd.db.models import Project
+from coprd.core.results import repo_dir, task_dir
+from coprd.db.models import BuildState, Project
 from coprd.http import DB, AppSettings
+from coprd.publish.publisher import Publisher
 
 router = APIRouter(prefix="/build", tags=["builds"])
 
@@ -178,6 +182,35 @@ def create_from_upload(db: DB, settings: AppSettings, user: CurrentUser, body: U
         final = uploads_dir(settings, build.id)
         final.mkdir(parents=True, exist_ok=True)
         shutil.move(temp, final / name)
+    finally:
+        temp.unlink(missing_ok=True)
+    return BuildOut.of(builds.get_build(db, build.id), settings.results_url)
+
+
+@router.post(
+    "/create/rpm-upload",
+    response_model=BuildOut,
+    summary="Publish an uploaded binary RPM as it is (multipart: 'pkgs' and 'json')",
+    max_body_size=MAX_UPLOAD_BODY,
+)
+def create_from_rpm_upload(
+    request: Request, db: DB, settings: AppSettings, user: CurrentUser, body: UploadBody
+) -> Any:
+    target, upload = body
+    project = _project(db, target)
+    temp, name = _keep_upload(settings, upload, source=False)
+    try:
+        try:
+            nevra = inspect_rpm(temp)
+        except InvalidPackage as exc:
+            raise InvalidInput(str(exc).replace(temp.name, name), "pkgs") from None
+        build = builds.submit_prebuilt(db, user, project, asdict(nevra), name, target)
+        publisher: Publisher = request.app.state.publisher
+        for task in builds.chroot_tasks(build):
+            if task.state == BuildState.succeeded:
+                directory = str(task_dir(build, task))
+                publisher.store.put_file(f"{directory}/{name}", temp)
+                publisher.publish_build(str(repo_dir(build, task.chroot_name)), directory)
     finally:
         temp.unlink(missing_ok=True)
     return BuildOut.of(builds.get_build(db, build.id), settings.results_url)

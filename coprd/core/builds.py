@@ -398,3 +398,75 @@ def check_package_upload(filename: str, head: bytes, *, source: bool) -> str:
     if kind != (1 if source else 0):
         raise InvalidInput(f"{name} is not {what}", "pkgs")
     return name
+
+
+def submit_prebuilt(
+    session: Session,
+    actor: User | None,
+    project: Project,
+    package: dict[str, Any],
+    filename: str,
+    options: BuildOptions,
+) -> Build:
+    """Record an uploaded binary RPM as a finished build (``copr-cli uploadrpm``).
+
+    ``package`` is the RPM's NEVRA. It goes to every selected chroot of its architecture
+    (a noarch package to all of them); the others are skipped, saying why. There is no
+    source step: the package is published as it is.
+    """
+    if actor is None:
+        raise NotAuthenticated("submitting a build requires an API token")
+    require(session, actor, Action.build, project)
+    name = check_package_name(package["name"])
+    arch = str(package["arch"])
+    chroots = select_chroots(project, options.chroots, options.exclude_chroots)
+    fits = [pc for pc in chroots if arch == "noarch" or pc.mock_chroot.arch == arch]
+    if not fits:
+        names = ", ".join(pc.mock_chroot.name for pc in chroots)
+        raise InvalidInput(f"{filename} is built for {arch}; no selected chroot is ({names})")
+    now = utcnow()
+    version = f"{package['version']}-{package['release']}"
+    if package.get("epoch"):
+        version = f"{package['epoch']}:{version}"
+    build = Build(
+        project=project,
+        project_id=project.id,
+        submitter_id=actor.id,
+        source_type="rpm_upload",
+        source_json={"pkg": filename},
+        pkg_name=name,
+        pkg_version=version,
+        project_dirname=_dirname(project, options.project_dirname),
+        is_background=bool(options.background),
+        timeout=options.timeout or DEFAULT_TIMEOUT,
+        enable_net=project.enable_net,
+        submitted_on=now,
+    )
+    source = BuildTask(
+        chroot_name=SOURCE_TASK_CHROOT,
+        owner_name=project.owner_name,
+        state=BuildState.succeeded,
+        started_on=now,
+        ended_on=now,
+        message="a prebuilt binary RPM: no source build",
+    )
+    tasks = [source]
+    for pc in chroots:
+        fit = pc in fits
+        tasks.append(
+            BuildTask(
+                chroot_name=pc.mock_chroot.name,
+                arch=pc.mock_chroot.arch,
+                owner_name=project.owner_name,
+                state=BuildState.succeeded if fit else BuildState.skipped,
+                started_on=now,
+                ended_on=now,
+                built_packages=[dict(package)] if fit else [],
+                message="" if fit else f"skipped: the package is built for {arch}",
+            )
+        )
+    build.tasks = tasks
+    session.add(build)
+    session.flush()
+    refresh_build(session, build)
+    return build

@@ -34,6 +34,7 @@ EXPECTED = {
     ("POST", "/api_3/build/check-before-build"),
     ("POST", "/api_3/build/create/url"),
     ("POST", "/api_3/build/create/upload"),
+    ("POST", "/api_3/build/create/rpm-upload"),
     ("PUT", "/api_3/build/cancel/{build_id}"),
     ("DELETE", "/api_3/build/delete/list"),
     ("POST", "/api_3/build/delete/list"),

@@ -134,3 +134,24 @@ def test_project_dirname_suffixes(db: Session, alice: User, project: Project) ->
         "demo:custom:pr1"
     )
     assert submit(db, alice, project, project_dirname="demo").project_dirname == "demo"
+
+
+def nevra(arch: str) -> dict[str, object]:
+    return {"name": "tool", "epoch": None, "version": "1.0", "release": "1", "arch": arch}
+
+
+def test_prebuilt_rpms_go_to_chroots_of_their_arch(
+    db: Session, alice: User, project: Project
+) -> None:
+    build = builds.submit_prebuilt(
+        db, alice, project, nevra("x86_64"), "tool-1.0-1.x86_64.rpm", BuildOptions()
+    )
+    states = {t.chroot_name: t.state for t in builds.chroot_tasks(build)}
+    assert states == {"epel-9-x86_64": S.succeeded, ARM: S.skipped, X86: S.succeeded}
+    assert (build.state, build.pkg_name, build.pkg_version) == (S.succeeded, "tool", "1.0-1")
+    noarch = builds.submit_prebuilt(
+        db, alice, project, nevra("noarch"), "tool-1.0-1.noarch.rpm", BuildOptions()
+    )
+    assert {t.state for t in builds.chroot_tasks(noarch)} == {S.succeeded}
+    with pytest.raises(InvalidInput, match="s390x"):
+        builds.submit_prebuilt(db, alice, project, nevra("s390x"), "x.rpm", BuildOptions())

@@ -165,3 +165,51 @@ def test_built_packages_are_reported(server: Server, alice: Path) -> None:
     assert done
     packages = httpx.get(f"{server.url}/api_3/build/built-packages/{done[0]['id']}").json()
     assert packages[CHROOT]["packages"][0]["name"] in ("greeting", "hello")
+
+
+def test_uploadrpm_publishes_the_package_as_it_is(
+    server: Server, alice: Path, tmp_path: Path
+) -> None:
+    top = tmp_path / "rpmbuild"
+    subprocess.run(
+        ["rpmbuild", "-bb", str(HERE / "data" / "prebuilt.spec"), "--define", f"_topdir {top}"],
+        check=True,
+        capture_output=True,
+    )
+    rpm = next((top / "RPMS" / "noarch").glob("prebuilt-*.rpm"))
+    uploaded = server.copr_cli(alice, "uploadrpm", "demo", str(rpm))
+    assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+    build_id = int(uploaded.stdout.split("Created builds: ")[1].split()[0])
+    assert server.copr_cli(alice, "status", str(build_id)).stdout.strip() == "succeeded"
+    published = httpx.get(f"{server.url}/results/alice/demo/{CHROOT}/{build_id:08d}-prebuilt/")
+    assert rpm.name in published.text
+
+    root = tmp_path / "root"
+    repo = f"{server.url}/results/alice/demo/{CHROOT}/"
+    install = subprocess.run(
+        [
+            "dnf",
+            "-y",
+            "-q",
+            "--disableplugin=local",
+            f"--installroot={root}",
+            "--releasever=rawhide",
+            "--setopt=reposdir=/dev/null",
+            f"--repofrompath=demo,{repo}",
+            "--repo=demo",
+            "--nogpgcheck",
+            "install",
+            "prebuilt",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert install.returncode == 0, install.stderr
+    assert (root / "usr" / "share" / "prebuilt" / "hello.txt").is_file()
+
+    # A source RPM is not a prebuilt package; nothing is created.
+    srpm = make_srpm("prebuilt.spec", tmp_path / "srpm")
+    refused = server.copr_cli(alice, "uploadrpm", "demo", str(srpm))
+    assert refused.returncode == 1
+    assert "binary RPM" in refused.stderr
