@@ -57,6 +57,32 @@ def make_srpm(spec: str, out: Path) -> Path:
     return next(out.glob("*.src.rpm"))
 
 
+def dnf_install(server: Server, root: Path, package: str) -> Path:
+    """dnf installs ``package`` from alice/demo's repo into the scratch root ``root``."""
+    repo = f"{server.url}/results/alice/demo/{CHROOT}/"
+    install = subprocess.run(
+        [
+            "dnf",
+            "-y",
+            "-q",
+            "--disableplugin=local",
+            f"--installroot={root}",
+            "--releasever=rawhide",
+            "--setopt=reposdir=/dev/null",
+            f"--repofrompath=demo,{repo}",
+            "--repo=demo",
+            "--nogpgcheck",
+            "install",
+            package,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert install.returncode == 0, install.stderr
+    return root
+
+
 def test_build_watch_download_and_install(server: Server, alice: Path, tmp_path: Path) -> None:
     srpm = make_srpm("greeting.spec", tmp_path / "srpm")
     built = server.copr_cli(alice, "build", "demo", str(srpm))
@@ -76,28 +102,7 @@ def test_build_watch_download_and_install(server: Server, alice: Path, tmp_path:
     assert "greeting-1.0-1.fc46.noarch.rpm" in files, files
     assert "builder-live.log.gz" in files
 
-    root = tmp_path / "root"
-    repo = f"{server.url}/results/alice/demo/{CHROOT}/"
-    install = subprocess.run(
-        [
-            "dnf",
-            "-y",
-            "-q",
-            "--disableplugin=local",
-            f"--installroot={root}",
-            "--releasever=rawhide",
-            "--setopt=reposdir=/dev/null",
-            f"--repofrompath=demo,{repo}",
-            "--repo=demo",
-            "--nogpgcheck",
-            "install",
-            "greeting",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert install.returncode == 0, install.stderr
+    root = dnf_install(server, tmp_path / "root", "greeting")
     installed = root / "usr" / "share" / "greeting" / "hello.txt"
     assert installed.read_text() == "Hello from coprd\n"
 
@@ -184,28 +189,7 @@ def test_uploadrpm_publishes_the_package_as_it_is(
     published = httpx.get(f"{server.url}/results/alice/demo/{CHROOT}/{build_id:08d}-prebuilt/")
     assert rpm.name in published.text
 
-    root = tmp_path / "root"
-    repo = f"{server.url}/results/alice/demo/{CHROOT}/"
-    install = subprocess.run(
-        [
-            "dnf",
-            "-y",
-            "-q",
-            "--disableplugin=local",
-            f"--installroot={root}",
-            "--releasever=rawhide",
-            "--setopt=reposdir=/dev/null",
-            f"--repofrompath=demo,{repo}",
-            "--repo=demo",
-            "--nogpgcheck",
-            "install",
-            "prebuilt",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert install.returncode == 0, install.stderr
+    root = dnf_install(server, tmp_path / "root", "prebuilt")
     assert (root / "usr" / "share" / "prebuilt" / "hello.txt").is_file()
 
     # A source RPM is not a prebuilt package; nothing is created.
