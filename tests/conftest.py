@@ -72,19 +72,25 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield str(path)
 
 
-@pytest.fixture
-def engine(_template: str, tmp_path: Path) -> Iterator[Engine]:
+def clean_engine(template: str, directory: Path) -> Engine:
+    """A migrated, seeded, otherwise empty database made from the session's template."""
     if POSTGRES:
-        engine = make_engine(_template)
+        engine = make_engine(template)
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     else:
-        path = tmp_path / "coprd.sqlite"
-        shutil.copyfile(_template, path)
+        path = directory / "coprd.sqlite"
+        shutil.copyfile(template, path)
         engine = make_engine(f"sqlite:///{path}")
     with write_session(make_session_factory(engine)) as session:
         chroots.seed_mock_chroots(session)
+    return engine
+
+
+@pytest.fixture
+def engine(_template: str, tmp_path: Path) -> Iterator[Engine]:
+    engine = clean_engine(_template, tmp_path)
     yield engine
     engine.dispose()
 

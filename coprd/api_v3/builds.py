@@ -34,8 +34,7 @@ from coprd.config import Settings
 from coprd.core import builds, permissions, projects
 from coprd.core.builds import BuildOptions, Source
 from coprd.core.errors import InvalidInput
-from coprd.core.results import repo_dir, task_dir
-from coprd.db.models import BuildState, Project
+from coprd.db.models import Project
 from coprd.http import DB, AppSettings
 from coprd.publish.publisher import Publisher
 
@@ -206,11 +205,7 @@ def create_from_rpm_upload(
             raise InvalidInput(str(exc).replace(temp.name, name), "pkgs") from None
         build = builds.submit_prebuilt(db, user, project, asdict(nevra), name, target)
         publisher: Publisher = request.app.state.publisher
-        for task in builds.chroot_tasks(build):
-            if task.state == BuildState.succeeded:
-                directory = str(task_dir(build, task))
-                publisher.store.put_file(f"{directory}/{name}", temp)
-                publisher.publish_build(str(repo_dir(build, task.chroot_name)), directory)
+        publisher.publish_prebuilt(build, temp, name)
     finally:
         temp.unlink(missing_ok=True)
     return BuildOut.of(builds.get_build(db, build.id), settings.results_url)

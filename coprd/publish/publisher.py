@@ -13,7 +13,9 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from coprd.core.results import REPOS_WANTED
+from coprd.core.builds import chroot_tasks
+from coprd.core.results import REPOS_WANTED, repo_dir, task_dir
+from coprd.db.models import Build, BuildState
 from coprd.publish.createrepo import CreaterepoFailed, ensure_repo, update_repo
 from coprd.publish.logs import finish_build_dir
 from coprd.publish.store import LocalStore
@@ -48,6 +50,14 @@ class Publisher:
         """Index a finished chroot build into its repository; raises CreaterepoFailed."""
         finish_build_dir(self.path(build_rel))
         update_repo(self.path(repo_rel))
+
+    def publish_prebuilt(self, build: Build, rpm: Path, name: str) -> None:
+        """Put an uploaded binary RPM into each chroot it was accepted for, and index it."""
+        for task in chroot_tasks(build):
+            if task.state == BuildState.succeeded:
+                directory = str(task_dir(build, task))
+                self.store.put_file(f"{directory}/{name}", rpm)
+                self.publish_build(str(repo_dir(build, task.chroot_name)), directory)
 
     def close_source(self, build_rel: str) -> None:
         directory = self.path(build_rel)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +19,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text, update
+from sqlalchemy import update
 
 from coprd.app import create_app
 from coprd.config import Settings
 from coprd.core import chroots, groups, tokens, users
 from coprd.core.project_chroots import MAX_COMPS
-from coprd.db.engine import make_engine, make_session_factory, write_session
-from coprd.db.models import ApiToken, Base
-from tests.conftest import POSTGRES, Account, snapshot
+from coprd.db.engine import make_session_factory, write_session
+from coprd.db.models import ApiToken
+from tests.conftest import Account, clean_engine, snapshot
 
 RAWHIDE = "fedora-rawhide-x86_64"
 INACTIVE = "epel-9-aarch64"  # deactivated by the fixture
@@ -624,7 +623,7 @@ class Stage:
     """
 
     def __init__(self, template: str, directory: Path) -> None:
-        self.engine = _clean_engine(template, directory)
+        self.engine = clean_engine(template, directory)
         factory = make_session_factory(self.engine)
         settings = Settings(
             data_dir=directory,
@@ -702,22 +701,6 @@ class Stage:
             case "not-utf8":
                 return basic(b"\xff\xfe:" + token.token.encode())
         raise AssertionError(f"unknown actor {who!r}")
-
-
-def _clean_engine(template: str, directory: Path) -> Engine:
-    """A migrated, seeded, empty database, as conftest's ``engine`` fixture makes one."""
-    if POSTGRES:
-        engine = make_engine(template)
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    else:
-        path = directory / "coprd.sqlite"
-        shutil.copyfile(template, path)
-        engine = make_engine(f"sqlite:///{path}")
-    with write_session(make_session_factory(engine)) as session:
-        chroots.seed_mock_chroots(session)
-    return engine
 
 
 @pytest.fixture(scope="module")

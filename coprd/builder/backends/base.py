@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from coprd.builder._process import ProcessResult
 from coprd.builder.macros import split_chroot
 from coprd.builder.srpm import InvalidPackage, Nevra, arch_allowed, inspect_rpm, inspect_srpm
 
@@ -132,3 +133,28 @@ def srpm_problem(task: RpmTask) -> str | None:
             f"ExcludeArch: {' '.join(info.exclude_arch) or '-'})"
         )
     return None
+
+
+def rpm_result(
+    tool: str,
+    ended: ProcessResult,
+    on_output: Callable[[bytes], None],
+    collect: Callable[[], list[Nevra]],
+    exit_text: str | None = None,
+) -> RpmResult:
+    """The task's result from how ``tool`` ended and the packages ``collect`` finds."""
+    if ended.canceled:
+        write_note(on_output, "canceled")
+        return RpmResult("canceled", [], "canceled")
+    if ended.timed_out:
+        return failed(on_output, ended.reason)
+    if ended.returncode != 0:
+        return failed(on_output, f"{tool} {exit_text or ended.reason}")
+    try:
+        packages = collect()
+    except InvalidPackage as error:
+        return failed(on_output, f"{tool} produced an invalid package: {error}")
+    if not packages:
+        return failed(on_output, f"{tool} produced no binary RPMs")
+    write_note(on_output, f"built {', '.join(str(p) for p in packages)}")
+    return RpmResult("succeeded", packages, f"built {len(packages)} package(s)")

@@ -36,7 +36,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from coprd.builder.backends.base import RpmResult, RpmTask, failed, srpm_problem, write_note
+from coprd.builder.backends.base import (
+    RpmResult,
+    RpmTask,
+    failed,
+    rpm_result,
+    srpm_problem,
+    write_note,
+)
 from coprd.builder.macros import chroot_macros, chroot_target
 from coprd.builder.sandbox import (
     SANDBOX_WORKDIR,
@@ -132,22 +139,9 @@ class LocalBackend:
             result = run_sandboxed(argv, spec, on_output, cancel)
         except SandboxUnavailable as error:
             return failed(on_output, str(error))
-        if result.canceled:
-            write_note(on_output, "canceled")
-            return RpmResult("canceled", [], "canceled")
-        if result.timed_out:
-            return failed(on_output, result.reason)
-        if result.returncode != 0:
-            return failed(on_output, f"rpmbuild {result.reason}")
-        try:
-            packages = _collect(topdir / "RPMS", task.outdir, on_output)
-        except InvalidPackage as error:
-            return failed(on_output, f"rpmbuild produced an invalid package: {error}")
-        if not packages:
-            return failed(on_output, "rpmbuild produced no binary RPMs")
-        names = ", ".join(str(p) for p in packages)
-        write_note(on_output, f"built {names}")
-        return RpmResult("succeeded", packages, f"built {len(packages)} package(s)")
+        return rpm_result(
+            "rpmbuild", result, on_output, lambda: _collect(topdir / "RPMS", task.outdir, on_output)
+        )
 
 
 def _rpmbuild_argv(task: RpmTask, target: str, srpm_name: str) -> list[str]:

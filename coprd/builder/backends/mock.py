@@ -44,10 +44,10 @@ from coprd.builder.backends.base import (
     RpmTask,
     built_packages,
     failed,
+    rpm_result,
     srpm_problem,
     write_note,
 )
-from coprd.builder.srpm import InvalidPackage
 
 KILL_GRACE_S = 30.0
 
@@ -139,17 +139,10 @@ class MockBackend:
             kill_grace_s=KILL_GRACE_S,
             cwd=str(task.workdir),
         )
-        if result.canceled:
-            write_note(on_output, "canceled")
-            return RpmResult("canceled", [], "canceled")
-        if result.timed_out:
-            return failed(on_output, result.reason)
-        if result.returncode != 0:
-            return failed(on_output, f"mock {describe_exit(result.returncode)}")
-        try:
-            packages = built_packages(task.outdir)
-        except InvalidPackage as error:
-            return failed(on_output, f"mock produced an invalid package: {error}")
-        if not packages:
-            return failed(on_output, "mock produced no binary RPMs")
-        return RpmResult("succeeded", packages, f"built {len(packages)} package(s)")
+        return rpm_result(
+            "mock",
+            result,
+            on_output,
+            lambda: built_packages(task.outdir),
+            exit_text=describe_exit(result.returncode),
+        )
