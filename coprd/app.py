@@ -133,6 +133,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             daemon=True,
         )
         sweeper.start()
+        # A publish the previous server process did not finish is finished now.
+        threading.Thread(target=_app.state.publisher.repair, name="repair", daemon=True).start()
         yield
         stop_sweep.set()
 

@@ -127,10 +127,14 @@ async def upload_file(
     task_id: TaskId,
     name: str,
 ) -> Response:
-    """Store one result file (an RPM, a log) in the task's results directory."""
+    """Store one result file (an RPM, a log) of a task; packages stay hidden until the
+    task succeeds (see ``coprd.publish.builddir``)."""
     results.check_result_file(name)
-    directory = _held_dir(db, settings, builder, task_id)
-    partial = directory / f".{name}.part"
+    task = scheduling.held_task(db, builder, task_id)
+    build = builds.get_build(db, task.build_id)
+    publisher: Publisher = request.app.state.publisher
+    target = publisher.result_file(str(results.task_dir(build, task)), name)
+    partial = target.with_name(f".{name}.part")
     size = 0
     try:
         with open(partial, "wb") as out:
@@ -143,7 +147,7 @@ async def upload_file(
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(partial, directory / name)
+        os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
     return Response(status_code=204)
@@ -179,12 +183,13 @@ def finish(
         packages=[p.model_dump() for p in body.packages],
         source=scheduling.SourceResult(**body.source.model_dump()) if body.source else None,
     )
-    if task.is_source:
-        publisher.close_source(directory)
-    elif body.state == "succeeded" and not task.cancel_requested:
+    succeeded = body.state == "succeeded" and not task.cancel_requested
+    if succeeded and not task.is_source:
         try:
             publisher.publish_build(str(results.repo_dir(build, task.chroot_name)), directory)
         except CreaterepoFailed as exc:
             outcome = scheduling.TaskOutcome(state="failed", message=f"publishing failed: {exc}")
+    else:
+        publisher.close(directory, succeeded=succeeded)
     build = scheduling.finish_task(db, builder, task_id, outcome)
     return FinishOut(build_state=build.state.value)

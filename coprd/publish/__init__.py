@@ -3,6 +3,7 @@
 Knows nothing of the database: callers say which directory to publish.
 """
 
+from coprd.publish.builddir import finish_build_dir
 from coprd.publish.createrepo import (
     CreaterepoFailed,
     RepoUpdate,
@@ -10,7 +11,6 @@ from coprd.publish.createrepo import (
     repodata_problems,
     update_repo,
 )
-from coprd.publish.logs import finish_build_dir
 from coprd.publish.store import Entry, LocalStore, Readable, ResultsStore, UnsafePath
 
 __all__ = [

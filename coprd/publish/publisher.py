@@ -16,8 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from coprd.core.builds import chroot_tasks
 from coprd.core.results import REPOS_WANTED, repo_dir, task_dir
 from coprd.db.models import Build, BuildState
-from coprd.publish.createrepo import CreaterepoFailed, ensure_repo, update_repo
-from coprd.publish.logs import finish_build_dir
+from coprd.publish.builddir import (
+    drop_packages,
+    finish_build_dir,
+    pending_name,
+    reveal_packages,
+)
+from coprd.publish.createrepo import STAGING_PREFIX, CreaterepoFailed, ensure_repo, update_repo
 from coprd.publish.store import LocalStore
 
 log = logging.getLogger("coprd.publish")
@@ -46,10 +51,55 @@ class Publisher:
         def _dropped(session: Session) -> None:
             session.info.pop(REPOS_WANTED, None)
 
+    def result_file(self, build_rel: str, name: str) -> Path:
+        """Where an agent's upload of ``name`` for a running task is stored."""
+        directory = self.path(build_rel)
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory / pending_name(name)
+
     def publish_build(self, repo_rel: str, build_rel: str) -> None:
-        """Index a finished chroot build into its repository; raises CreaterepoFailed."""
-        finish_build_dir(self.path(build_rel))
+        """Index a succeeded chroot build into its repository; raises CreaterepoFailed.
+
+        Safe to repeat: an agent that lost the server mid-publish sends its finish again.
+        """
+        directory = self.path(build_rel)
+        reveal_packages(directory)
+        finish_build_dir(directory)
         update_repo(self.path(repo_rel))
+
+    def close(self, build_rel: str, *, succeeded: bool) -> None:
+        """End a task that is not published into a repository: a source task, or a chroot
+        build that failed or was canceled (its packages are dropped)."""
+        directory = self.path(build_rel)
+        if not directory.is_dir():
+            return
+        if succeeded:
+            reveal_packages(directory)
+        else:
+            drop_packages(directory)
+        finish_build_dir(directory)
+
+    def repair(self) -> int:
+        """Finish what a crash interrupted: every chroot repository with a leftover staging
+        directory (the server died during a publish) is updated again, so its metadata
+        is complete and names every package on disk. Returns the repositories updated.
+
+        Cheap when nothing crashed: one directory listing per repository.
+        """
+        repaired = 0
+        root = self.path("")
+        for staging in sorted(root.glob(f"*/*/*/{STAGING_PREFIX}*")):
+            repo = staging.parent
+            if not staging.exists():  # an earlier update of the same repo removed it
+                continue
+            try:
+                update_repo(repo)
+            except (CreaterepoFailed, OSError) as exc:
+                log.error("could not repair the repository %s: %s", repo, exc)
+                continue
+            log.info("repaired the repository %s after an interrupted publish", repo)
+            repaired += 1
+        return repaired
 
     def publish_prebuilt(self, build: Build, rpm: Path, name: str) -> None:
         """Put an uploaded binary RPM into each chroot it was accepted for, and index it."""
@@ -58,8 +108,3 @@ class Publisher:
                 directory = str(task_dir(build, task))
                 self.store.put_file(f"{directory}/{name}", rpm)
                 self.publish_build(str(repo_dir(build, task.chroot_name)), directory)
-
-    def close_source(self, build_rel: str) -> None:
-        directory = self.path(build_rel)
-        if directory.is_dir():
-            finish_build_dir(directory)

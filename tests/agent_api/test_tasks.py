@@ -86,6 +86,9 @@ def test_a_build_through_the_agent_protocol(
     assert rpm["repos"][0].endswith(f"/results/alice/demo/{X86}/")
     rid = rpm["task_id"]
     client.put(f"/backend/task/{rid}/files/hello-1.0-1.noarch.rpm", content=b"rpm", headers=auth)
+    # Until the task succeeds, neither the results pages nor createrepo_c see the package.
+    listing = client.get(f"/results/alice/demo/{X86}/{build_id:08d}-hello/")
+    assert "hello-1.0-1.noarch.rpm" not in listing.text
     done = client.post(
         f"/backend/task/{rid}/finish",
         json={
@@ -107,6 +110,32 @@ def test_a_build_through_the_agent_protocol(
     assert (
         client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).status_code == 204
     )
+
+
+def test_a_failed_build_publishes_none_of_its_packages(
+    client: TestClient, settings: Settings, setup: tuple[dict[str, str], int]
+) -> None:
+    auth, build_id = setup
+    tid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    client.post(
+        f"/backend/task/{tid}/finish",
+        json={
+            "state": "succeeded",
+            "source": {"name": "hello", "version": "1.0-1", "srpm_name": "hello-1.0-1.src.rpm"},
+        },
+        headers=auth,
+    )
+    rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    client.put(f"/backend/task/{rid}/files/hello-1.0-1.noarch.rpm", content=b"rpm", headers=auth)
+    client.put(f"/backend/task/{rid}/files/build.log", content=b"error: boom\n", headers=auth)
+    done = client.post(
+        f"/backend/task/{rid}/finish",
+        json={"state": "failed", "message": "rpmbuild exited with 1"},
+        headers=auth,
+    )
+    assert done.json() == {"build_state": "failed"}
+    build_dir = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello"
+    assert sorted(p.name for p in build_dir.iterdir()) == ["build.log.gz"]
 
 
 def test_agents_need_their_token(client: TestClient) -> None:

@@ -80,9 +80,21 @@ def start_server(tmp: Path, builders: int = 0, env: dict[str, str] | None = None
     env.update(HOME=str(home), COPRD_DATA_DIR=str(data_dir), **extra)
     if POSTGRES:
         env["COPRD_DATABASE_URL"] = create_postgres_database("coprd_it")
-    port = free_port()
-    log = tmp / "server.log"
-    with log.open("wb") as out:
+    return _run_server(tmp / "server.log", data_dir, home, env, free_port(), builders)
+
+
+def restart_server(server: Server, builders: int = 0) -> Server:
+    """Start ``coprd serve`` again on the same port, data directory and database (after
+    the test stopped or killed it)."""
+    assert server.process.poll() is not None, "the server is still running"
+    port = int(server.url.rsplit(":", 1)[1])
+    return _run_server(server.log, server.data_dir, server.home, server.env, port, builders)
+
+
+def _run_server(
+    log: Path, data_dir: Path, home: Path, env: dict[str, str], port: int, builders: int
+) -> Server:
+    with log.open("ab") as out:
         process = subprocess.Popen(
             [str(BIN / "coprd"), "serve", "--port", str(port), "--builders", str(builders)],
             env=env,

@@ -1,19 +1,25 @@
-"""Faults: an agent killed in the middle of a build."""
+"""Faults: an agent killed in the middle of a build, the server killed in the middle of a
+publish, many builds finishing into one repository at once."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.integration.conftest import Server, start_server, stop_server
+from coprd.publish import repodata_problems
+from tests.integration.conftest import BIN, Server, restart_server, start_server, stop_server
 from tests.integration.test_builds import CHROOT, make_srpm
+from tests.publish.conftest import primary
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +120,119 @@ def test_local_agents_die_with_their_server(tmp_path: Path, sig: signal.Signals)
     finally:
         if srv.process.poll() is None:
             stop_server(srv)
+
+
+def wait_for_end(server: Server, build_id: int, timeout_s: float = 180) -> str:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            state = str(httpx.get(f"{server.url}/api_3/build/{build_id}").json()["state"])
+        except httpx.TransportError:
+            state = "unreachable"
+        if state in ("succeeded", "failed", "canceled"):
+            return state
+        assert time.monotonic() < deadline, f"build {build_id} is still {state}"
+        time.sleep(0.3)
+
+
+def published_names(server: Server, owner: str, project: str) -> list[str]:
+    repo = server.data_dir / "results" / owner / project / CHROOT
+    assert repodata_problems(repo / "repodata") == []  # checksums included
+    assert list(repo.glob(".repodata-*")) == []
+    return sorted(name for name, _arch, _href in primary(repo))
+
+
+def test_server_killed_during_a_publish(tmp_path: Path) -> None:
+    """The server dies while createrepo_c runs for a finished build; after a restart the
+    outside agent's finish gets through, and the repository is valid and complete."""
+    control = tmp_path / "control"
+    control.mkdir()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    # createrepo_c as the server finds it on PATH: the real one, held back while the test
+    # wants a publish in flight.
+    wrapper = bindir / "createrepo_c"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"if [ -e {control}/slow ]; then echo $$ > {control}/started; sleep 60; fi\n"
+        f'exec {shutil.which("createrepo_c")} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    srv = start_server(
+        tmp_path / "srv",
+        env={"PATH": f"{bindir}:{os.environ['PATH']}", "COPRD_LEASE_SECONDS": "30"},
+    )
+    token = srv.coprd("builder", "add", "outside").stdout.strip()
+    with (tmp_path / "worker.log").open("wb") as out:
+        worker = subprocess.Popen(
+            [str(BIN / "coprd"), "worker", "--server", srv.url, "--token", token],
+            env=srv.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        config = srv.add_user("alice")
+        assert srv.copr_cli(config, "create", "demo", "--chroot", CHROOT).returncode == 0
+        srpm = make_srpm("hello.spec", tmp_path / "a")
+        first = srv.copr_cli(config, "build", "--nowait", "demo", str(srpm))
+        assert wait_for_end(srv, int(first.stdout.split("Created builds: ")[1].split()[0])) == (
+            "succeeded"
+        )
+
+        (control / "slow").touch()
+        srpm = make_srpm("greeting.spec", tmp_path / "b")
+        built = srv.copr_cli(config, "build", "--nowait", "demo", str(srpm))
+        build_id = int(built.stdout.split("Created builds: ")[1].split()[0])
+        deadline = time.monotonic() + 120
+        while not (control / "started").is_file() or not (control / "started").read_text():
+            assert time.monotonic() < deadline, "the publish never started"
+            time.sleep(0.1)
+        srv.process.kill()
+        srv.process.wait()
+        os.kill(int((control / "started").read_text()), signal.SIGKILL)
+        (control / "slow").unlink()
+        repo = srv.data_dir / "results" / "alice" / "demo" / CHROOT
+        assert list(repo.glob(".repodata-*")), "the publish was not interrupted"
+
+        srv = restart_server(srv)
+        assert wait_for_end(srv, build_id) == "succeeded"
+        assert worker.poll() is None, "the agent gave up on the server"
+        listing = httpx.get(
+            f"{srv.url}/api_3/build/list", params={"ownername": "alice", "projectname": "demo"}
+        ).json()["items"]
+        succeeded = sorted(
+            b["source_package"]["name"] for b in listing if b["state"] == "succeeded"
+        )
+        assert succeeded == ["greeting", "hello"]
+        assert published_names(srv, "alice", "demo") == succeeded
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        if srv.process.poll() is None:
+            stop_server(srv)
+
+
+NAMES = [f"many{i:02d}" for i in range(20)]
+
+
+def test_twenty_concurrent_builds_into_one_chroot(server: Server, tmp_path: Path) -> None:
+    config = server.add_user("carol")
+    assert server.copr_cli(config, "create", "many", "--chroot", CHROOT).returncode == 0
+    spec = (Path(__file__).parent.parent / "builder" / "data" / "hello.spec").read_text()
+    srpms = []
+    for name in NAMES:
+        (tmp_path / f"{name}.spec").write_text(spec.replace("hello", name))
+        srpms.append(make_srpm(str(tmp_path / f"{name}.spec"), tmp_path / name))
+
+    def submit(srpm: Path) -> int:
+        built = server.copr_cli(config, "build", "--nowait", "many", str(srpm))
+        assert built.returncode == 0, built.stderr
+        return int(built.stdout.split("Created builds: ")[1].split()[0])
+
+    with ThreadPoolExecutor(len(srpms)) as pool:
+        ids = list(pool.map(submit, srpms))
+    assert len(set(ids)) == len(NAMES)
+    assert [wait_for_end(server, build_id, timeout_s=300) for build_id in ids] == [
+        "succeeded"
+    ] * len(NAMES)
+    assert published_names(server, "carol", "many") == NAMES

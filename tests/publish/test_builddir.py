@@ -1,4 +1,5 @@
-"""Finishing a build directory: logs gzipped in place, safely, twice."""
+"""A build directory: packages hidden until their task succeeds; logs gzipped in place,
+safely, twice."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from coprd.publish import logs
+from coprd.publish import builddir
 from coprd.publish._fs import write_atomically
-from coprd.publish.logs import finish_build_dir
+from coprd.publish.builddir import (
+    drop_packages,
+    finish_build_dir,
+    pending_name,
+    reveal_packages,
+)
 
 
 def make_build_dir(path: Path) -> Path:
@@ -69,7 +75,7 @@ def test_a_crash_midway_is_finished_by_the_next_call(
             raise OSError("disk gone")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(logs, "write_atomically", crash_on_second)
+    monkeypatch.setattr(builddir, "write_atomically", crash_on_second)
     with pytest.raises(OSError, match="disk gone"):
         finish_build_dir(build)
     monkeypatch.undo()
@@ -110,3 +116,28 @@ def test_symlinks_hidden_files_and_subdirectories_are_left_alone(tmp_path: Path)
     assert finish_build_dir(build) == []
     assert outside.read_text() == "not ours\n"
     assert (build / "fedora-review" / "fedora-review.log").exists()
+
+
+def test_packages_wait_hidden_until_revealed(tmp_path: Path) -> None:
+    build = tmp_path / "00000001-hello"
+    build.mkdir()
+    for name in ("hello-1.0-1.noarch.rpm", "hello-1.0-1.src.rpm", "builder-live.log"):
+        (build / pending_name(name)).write_text(name)
+    assert sorted(p.name for p in build.iterdir()) == [
+        ".pending-hello-1.0-1.noarch.rpm",
+        ".pending-hello-1.0-1.src.rpm",
+        "builder-live.log",  # logs are readable while the build runs
+    ]
+    revealed = reveal_packages(build)
+    assert [p.name for p in revealed] == ["hello-1.0-1.noarch.rpm", "hello-1.0-1.src.rpm"]
+    assert (build / "hello-1.0-1.noarch.rpm").read_text() == "hello-1.0-1.noarch.rpm"
+    assert reveal_packages(build) == []  # a retried finish changes nothing
+
+
+def test_a_failed_task_drops_its_packages(tmp_path: Path) -> None:
+    build = tmp_path / "00000001-hello"
+    build.mkdir()
+    (build / pending_name("hello-1.0-1.noarch.rpm")).write_text("rpm")
+    (build / "builder-live.log").write_text("error: boom\n")
+    drop_packages(build)
+    assert [p.name for p in build.iterdir()] == ["builder-live.log"]

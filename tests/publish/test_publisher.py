@@ -1,0 +1,51 @@
+"""The publisher: what a crash in the middle of a publish leaves is finished on restart."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from coprd.publish import ensure_repo, repodata_problems
+from coprd.publish.builddir import pending_name
+from coprd.publish.publisher import Publisher
+from tests.publish.conftest import Rpms, place_build, primary
+
+CHROOT = "fedora-rawhide-x86_64"
+
+
+def test_repair_finishes_a_publish_the_server_died_in(tmp_path: Path, rpms: Rpms) -> None:
+    results = tmp_path / "results"
+    repo = results / "alice" / "demo" / CHROOT
+    ensure_repo(repo)
+    # What kill -9 during publish_build leaves: the build's packages revealed, createrepo_c's
+    # staging directory half-written, the live metadata still the old one.
+    place_build(repo, 7, "hello", rpms.hello)
+    (repo / ".repodata-crashed" / "repodata").mkdir(parents=True)
+    (repo / ".repodata-crashed" / "repodata" / "primary.xml.gz").write_bytes(b"\x1f\x8b")
+    untouched = results / "bob" / "tools" / CHROOT
+    ensure_repo(untouched)
+    before = (untouched / "repodata" / "repomd.xml").stat().st_mtime_ns
+
+    assert Publisher(results).repair() == 1
+
+    assert repodata_problems(repo / "repodata") == []
+    assert [name for name, _arch, _href in primary(repo)] == ["hello"]
+    assert list(repo.glob(".repodata-*")) == []
+    assert (untouched / "repodata" / "repomd.xml").stat().st_mtime_ns == before
+    assert Publisher(results).repair() == 0
+
+
+def test_a_retried_publish_of_the_same_build_is_harmless(tmp_path: Path, rpms: Rpms) -> None:
+    results = tmp_path / "results"
+    publisher = Publisher(results)
+    repo = "alice/demo/" + CHROOT
+    build = f"{repo}/00000007-hello"
+    ensure_repo(results / repo)
+    shutil.copy(rpms.hello, publisher.result_file(build, rpms.hello.name))
+    assert publisher.result_file(build, rpms.hello.name).name == pending_name(rpms.hello.name)
+    assert primary(results / repo) == []
+
+    publisher.publish_build(repo, build)
+    publisher.publish_build(repo, build)  # the agent did not hear the answer and asks again
+
+    assert [name for name, _arch, _href in primary(results / repo)] == ["hello"]
