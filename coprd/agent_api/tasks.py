@@ -32,6 +32,10 @@ MAX_LOG_CHUNK = 1024 * 1024
 # Result files are streamed to disk; the configured limit is enforced while streaming.
 MAX_RESULT_BODY = 64 * 1024 * 1024 * 1024
 TaskId = Annotated[int, PathParam(ge=1)]
+FEDORA_REVIEW_SKIPPED = (
+    b"coprd: this project asks for fedora-review, which coprd does not run; "
+    b"the build goes on without a review.\n"
+)
 
 
 def uploads_dir(settings: Settings, build_id: int) -> Path:
@@ -87,7 +91,12 @@ def claim(db: DB, settings: AppSettings, builder: CurrentBuilder, body: ClaimIn)
     task = scheduling.claim_task(db, builder, body.arches, lease_s=settings.lease_seconds)
     if task is None:
         return Response(status_code=204)
-    return _task_out(db, settings, task)
+    out = _task_out(db, settings, task)
+    build = builds.get_build(db, task.build_id)
+    if not task.is_source and build.project.fedora_review:
+        with open(_held_dir(db, settings, builder, task.id) / results.LIVE_LOG, "ab") as log:
+            log.write(FEDORA_REVIEW_SKIPPED)
+    return out
 
 
 @router.post("/task/{task_id}/heartbeat", response_model=HeartbeatOut)

@@ -11,13 +11,15 @@ from coprd.api_v3 import (
     mock_chroots,
     project_chroots,
     projects,
+    rpmrepo,
 )
 from coprd.api_v3.errors import render_error, status_of, validation_message
 
 PREFIX = "/api_3"
 
 router = APIRouter()
-for _module in (general, projects, project_chroots, mock_chroots, builds, build_chroots):
+_MODULES = (general, projects, project_chroots, mock_chroots, builds, build_chroots, rpmrepo)
+for _module in _MODULES:
     router.include_router(_module.router, prefix=PREFIX)
 
 __all__ = ["PREFIX", "render_error", "router", "status_of", "validation_message"]

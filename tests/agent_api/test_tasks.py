@@ -199,3 +199,27 @@ def test_source_failure_with_a_bad_package_name(
         headers=auth,
     )
     assert r.json() == {"build_state": "failed"}
+
+
+def test_fedora_review_is_accepted_and_its_absence_said_in_the_log(
+    client: TestClient,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    setup: tuple[dict[str, str], int],
+) -> None:
+    auth, build_id = setup
+    with write_session(session_factory) as db:
+        project = projects.get_project(db, "alice", "demo")
+        project.fedora_review = True
+    tid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    client.post(
+        f"/backend/task/{tid}/finish",
+        json={
+            "state": "succeeded",
+            "source": {"name": "hello", "version": "1.0-1", "srpm_name": "hello-1.0-1.src.rpm"},
+        },
+        headers=auth,
+    )
+    client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth)
+    live = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello" / "builder-live.log"
+    assert "asks for fedora-review, which coprd does not run" in live.read_text()

@@ -42,6 +42,7 @@ EXPECTED = {
     ("POST", "/api_3/build/delete/{build_id}"),
     ("GET", "/api_3/build-chroot"),
     ("GET", "/api_3/build-chroot/list"),
+    ("GET", "/api_3/rpmrepo/{ownername}/{dirname}/{name_release}"),
     ("GET", "/api_3/build-chroot/build-config"),
     ("GET", "/api_3/build-chroot/built-packages"),
 }

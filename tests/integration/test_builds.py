@@ -36,9 +36,14 @@ def alice(server: Server) -> Path:
     return config
 
 
-def make_srpm(spec: str, out: Path) -> Path:
+def make_srpm(spec: str | Path, out: Path) -> Path:
+    """``rpmbuild -bs`` into ``out``: a spec file's path, or the name of one in
+    tests/integration/data or tests/builder/data."""
     out.mkdir(parents=True, exist_ok=True)
-    path = HERE / "data" / spec if (HERE / "data" / spec).is_file() else DATA / spec
+    if isinstance(spec, Path):
+        path = spec
+    else:
+        path = HERE / "data" / spec if (HERE / "data" / spec).is_file() else DATA / spec
     subprocess.run(
         [
             "rpmbuild",
@@ -197,3 +202,45 @@ def test_uploadrpm_publishes_the_package_as_it_is(
     refused = server.copr_cli(alice, "uploadrpm", "demo", str(srpm))
     assert refused.returncode == 1
     assert "binary RPM" in refused.stderr
+
+
+def test_dnf_copr_enable_then_install(server: Server, alice: Path, tmp_path: Path) -> None:
+    assert server.copr_cli(alice, "create", "enabled", "--chroot", CHROOT).returncode == 0
+    top = tmp_path / "rpmbuild"
+    subprocess.run(
+        ["rpmbuild", "-bb", str(HERE / "data" / "greeting.spec"), "--define", f"_topdir {top}"],
+        check=True,
+        capture_output=True,
+    )
+    rpm = next((top / "RPMS" / "noarch").glob("greeting-*.rpm"))
+    assert server.copr_cli(alice, "uploadrpm", "enabled", str(rpm)).returncode == 0
+
+    root = tmp_path / "root"
+    # dnf uses the scratch root's repo directory only if it exists (else the host's).
+    (root / "etc" / "yum.repos.d").mkdir(parents=True)
+    dnf = ["dnf", "-y", "--disableplugin=local", f"--installroot={root}", "--releasever=rawhide"]
+    enable = subprocess.run(
+        [*dnf, "copr", "--hub", server.url, "enable", "alice/enabled", CHROOT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert enable.returncode == 0, enable.stdout + enable.stderr
+    repo_file = root / "etc" / "yum.repos.d" / "_copr:127.0.0.1:alice:enabled.repo"
+    assert f"baseurl={server.url}/results/alice/enabled/fedora-$releasever-$basearch/" in (
+        repo_file.read_text()
+    )
+    install = subprocess.run(
+        [*dnf, "install", "greeting"], capture_output=True, text=True, timeout=300
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    assert (root / "usr" / "share" / "greeting" / "hello.txt").is_file()
+
+    missing = subprocess.run(
+        [*dnf, "copr", "--hub", server.url, "enable", "alice/enabled", "epel-9-x86_64"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode != 0
+    assert CHROOT in missing.stdout + missing.stderr  # dnf lists the chroots there are
