@@ -21,7 +21,7 @@ from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFoun
 from coprd.core.names import check_package_name
 from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, require
-from coprd.core.results import check_result_file
+from coprd.core.results import check_result_file, unwant_build
 from coprd.db.models import (
     SOURCE_TASK_CHROOT,
     Build,
@@ -358,6 +358,7 @@ def delete_builds(session: Session, actor: User | None, build_ids: Sequence[int]
                 f"build {build.id} is {build.state.value}; cancel it before deleting it"
             )
     for build in builds:
+        unwant_build(session, build)
         session.delete(build)
     session.flush()
     return [build.id for build in builds]

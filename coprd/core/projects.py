@@ -29,7 +29,7 @@ from coprd.core.groups import get_group, is_member
 from coprd.core.names import check_owner_name, check_project_name
 from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, require
-from coprd.core.results import want_repo
+from coprd.core.results import unwant_project, want_repo
 from coprd.core.users import get_user
 from coprd.db.models import MockChroot, Project, ProjectChroot, User
 
@@ -329,6 +329,7 @@ def delete_project(session: Session, actor: User | None, project: Project) -> No
     require(session, actor, Action.edit, project)
     if project.persistent and not (actor and actor.is_admin):
         raise Forbidden(f"project {project.full_name} is persistent and cannot be deleted")
+    unwant_project(session, project.owner_name, project.name)
     session.delete(project)
     session.flush()
 

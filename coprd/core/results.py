@@ -55,3 +55,20 @@ def want_repo(session: Session, build_or_project: tuple[str, str], chroot: str) 
     owner, dirname = build_or_project
     wanted: set[str] = session.info.setdefault(REPOS_WANTED, set())
     wanted.add(str(PurePosixPath(owner, dirname, chroot)))
+
+
+RESULTS_UNWANTED = "coprd_results_unwanted"
+
+
+def unwant_build(session: Session, build: Build) -> None:
+    """Ask for a deleted build's results to go once this transaction commits: each chroot
+    build leaves its repository's metadata first, then the disk; the source step's
+    directory just goes."""
+    gone: set[str] = session.info.setdefault(RESULTS_UNWANTED, set())
+    gone.update(str(task_dir(build, task)) for task in build.tasks)
+
+
+def unwant_project(session: Session, owner: str, dirname: str) -> None:
+    """Ask for a deleted project's whole results tree to go once this transaction commits."""
+    gone: set[str] = session.info.setdefault(RESULTS_UNWANTED, set())
+    gone.add(str(PurePosixPath(owner, dirname)))

@@ -8,14 +8,17 @@ so several frontend processes on one shared store stay correct.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from coprd.core.builds import chroot_tasks
-from coprd.core.results import REPOS_WANTED, repo_dir, task_dir
-from coprd.db.models import Build, BuildState
+from coprd.core.results import REPOS_WANTED, RESULTS_UNWANTED, repo_dir, task_dir
+from coprd.db.models import SOURCE_TASK_CHROOT, Build, BuildState
+from coprd.publish._fs import remove_tree
 from coprd.publish.builddir import (
     drop_packages,
     finish_build_dir,
@@ -37,7 +40,8 @@ class Publisher:
         return self.store.local_path(rel)
 
     def attach(self, factory: sessionmaker[Session]) -> None:
-        """Make the repositories that committed transactions asked for (``want_repo``)."""
+        """After each commit, make the repositories the transaction asked for
+        (``want_repo``) and remove the results of what it deleted (``unwant_*``)."""
 
         @event.listens_for(factory, "after_commit")
         def _made(session: Session) -> None:
@@ -46,10 +50,39 @@ class Publisher:
                     ensure_repo(self.path(rel))
                 except (CreaterepoFailed, OSError, ValueError):
                     log.exception("could not create the repository %s", rel)
+            gone = session.info.pop(RESULTS_UNWANTED, ())
+            if gone:
+                self.remove(gone)
 
         @event.listens_for(factory, "after_rollback")
         def _dropped(session: Session) -> None:
             session.info.pop(REPOS_WANTED, None)
+            session.info.pop(RESULTS_UNWANTED, None)
+
+    def remove(self, rels: Iterable[str]) -> None:
+        """Remove results of deleted builds and projects (``core.results.unwant_*``).
+
+        A chroot build (``owner/project/chroot/00000042-hello``) leaves its repository's
+        metadata before its files go (``update_repo(remove=…)``), so dnf is never told of
+        a package that is gone; anything else (a source step's directory, a whole project)
+        just goes. Failures are logged: the database no longer knows these files.
+        """
+        by_repo: dict[str, list[str]] = defaultdict(list)
+        for rel in sorted(set(rels)):
+            parts = PurePosixPath(rel).parts
+            if len(parts) == 4 and parts[2] != SOURCE_TASK_CHROOT:
+                by_repo[str(PurePosixPath(*parts[:3]))].append(parts[3])
+            else:
+                path = self.path(rel)
+                if path.exists():
+                    remove_tree(path)
+        for repo, names in by_repo.items():
+            path = self.path(repo)
+            try:
+                if path.is_dir():
+                    update_repo(path, remove=names)
+            except (CreaterepoFailed, OSError, ValueError):
+                log.exception("could not remove %s from the repository %s", names, repo)
 
     def result_file(self, build_rel: str, name: str) -> Path:
         """Where an agent's upload of ``name`` for a running task is stored."""

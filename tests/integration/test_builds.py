@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import Server, start_server, stop_server
+from tests.publish.conftest import primary
 
 pytestmark = pytest.mark.integration
 
@@ -244,3 +245,27 @@ def test_dnf_copr_enable_then_install(server: Server, alice: Path, tmp_path: Pat
     )
     assert missing.returncode != 0
     assert CHROOT in missing.stdout + missing.stderr  # dnf lists the chroots there are
+
+
+def test_deleting_a_build_or_project_removes_its_results(
+    server: Server, alice: Path, tmp_path: Path
+) -> None:
+    assert server.copr_cli(alice, "create", "gone", "--chroot", CHROOT).returncode == 0
+    top = tmp_path / "rpmbuild"
+    subprocess.run(
+        ["rpmbuild", "-bb", str(HERE / "data" / "greeting.spec"), "--define", f"_topdir {top}"],
+        check=True,
+        capture_output=True,
+    )
+    rpm = next((top / "RPMS" / "noarch").glob("greeting-*.rpm"))
+    uploaded = server.copr_cli(alice, "uploadrpm", "gone", str(rpm))
+    build_id = int(uploaded.stdout.split("Created builds: ")[1].split()[0])
+    repo = f"{server.url}/results/alice/gone/{CHROOT}/"
+    assert f"{build_id:08d}-greeting" in httpx.get(repo).text
+
+    assert server.copr_cli(alice, "delete-build", str(build_id)).returncode == 0
+    assert httpx.get(f"{repo}{build_id:08d}-greeting/").status_code == 404
+    assert primary(server.data_dir / "results" / "alice" / "gone" / CHROOT) == []
+
+    assert server.copr_cli(alice, "delete", "gone").returncode == 0
+    assert httpx.get(f"{server.url}/results/alice/gone/").status_code == 404

@@ -49,3 +49,22 @@ def test_a_retried_publish_of_the_same_build_is_harmless(tmp_path: Path, rpms: R
     publisher.publish_build(repo, build)  # the agent did not hear the answer and asks again
 
     assert [name for name, _arch, _href in primary(results / repo)] == ["hello"]
+
+
+def test_removed_builds_leave_the_metadata_then_the_disk(tmp_path: Path, rpms: Rpms) -> None:
+    results = tmp_path / "results"
+    repo = results / "alice" / "demo" / CHROOT
+    ensure_repo(repo)
+    place_build(repo, 7, "hello", rpms.hello)
+    place_build(repo, 8, "pkg01", rpms.sub["pkg01"])
+    publisher = Publisher(results)
+    publisher.publish_build(f"alice/demo/{CHROOT}", f"alice/demo/{CHROOT}/00000008-pkg01")
+    srpm_dir = results / "alice" / "demo" / "srpm-builds" / "00000007"
+    srpm_dir.mkdir(parents=True)
+
+    publisher.remove([f"alice/demo/{CHROOT}/00000007-hello", "alice/demo/srpm-builds/00000007"])
+
+    assert not (repo / "00000007-hello").exists() and not srpm_dir.exists()
+    assert [href.split("/")[0] for _n, _a, href in primary(repo)] == ["00000008-pkg01"]
+    publisher.remove(["alice/demo", "alice/never-built"])  # a project, with and without results
+    assert not (results / "alice" / "demo").exists()
