@@ -73,5 +73,14 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_read_db(request: Request) -> Iterator[Session]:
+    """A read-only transaction whatever the method: for requests that stream a body (a
+    log chunk, a result file) or run a long step, which must not hold SQLite's write
+    lock meanwhile. They open their own write transaction for the short part that writes."""
+    with transaction(request.app.state.session_factory, write=False) as session:
+        yield session
+
+
 DB = Annotated[Session, Depends(get_db, scope="function")]
+ReadDB = Annotated[Session, Depends(get_read_db, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]

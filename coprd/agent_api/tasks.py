@@ -13,16 +13,18 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
-from coprd.agent_api.deps import CurrentBuilder
+from coprd.agent_api.deps import CurrentBuilder, ReadingBuilder
 from coprd.agent_api.schemas import ClaimIn, FinishIn, FinishOut, HeartbeatOut, TaskOut
 from coprd.config import Settings
 from coprd.core import builds, results, scheduling
 from coprd.core.errors import InvalidInput, NotFound
 from coprd.core.project_chroots import build_config
 from coprd.core.projects import get_project
-from coprd.db.models import BuildTask
-from coprd.http import DB, AppSettings
+from coprd.db.engine import write_session
+from coprd.db.models import Builder, BuildTask
+from coprd.http import DB, AppSettings, ReadDB
 from coprd.publish.createrepo import CreaterepoFailed
 from coprd.publish.publisher import Publisher
 
@@ -107,7 +109,7 @@ def heartbeat(
     return HeartbeatOut(action=action)
 
 
-def _held_dir(db: DB, settings: Settings, builder: CurrentBuilder, task_id: int) -> Path:
+def _held_dir(db: Session, settings: Settings, builder: Builder, task_id: int) -> Path:
     task = scheduling.held_task(db, builder, task_id)
     build = builds.get_build(db, task.build_id)
     path = settings.results_dir / str(results.task_dir(build, task))
@@ -117,7 +119,7 @@ def _held_dir(db: DB, settings: Settings, builder: CurrentBuilder, task_id: int)
 
 @router.post("/task/{task_id}/log", status_code=204, max_body_size=MAX_LOG_CHUNK)
 async def append_log(
-    request: Request, db: DB, settings: AppSettings, builder: CurrentBuilder, task_id: TaskId
+    request: Request, db: ReadDB, settings: AppSettings, builder: ReadingBuilder, task_id: TaskId
 ) -> Response:
     """Append a chunk to the task's ``builder-live.log``, readable over HTTP at once."""
     chunk = await request.body()
@@ -130,9 +132,9 @@ async def append_log(
 @router.put("/task/{task_id}/files/{name}", status_code=204, max_body_size=MAX_RESULT_BODY)
 async def upload_file(
     request: Request,
-    db: DB,
+    db: ReadDB,
     settings: AppSettings,
-    builder: CurrentBuilder,
+    builder: ReadingBuilder,
     task_id: TaskId,
     name: str,
 ) -> Response:
@@ -178,10 +180,15 @@ def download_source(
 
 @router.post("/task/{task_id}/finish", response_model=FinishOut)
 def finish(
-    request: Request, db: DB, builder: CurrentBuilder, task_id: TaskId, body: FinishIn
+    request: Request, db: ReadDB, builder: ReadingBuilder, task_id: TaskId, body: FinishIn
 ) -> FinishOut:
     """Record how a task ended. A chroot build is published into its repository first,
-    so that once a build reads ``succeeded`` dnf can install it."""
+    so that once a build reads ``succeeded`` dnf can install it.
+
+    Publishing runs createrepo_c, which takes up to a second on a big repository; it
+    runs before the write transaction opens, so on SQLite other agents and users are not
+    held up meanwhile.
+    """
     publisher: Publisher = request.app.state.publisher
     task = scheduling.held_task(db, builder, task_id)
     build = builds.get_build(db, task.build_id)
@@ -200,5 +207,7 @@ def finish(
             outcome = scheduling.TaskOutcome(state="failed", message=f"publishing failed: {exc}")
     else:
         publisher.close(directory, succeeded=succeeded)
-    build = scheduling.finish_task(db, builder, task_id, outcome)
-    return FinishOut(build_state=build.state.value)
+    with write_session(request.app.state.session_factory) as writing:
+        held_by = writing.get_one(Builder, builder.id)
+        ended = scheduling.finish_task(writing, held_by, task_id, outcome)
+        return FinishOut(build_state=ended.state.value)

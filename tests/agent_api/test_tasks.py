@@ -16,6 +16,7 @@ from coprd.config import Settings
 from coprd.core import builders, builds, projects, users
 from coprd.core.builds import BuildOptions, Source
 from coprd.db.engine import write_session
+from coprd.publish.publisher import Publisher
 
 X86 = "fedora-rawhide-x86_64"
 
@@ -223,3 +224,34 @@ def test_fedora_review_is_accepted_and_its_absence_said_in_the_log(
     client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth)
     live = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello" / "builder-live.log"
     assert "asks for fedora-review, which coprd does not run" in live.read_text()
+
+
+def test_publishing_does_not_hold_the_write_lock(
+    client: TestClient,
+    session_factory: sessionmaker[Session],
+    setup: tuple[dict[str, str], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """createrepo_c may run a second on a big repository; other writers go on meanwhile."""
+    auth, _build_id = setup
+    tid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    client.post(
+        f"/backend/task/{tid}/finish",
+        json={
+            "state": "succeeded",
+            "source": {"name": "hello", "version": "1.0-1", "srpm_name": "hello-1.0-1.src.rpm"},
+        },
+        headers=auth,
+    )
+    rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    wrote_meanwhile = []
+
+    def publish(_self: Publisher, _repo: str, _build: str) -> None:
+        # Another writer (a user submitting a build) gets through while this one publishes.
+        with write_session(session_factory) as other:
+            wrote_meanwhile.append(users.create_user(other, "carol").id)
+
+    monkeypatch.setattr(Publisher, "publish_build", publish)
+    done = client.post(f"/backend/task/{rid}/finish", json={"state": "succeeded"}, headers=auth)
+    assert done.json() == {"build_state": "succeeded"}
+    assert wrote_meanwhile
