@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field, ValidationError
 from starlette.datastructures import UploadFile
+from starlette.types import Message
 
 from coprd.agent_api import uploads_dir
 from coprd.api_v3.deps import CurrentUser
@@ -33,16 +34,19 @@ from coprd.builder.srpm import InvalidPackage, inspect_rpm
 from coprd.config import Settings
 from coprd.core import builds, permissions, projects
 from coprd.core.builds import BuildOptions, Source
-from coprd.core.errors import InvalidInput
+from coprd.core.errors import InvalidInput, TooLarge
 from coprd.db.models import Project
 from coprd.http import DB, AppSettings
 from coprd.publish.publisher import Publisher
 
 router = APIRouter(prefix="/build", tags=["builds"])
 
-# The configured upload limit is checked against Content-Length and while copying;
+# The configured upload limit is checked against Content-Length and while reading;
 # this is only the ceiling above which nothing is read at all.
 MAX_UPLOAD_BODY = 64 * 1024 * 1024 * 1024
+# What a multipart upload body may carry besides the package: the 'json' part (at most
+# 1 MiB) and the framing.
+MULTIPART_ALLOWANCE = 2 * 1024 * 1024
 
 
 class BuildTarget(BuildOptions):
@@ -122,12 +126,18 @@ def create_from_url(db: DB, settings: AppSettings, user: CurrentUser, body: Buil
 
 async def _upload_body(request: Request) -> tuple[BuildTarget, UploadFile]:
     settings: Settings = request.app.state.settings
+    too_large = TooLarge(
+        f"the upload is larger than this server's limit of {settings.max_upload_bytes} bytes"
+    )
+    # The package part is checked exactly while it is kept (_keep_upload); the body as a
+    # whole may carry the small parts and the multipart framing on top of it.
+    limit = settings.max_upload_bytes + MULTIPART_ALLOWANCE
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > settings.max_upload_bytes:
-        raise InvalidInput(
-            f"the upload is larger than this server's limit of {settings.max_upload_bytes} bytes"
-        )
-    raw, form = await read_json_and_files(request, max_part=1024 * 1024, allow_json_body=False)
+    if length.isdigit() and int(length) > limit:
+        raise too_large
+    raw, form = await read_json_and_files(
+        _limited(request, limit, too_large), max_part=1024 * 1024, allow_json_body=False
+    )
     upload = form.get("pkgs") if form is not None else None
     if not isinstance(upload, UploadFile):
         raise InvalidInput("the multipart body has no 'pkgs' file part", "pkgs")
@@ -135,6 +145,23 @@ async def _upload_body(request: Request) -> tuple[BuildTarget, UploadFile]:
         return BuildTarget.model_validate(raw), upload
     except ValidationError as exc:
         raise InvalidInput(validation_message(exc)) from None
+
+
+def _limited(request: Request, limit: int, error: TooLarge) -> Request:
+    """The same request, whose body is read no further than ``limit`` bytes: past that,
+    ``error`` is raised. A body sent without a Content-Length (chunked) is otherwise parsed
+    to its end, spooling the file part to disk, before its size can be checked."""
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise error
+        return message
+
+    return Request(request.scope, receive)
 
 
 UploadBody = Annotated[tuple[BuildTarget, UploadFile], Depends(_upload_body)]
@@ -155,10 +182,9 @@ def _keep_upload(settings: Settings, upload: UploadFile, *, source: bool) -> tup
             if size > settings.max_upload_bytes:
                 out.close()
                 os.unlink(temp)
-                raise InvalidInput(
-                    f"{name} is larger than this server's limit of "
-                    f"{settings.max_upload_bytes} bytes",
-                    "pkgs",
+                raise TooLarge(
+                    f"pkgs: {name} is larger than this server's limit of "
+                    f"{settings.max_upload_bytes} bytes"
                 )
             out.write(chunk)
     return Path(temp), name

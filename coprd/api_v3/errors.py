@@ -13,9 +13,17 @@ from coprd.core.errors import (
     InvalidInput,
     NotAuthenticated,
     NotFound,
+    TooLarge,
 )
 
-STATUS = {InvalidInput: 400, NotAuthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
+STATUS = {
+    InvalidInput: 400,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+}
 
 
 def status_of(error: CoprdError) -> int:
@@ -29,7 +37,13 @@ def render_error(request: Request, status: int, message: str) -> JSONResponse:
     if status == 401:
         base = request.app.state.settings.public_url
         message = f"{message} Please visit {base}/api to get or renew your API token."
-    return JSONResponse({"error": message}, status_code=status)
+    headers = None
+    if status == 413:
+        # The client is most likely still sending the body, and reads the answer only once
+        # it has sent all of it; on a connection kept alive the server would go on reading
+        # (and dropping) the rest. Closing the connection ends the upload at once.
+        headers = {"Connection": "close"}
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def validation_message(exc: ValidationError | Exception) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request
 from starlette.datastructures import FormData
 
-from coprd.core.errors import InvalidInput
+from coprd.core.errors import CoprdError, InvalidInput
 
 
 async def read_json_and_files(
@@ -25,6 +25,8 @@ async def read_json_and_files(
     if content_type.startswith("multipart/form-data"):
         try:
             form = await request.form(max_files=8, max_fields=50, max_part_size=max_part)
+        except CoprdError:  # the request's own refusal while it is read (too large)
+            raise
         except Exception as exc:  # the multipart parser's own errors, e.g. a bad boundary
             raise InvalidInput(f"malformed multipart body: {exc}") from None
         part = form.get("json")

@@ -7,7 +7,8 @@
     ├── NotAuthenticated       no, or no valid, credentials where they are needed
     ├── Forbidden              the actor may not do this to this object
     ├── NotFound               the object named does not exist
-    └── Conflict               the object would clash with one that exists
+    ├── Conflict               the object would clash with one that exists
+    └── TooLarge               an upload is larger than this server accepts
 
 The core never raises HTTP errors; it does not know which dialect called it.
 """
@@ -44,4 +45,8 @@ class NotFound(CoprdError):
 
 
 class Conflict(CoprdError):
+    pass
+
+
+class TooLarge(CoprdError):
     pass
