@@ -17,7 +17,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from coprd import agent_api, api_v3
+from coprd import agent_api, api_v3, uploads
 from coprd.config import Settings
 from coprd.core import scheduling
 from coprd.core.errors import CoprdError
@@ -136,6 +136,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         sweeper.start()
         # A publish the previous server process did not finish is finished now.
         threading.Thread(target=_app.state.publisher.repair, name="repair", daemon=True).start()
+        threading.Thread(
+            target=uploads.sweep_forever,
+            args=(settings, _app.state.session_factory, stop_sweep),
+            name="uploads-sweep",
+            daemon=True,
+        ).start()
         yield
         stop_sweep.set()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from coprd.agent_api.tasks import router, uploads_dir
+from coprd.agent_api.tasks import router
 
 PREFIX = "/backend"
 
-__all__ = ["PREFIX", "router", "uploads_dir"]
+__all__ = ["PREFIX", "router"]

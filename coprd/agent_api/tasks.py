@@ -15,6 +15,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
+from coprd import uploads
 from coprd.agent_api.deps import CurrentBuilder, ReadingBuilder
 from coprd.agent_api.schemas import ClaimIn, FinishIn, FinishOut, HeartbeatOut, TaskOut
 from coprd.config import Settings
@@ -38,11 +39,6 @@ FEDORA_REVIEW_SKIPPED = (
     b"coprd: this project asks for fedora-review, which coprd does not run; "
     b"the build goes on without a review.\n"
 )
-
-
-def uploads_dir(settings: Settings, build_id: int) -> Path:
-    """Where the frontend keeps an uploaded SRPM until the source task has fetched it."""
-    return settings.data_dir / "uploads" / f"{build_id:08d}"
 
 
 def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
@@ -172,7 +168,7 @@ def download_source(
     task = scheduling.held_task(db, builder, task_id)
     build = builds.get_build(db, task.build_id)
     name = build.source_json.get("pkg")
-    path = uploads_dir(settings, build.id) / str(name)
+    path = uploads.uploads_dir(settings, build.id) / str(name)
     if not task.is_source or build.source_type != "upload" or not path.is_file():
         raise NotFound(f"task {task_id} has no uploaded source")
     return FileResponse(path, media_type="application/x-rpm", filename=str(name))
@@ -209,5 +205,7 @@ def finish(
         publisher.close(directory, succeeded=succeeded)
     with write_session(request.app.state.session_factory) as writing:
         held_by = writing.get_one(Builder, builder.id)
-        ended = scheduling.finish_task(writing, held_by, task_id, outcome)
-        return FinishOut(build_state=ended.state.value)
+        state = scheduling.finish_task(writing, held_by, task_id, outcome).state.value
+    if task.is_source:  # the uploaded SRPM, if any, is in the results now or of no use
+        uploads.forget(request.app.state.settings, build.id)
+    return FinishOut(build_state=state)

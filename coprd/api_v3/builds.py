@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,7 +10,7 @@ from pydantic import Field, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from coprd.agent_api import uploads_dir
+from coprd import uploads
 from coprd.api_v3.deps import CurrentUser
 from coprd.api_v3.errors import validation_message
 from coprd.api_v3.multipart import read_json_and_files
@@ -167,29 +163,6 @@ def _limited(request: Request, limit: int, error: TooLarge) -> Request:
 UploadBody = Annotated[tuple[BuildTarget, UploadFile], Depends(_upload_body)]
 
 
-def _keep_upload(settings: Settings, upload: UploadFile, *, source: bool) -> tuple[Path, str]:
-    """Copy the uploaded package beside the uploads, checked; returns (temp path, name)."""
-    upload.file.seek(0)
-    name = builds.check_package_upload(upload.filename or "", upload.file.read(96), source=source)
-    upload.file.seek(0)
-    staging = settings.data_dir / "uploads"
-    staging.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".upload-", dir=staging)
-    size = 0
-    with os.fdopen(fd, "wb") as out:
-        while chunk := upload.file.read(1024 * 1024):
-            size += len(chunk)
-            if size > settings.max_upload_bytes:
-                out.close()
-                os.unlink(temp)
-                raise TooLarge(
-                    f"pkgs: {name} is larger than this server's limit of "
-                    f"{settings.max_upload_bytes} bytes"
-                )
-            out.write(chunk)
-    return Path(temp), name
-
-
 @router.post(
     "/create/upload",
     response_model=BuildOut,
@@ -199,14 +172,12 @@ def _keep_upload(settings: Settings, upload: UploadFile, *, source: bool) -> tup
 def create_from_upload(db: DB, settings: AppSettings, user: CurrentUser, body: UploadBody) -> Any:
     target, upload = body
     project = _project(db, target)
-    temp, name = _keep_upload(settings, upload, source=True)
+    temp, name = uploads.receive(settings, upload.file, upload.filename or "", source=True)
     try:
         build = builds.submit_build(
             db, user, project, Source(type="upload", data={"pkg": name}), target
         )
-        final = uploads_dir(settings, build.id)
-        final.mkdir(parents=True, exist_ok=True)
-        shutil.move(temp, final / name)
+        uploads.keep(settings, temp, build.id, name)
     finally:
         temp.unlink(missing_ok=True)
     return BuildOut.of(builds.get_build(db, build.id), settings.results_url)
@@ -223,7 +194,7 @@ def create_from_rpm_upload(
 ) -> Any:
     target, upload = body
     project = _project(db, target)
-    temp, name = _keep_upload(settings, upload, source=False)
+    temp, name = uploads.receive(settings, upload.file, upload.filename or "", source=False)
     try:
         try:
             nevra = inspect_rpm(temp)
@@ -247,7 +218,8 @@ def cancel_build(db: DB, settings: AppSettings, user: CurrentUser, build_id: int
 @router.post("/delete/list", response_model=BuildsDeletedOut, include_in_schema=False)
 def delete_builds(db: DB, settings: AppSettings, user: CurrentUser, body: BuildIdsIn) -> Any:
     deleted = builds.delete_builds(db, user, body.builds)
-    _forget_results(settings, deleted)
+    for build_id in deleted:
+        uploads.forget(settings, build_id)
     return BuildsDeletedOut(builds=deleted)
 
 
@@ -256,10 +228,5 @@ def delete_builds(db: DB, settings: AppSettings, user: CurrentUser, body: BuildI
 def delete_build(db: DB, settings: AppSettings, user: CurrentUser, build_id: int) -> Any:
     shown = BuildOut.of(builds.get_build(db, build_id), settings.results_url)
     builds.delete_builds(db, user, [build_id])
-    _forget_results(settings, [build_id])
+    uploads.forget(settings, build_id)
     return shown
-
-
-def _forget_results(settings: Settings, build_ids: list[int]) -> None:
-    for build_id in build_ids:
-        shutil.rmtree(uploads_dir(settings, build_id), ignore_errors=True)

@@ -10,13 +10,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from coprd.agent_api import uploads_dir
 from coprd.app import create_app
 from coprd.config import Settings
 from coprd.core import builders, builds, projects, users
 from coprd.core.builds import BuildOptions, Source
 from coprd.db.engine import write_session
 from coprd.publish.publisher import Publisher
+from coprd.uploads import uploads_dir
 
 X86 = "fedora-rawhide-x86_64"
 

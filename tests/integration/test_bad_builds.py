@@ -191,12 +191,6 @@ def test_a_truncated_srpm_fails_its_source_build(env: Env) -> None:
     assert partial_results(env.server) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the uploaded SRPM stays in <data_dir>/uploads/<build> after the source task "
-    "ended; only deleting the build removes it (the finish route in agent_api/tasks.py "
-    "should forget it once the source task has ended)",
-)
 def test_an_upload_is_forgotten_when_its_source_build_ends(env: Env) -> None:
     built = env.server.copr_cli(env.alice, "build", "--nowait", "demo", str(env.srpm))
     assert built.returncode == 0, built.stdout + built.stderr

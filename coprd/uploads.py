@@ -1,0 +1,156 @@
+"""Packages users upload, kept by the frontend until the build's source task has them.
+
+Every dialect that takes an upload (APIv3's ``build/create/upload`` and ``rpm-upload``, the
+legacy ``new_build_upload``, APIv2's multipart build) goes through here:
+
+1. ``receive`` copies the uploaded file, checked (an RPM lead, the right kind of RPM, the
+   size limit), into a hidden file in ``<data_dir>/uploads/`` while the request runs;
+2. once the build exists, ``keep`` moves it to ``uploads/<build_id:08d>/<name>``, where the
+   agent running the source task downloads it (``/backend/task/<id>/source``);
+3. when that task has ended, in any state, ``forget`` removes it.
+
+``sweep`` removes what a crash or an abandoned build left behind: staging files older than
+an hour, and the directories of builds that are gone or whose source task has ended
+without having been finished by an agent (canceled before it started, or failed after
+its last lease).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from coprd.config import Settings
+from coprd.core.builds import TERMINAL, check_package_upload
+from coprd.core.errors import TooLarge
+from coprd.db.engine import read_session
+from coprd.db.models import SOURCE_TASK_CHROOT, BuildTask
+
+__all__ = ["forget", "keep", "receive", "sweep", "sweep_forever", "uploads_dir"]
+
+log = logging.getLogger("coprd.uploads")
+
+STAGING_PREFIX = ".upload-"
+STALE_STAGING_S = 3600.0
+# A directory is moved into place before the transaction that creates its build commits;
+# younger ones are left alone, whatever the database says yet.
+GRACE_S = 300.0
+SWEEP_INTERVAL_S = 600.0
+_CHUNK = 1024 * 1024
+
+
+def uploads_dir(settings: Settings, build_id: int) -> Path:
+    return settings.data_dir / "uploads" / f"{build_id:08d}"
+
+
+def receive(
+    settings: Settings, stream: BinaryIO, filename: str, *, source: bool
+) -> tuple[Path, str]:
+    """Copy an uploaded package into a staging file, checked; returns its path and the name
+    it is kept under (the client's file name without any directory).
+
+    ``source`` says whether an SRPM or a binary RPM is expected. Raises ``InvalidInput``
+    (not an RPM, a bad name) or ``TooLarge``; nothing is left behind then.
+    """
+    stream.seek(0)
+    name = check_package_upload(filename, stream.read(96), source=source)
+    stream.seek(0)
+    staging = settings.data_dir / "uploads"
+    staging.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=staging)
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(_CHUNK):
+                size += len(chunk)
+                if size > settings.max_upload_bytes:
+                    raise TooLarge(
+                        f"pkgs: {name} is larger than this server's limit of "
+                        f"{settings.max_upload_bytes} bytes"
+                    )
+                out.write(chunk)
+    except BaseException:
+        os.unlink(temp)
+        raise
+    return Path(temp), name
+
+
+def keep(settings: Settings, staged: Path, build_id: int, name: str) -> Path:
+    """Move a staged upload to where the build's source task fetches it."""
+    directory = uploads_dir(settings, build_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / name
+    shutil.move(staged, final)
+    return final
+
+
+def forget(settings: Settings, build_id: int) -> None:
+    shutil.rmtree(uploads_dir(settings, build_id), ignore_errors=True)
+
+
+def sweep(settings: Settings, factory: sessionmaker[Session], *, now: float | None = None) -> int:
+    """Remove leftovers (see the module docstring); returns how many entries went."""
+    root = settings.data_dir / "uploads"
+    if not root.is_dir():
+        return 0
+    now = time.time() if now is None else now
+    removed = 0
+    held: dict[int, Path] = {}
+    for entry in root.iterdir():
+        if entry.name.startswith(STAGING_PREFIX):
+            try:
+                if now - entry.stat().st_mtime > STALE_STAGING_S:
+                    entry.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass
+        elif entry.name.isdigit():
+            try:
+                if now - entry.stat().st_mtime > GRACE_S:
+                    held[int(entry.name)] = entry
+            except FileNotFoundError:
+                pass
+    if not held:
+        return removed
+    with read_session(factory) as session:
+        waiting = set(
+            session.scalars(
+                select(BuildTask.build_id).where(
+                    BuildTask.build_id.in_(held),
+                    BuildTask.chroot_name == SOURCE_TASK_CHROOT,
+                    BuildTask.state.not_in(TERMINAL),
+                )
+            )
+        )
+    for build_id, path in held.items():
+        if build_id not in waiting:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def sweep_forever(
+    settings: Settings,
+    factory: sessionmaker[Session],
+    stop: threading.Event,
+    interval_s: float = SWEEP_INTERVAL_S,
+) -> None:
+    """``sweep`` now and every ``interval_s`` until ``stop`` is set."""
+    while True:
+        try:
+            removed = sweep(settings, factory)
+            if removed:
+                log.info("removed %d upload(s) no build needs any more", removed)
+        except Exception:
+            log.exception("the uploads sweep failed; retrying in %.0f s", interval_s)
+        if stop.wait(interval_s):
+            return

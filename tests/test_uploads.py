@@ -1,0 +1,73 @@
+"""Uploaded packages: kept until the source task has them, and no longer."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from coprd import uploads
+from coprd.config import Settings
+from coprd.core import builds, projects, users
+from coprd.core.builds import BuildOptions, Source
+from coprd.core.errors import InvalidInput, TooLarge
+from coprd.db.engine import write_session
+from coprd.db.models import BuildState
+
+SRPM_LEAD = b"\xed\xab\xee\xdb\x03\x00\x00\x01" + b"\x00" * 88
+
+
+def staged(settings: Settings) -> list[str]:
+    root = settings.data_dir / "uploads"
+    return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+
+
+def test_receive_checks_and_stages(settings: Settings) -> None:
+    temp, name = uploads.receive(
+        settings, io.BytesIO(SRPM_LEAD + b"body"), "C:\\tmp\\hello-1.0-1.src.rpm", source=True
+    )
+    assert name == "hello-1.0-1.src.rpm"
+    assert temp.read_bytes() == SRPM_LEAD + b"body"
+    kept = uploads.keep(settings, temp, 7, name)
+    assert kept == settings.data_dir / "uploads" / "00000007" / name
+    assert staged(settings) == ["00000007"]
+
+
+def test_refused_uploads_leave_nothing(settings: Settings) -> None:
+    with pytest.raises(InvalidInput, match="not an RPM"):
+        uploads.receive(settings, io.BytesIO(b"hello"), "x.src.rpm", source=True)
+    small = Settings(**{**settings.__dict__, "max_upload_bytes": 100})
+    with pytest.raises(TooLarge, match="larger than this server's limit of 100 bytes"):
+        uploads.receive(small, io.BytesIO(SRPM_LEAD + b"x" * 100), "x.src.rpm", source=True)
+    assert staged(settings) == []
+
+
+def test_sweep_removes_what_no_build_needs(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    with write_session(session_factory) as db:
+        alice = users.create_user(db, "alice")
+        project = projects.create_project(
+            db, alice, "alice", projects.NewProject(name="demo", chroots=["fedora-rawhide-x86_64"])
+        )
+        source = Source(type="upload", data={"pkg": "x.src.rpm"})
+        waiting = builds.submit_build(db, alice, project, source, BuildOptions()).id
+        canceled = builds.submit_build(db, alice, project, source, BuildOptions())
+        builds.cancel_build(db, alice, canceled)
+        assert builds.source_task(canceled).state == BuildState.canceled
+        canceled_id = canceled.id
+    root = settings.data_dir / "uploads"
+    for build_id in (waiting, canceled_id, 999):  # 999: a build that does not exist
+        (root / f"{build_id:08d}").mkdir(parents=True)
+    (root / ".upload-old").write_bytes(b"x")
+    (root / ".upload-new").write_bytes(b"x")
+    hour_ago = time.time() - 3700
+    for name in (f"{waiting:08d}", f"{canceled_id:08d}", "00000999", ".upload-old"):
+        os.utime(root / name, (hour_ago, hour_ago))
+    (root / "00000998").mkdir()  # just moved in place; its build may not be committed yet
+
+    assert uploads.sweep(settings, session_factory) == 3
+    assert staged(settings) == sorted([".upload-new", "00000998", f"{waiting:08d}"])
