@@ -20,7 +20,7 @@ from coprd.agent_api.deps import CurrentBuilder, ReadingBuilder
 from coprd.agent_api.schemas import ClaimIn, FinishIn, FinishOut, HeartbeatOut, TaskOut
 from coprd.config import Settings
 from coprd.core import builds, results, scheduling
-from coprd.core.errors import InvalidInput, NotFound
+from coprd.core.errors import NotFound, TooLarge
 from coprd.core.project_chroots import build_config
 from coprd.core.projects import get_project
 from coprd.db.engine import write_session
@@ -148,7 +148,7 @@ async def upload_file(
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > settings.max_upload_bytes:
-                    raise InvalidInput(
+                    raise TooLarge(
                         f"{name} is larger than the limit of {settings.max_upload_bytes} bytes"
                     )
                 out.write(chunk)

@@ -181,7 +181,7 @@ def test_result_size_limit(
     small = TestClient(create_app(replace(settings, max_upload_bytes=1000), engine))
     tid = small.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
     r = small.put(f"/backend/task/{tid}/files/big.rpm", content=b"x" * 5000, headers=auth)
-    assert r.status_code == 400 and "limit" in r.json()["error"]
+    assert r.status_code == 413 and "limit" in r.json()["error"]
     task_dir = settings.results_dir / "alice/demo/srpm-builds" / f"{build_id:08d}"
     assert not any(task_dir.iterdir())
 
