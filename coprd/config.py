@@ -42,6 +42,12 @@ class Settings:
     # How long a claimed task stays an agent's without a heartbeat (agents beat every 3 s).
     lease_seconds: int = 60
     secret_key: str = ""
+    # Where source tasks fetch from: a PyPI simple index, a RubyGems source, a dist-git
+    # laid out as Fedora's (clones at <url>/<namespace>/<name>.git, sources at
+    # <url>/repo/pkgs/...).
+    pypi_index: str = "https://pypi.org/simple"
+    rubygems_source: str = "https://rubygems.org"
+    distgit_url: str = "https://src.fedoraproject.org"
 
     @property
     def effective_database_url(self) -> str:
