@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import Field, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.types import Message
@@ -31,6 +32,7 @@ from coprd.config import Settings
 from coprd.core import builds, permissions, projects
 from coprd.core.builds import BuildOptions, Source
 from coprd.core.errors import InvalidInput, TooLarge
+from coprd.core.sources import SOURCE_TYPES, SourceSettings, check_source
 from coprd.db.models import Project
 from coprd.http import DB, AppSettings
 from coprd.publish.publisher import Publisher
@@ -118,6 +120,34 @@ def create_from_url(db: DB, settings: AppSettings, user: CurrentUser, body: Buil
     return BuildItems(
         items=[BuildOut.of(builds.get_build(db, b.id), settings.results_url) for b in created]
     )
+
+
+def _create_from(source_type: str) -> Callable[..., Any]:
+    def create(
+        db: DB, settings: AppSettings, user: CurrentUser, body: Annotated[dict[str, Any], Body()]
+    ) -> Any:
+        try:
+            target = BuildTarget.model_validate(body)
+        except ValidationError as exc:
+            raise InvalidInput(validation_message(exc)) from None
+        project = _project(db, target)
+        stored = check_source(source_type, body, SourceSettings.with_distgit(settings.distgit_url))
+        build = builds.submit_build(
+            db, user, project, Source(type=source_type, data=stored), target
+        )
+        return BuildOut.of(builds.get_build(db, build.id), settings.results_url)
+
+    create.__name__ = f"create_from_{source_type}"
+    return create
+
+
+for _type in SOURCE_TYPES:
+    router.post(
+        f"/create/{_type}",
+        response_model=BuildOut,
+        summary=f"Build from a {_type} source",
+        description=f"JSON: ownername, projectname, the {_type} fields, and build options.",
+    )(_create_from(_type))
 
 
 async def _upload_body(request: Request) -> tuple[BuildTarget, UploadFile]:

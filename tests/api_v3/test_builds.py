@@ -231,3 +231,78 @@ def test_check_before_build(client: TestClient, alice: Account, bob: Account, de
         client.post("/api_3/build/check-before-build", json=body, headers=bob.headers).status_code
         == 403
     )
+
+
+def test_builds_from_each_source_type(client: TestClient, alice: Account, demo: str) -> None:
+    target = {"ownername": "alice", "projectname": "demo", "chroots": [X86]}
+    sent = {
+        "scm": {
+            "clone_url": "https://git.example.org/hello.git",
+            "committish": "main",
+            "subdirectory": "",
+            "spec": "",
+            "scm_type": "git",
+            "source_build_method": "rpkg",
+        },
+        "pypi": {"pypi_package_name": "hello", "python_versions": [3, 2]},
+        "rubygems": {"gem_name": "hello"},
+        "custom": {"script": "#!/bin/sh\necho\n", "chroot": X86, "builddeps": None},
+        "distgit": {"package_name": "hello", "distgit": None, "namespace": None},
+    }
+    for source_type, fields in sent.items():
+        r = client.post(
+            f"/api_3/build/create/{source_type}", json={**target, **fields}, headers=alice.headers
+        )
+        assert r.status_code == 200, (source_type, r.text)
+        assert r.json()["chroots"] == [X86]
+        config = client.get(f"/api_3/build/source-build-config/{r.json()['id']}").json()
+        assert config["source_type"] == source_type
+    assert config["source_dict"]["clone_url"] == "https://src.fedoraproject.org/rpms/hello.git"
+
+
+@pytest.mark.parametrize(
+    ("source_type", "fields", "message"),
+    [
+        ("scm", {"clone_url": "file:///srv/git/hello"}, "clone_url"),
+        ("scm", {"clone_url": "https://x.org/a", "committish": "-b"}, "committish"),
+        ("scm", {"clone_url": "https://x.org/a", "subdirectory": "../.."}, "subdirectory"),
+        ("pypi", {"pypi_package_name": ""}, "pypi_package_name"),
+        ("rubygems", {}, "gem_name"),
+        ("custom", {"script": ""}, "script"),
+        ("distgit", {"package_name": "x", "distgit": "nowhere"}, "dist-git"),
+        ("scm", {"clone_url": "https://x.org/a", "chroots": "x86"}, "chroots"),
+    ],
+)
+def test_bad_source_builds_are_refused_and_change_nothing(
+    client: TestClient,
+    engine: Engine,
+    alice: Account,
+    demo: str,
+    source_type: str,
+    fields: dict[str, object],
+    message: str,
+) -> None:
+    before = snapshot(engine)
+    r = client.post(
+        f"/api_3/build/create/{source_type}",
+        json={"ownername": "alice", "projectname": "demo", **fields},
+        headers=alice.headers,
+    )
+    assert r.status_code == 400, r.text
+    assert message in r.json()["error"]
+    assert snapshot(engine) == before
+
+
+def test_source_builds_need_rights(client: TestClient, bob: Account, demo: str) -> None:
+    r = client.post(
+        "/api_3/build/create/rubygems",
+        json={"ownername": "alice", "projectname": "demo", "gem_name": "x"},
+        headers=bob.headers,
+    )
+    assert r.status_code == 403
+    r = client.post(
+        "/api_3/build/create/rubygems",
+        json={"ownername": "alice", "projectname": "nope", "gem_name": "x"},
+        headers=bob.headers,
+    )
+    assert r.status_code == 404
