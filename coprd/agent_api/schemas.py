@@ -36,6 +36,12 @@ class TaskOut(BaseModel):
     repos: list[str]
     buildroot_pkgs: list[str]
     lease_seconds: int
+    pypi_index: str = Field(description="source tasks: the PyPI simple index to fetch from")
+    rubygems_source: str = Field(description="source tasks: the RubyGems source")
+    lookaside_url: str | None = Field(
+        description="distgit source tasks: the dist-git's sources, a template with "
+        "{namespace}, {name}, {filename}, {hashtype} and {hash}"
+    )
 
 
 class HeartbeatOut(BaseModel):

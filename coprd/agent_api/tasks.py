@@ -23,6 +23,7 @@ from coprd.core import builds, results, scheduling
 from coprd.core.errors import NotFound, TooLarge
 from coprd.core.project_chroots import build_config
 from coprd.core.projects import get_project
+from coprd.core.sources import SourceSettings
 from coprd.db.engine import write_session
 from coprd.db.models import Builder, BuildTask
 from coprd.http import DB, AppSettings, ReadDB
@@ -54,6 +55,10 @@ def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
     else:
         src = builds.source_task(build)
         srpm_url = f"{settings.results_url}/{results.task_dir(build, src)}/{build.srpm_name}"
+    lookaside = None
+    if task.is_source and build.source_type == "distgit":
+        sources = SourceSettings.with_distgit(settings.distgit_url)
+        lookaside = sources.distgit(build.source_json.get("distgit")).lookaside_url
     config = None
     if not task.is_source:
         project = get_project(db, build.project.owner_name, build.project.name)
@@ -80,6 +85,9 @@ def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
         repos=[r.baseurl for r in config.repos] if config else [],
         buildroot_pkgs=config.additional_packages if config else [],
         lease_seconds=settings.lease_seconds,
+        pypi_index=settings.pypi_index,
+        rubygems_source=settings.rubygems_source,
+        lookaside_url=lookaside,
     )
 
 
