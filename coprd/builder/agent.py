@@ -23,6 +23,7 @@ import httpx
 
 from coprd.builder.backends.base import Backend, RpmTask
 from coprd.builder.srpm import InvalidPackage, inspect_srpm
+from coprd.sources import SourceFailed, make_srpm
 
 log = logging.getLogger("coprd.agent")
 
@@ -278,24 +279,29 @@ class Agent:
     ) -> dict[str, Any]:
         task_id = int(task["task_id"])
         url = task.get("source_url")
-        if task["source_type"] not in ("upload", "link") or not url:
-            return {
-                "state": "failed",
-                "message": f"source type {task['source_type']!r} is not supported yet",
-            }
-        name = (
-            url.rstrip("/").rsplit("/", 1)[-1]
-            if task["source_type"] == "link"
-            else str(task["source"].get("pkg", "source.src.rpm"))
-        )
-        if not name.endswith(".src.rpm"):
-            name = "source.src.rpm"
-        srpm = workdir / name
-        live.line(f"fetching {url}")
-        try:
-            self.server.download(url, srpm, authenticated=task["source_type"] == "upload")
-        except (httpx.HTTPError, InvalidPackage) as exc:
-            return {"state": "failed", "message": f"could not download {url}: {_why(exc)}"}
+        if task["source_type"] not in ("upload", "link"):
+            # scm, pypi, rubygems, custom, distgit: made into an SRPM in the sandbox.
+            try:
+                srpm = make_srpm(task, workdir, live.write, cancel, http=self.server.anonymous())
+            except SourceFailed as exc:
+                state = "canceled" if cancel.is_set() else "failed"
+                return {"state": state, "message": str(exc)}
+        elif not url:
+            return {"state": "failed", "message": "the task names no SRPM to download"}
+        else:
+            name = (
+                url.rstrip("/").rsplit("/", 1)[-1]
+                if task["source_type"] == "link"
+                else str(task["source"].get("pkg", "source.src.rpm"))
+            )
+            if not name.endswith(".src.rpm"):
+                name = "source.src.rpm"
+            srpm = workdir / name
+            live.line(f"fetching {url}")
+            try:
+                self.server.download(url, srpm, authenticated=task["source_type"] == "upload")
+            except (httpx.HTTPError, InvalidPackage) as exc:
+                return {"state": "failed", "message": f"could not download {url}: {_why(exc)}"}
         if cancel.is_set():
             return {"state": "canceled", "message": "canceled"}
         try:
