@@ -39,7 +39,7 @@ class TaskOut(BaseModel):
     pypi_index: str = Field(description="source tasks: the PyPI simple index to fetch from")
     rubygems_source: str = Field(description="source tasks: the RubyGems source")
     lookaside_url: str | None = Field(
-        description="distgit source tasks: the dist-git's sources, a template with "
+        description="distgit and scm source tasks: the dist-git's sources, a template with "
         "{namespace}, {name}, {filename}, {hashtype} and {hash}"
     )
 

@@ -56,7 +56,7 @@ def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
         src = builds.source_task(build)
         srpm_url = f"{settings.results_url}/{results.task_dir(build, src)}/{build.srpm_name}"
     lookaside = None
-    if task.is_source and build.source_type == "distgit":
+    if task.is_source and build.source_type in ("distgit", "scm"):  # scm: a "sources" file
         sources = SourceSettings.with_distgit(settings.distgit_url)
         lookaside = sources.distgit(build.source_json.get("distgit")).lookaside_url
     config = None

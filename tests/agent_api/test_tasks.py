@@ -255,3 +255,18 @@ def test_publishing_does_not_hold_the_write_lock(
     done = client.post(f"/backend/task/{rid}/finish", json={"state": "succeeded"}, headers=auth)
     assert done.json() == {"build_state": "succeeded"}
     assert wrote_meanwhile
+
+
+def test_scm_source_tasks_learn_the_lookaside(
+    client: TestClient, session_factory: sessionmaker[Session], setup: tuple[dict[str, str], int]
+) -> None:
+    """An rpkg build of a dist-git style repo fetches its 'sources' file from there."""
+    auth, build_id = setup
+    with write_session(session_factory) as db:
+        build = builds.get_build(db, build_id)
+        build.source_type = "scm"
+        build.source_json = {"clone_url": "https://git.example.org/x.git"}
+    task = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()
+    assert task["lookaside_url"] == (
+        "https://src.fedoraproject.org/repo/pkgs/{namespace}/{name}/{filename}/{hashtype}/{hash}/{filename}"
+    )
