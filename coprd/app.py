@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coprd import agent_api, api_v3, uploads
+from coprd.agent_api.wakeup import WorkSignal
 from coprd.config import Settings
 from coprd.core import scheduling
 from coprd.core.errors import CoprdError
@@ -127,6 +129,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _app.state.work_signal.bind(asyncio.get_running_loop())
         sweeper = threading.Thread(
             target=scheduling.sweep_forever,
             args=(_app.state.session_factory, stop_sweep),
@@ -161,6 +164,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.state.publisher = Publisher(settings.results_dir)
     app.state.publisher.attach(app.state.session_factory)
+    app.state.work_signal = WorkSignal()
+    app.state.work_signal.attach(app.state.session_factory)
     _install_error_handlers(app)
     app.include_router(api_v3.router)
     app.include_router(agent_api.router)

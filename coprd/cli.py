@@ -102,7 +102,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
     gc.collect()
     gc.freeze()
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=args.log_level,
+            # Idle agents' claims wait up to CLAIM_WAIT_S for work; a stopping server
+            # does not wait for them (the agents claim again once it is back).
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        )
     finally:
         for agent in agents:
             agent.terminate()
@@ -111,6 +119,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 agent.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 agent.kill()
+
+
+GRACEFUL_SHUTDOWN_S = 3
 
 
 def _die_with_parent() -> None:

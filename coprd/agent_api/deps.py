@@ -13,7 +13,7 @@ from coprd.db.models import Builder
 from coprd.http import DB, ReadDB
 
 
-def _builder(request: Request, db: Session) -> Builder:
+def authenticate(request: Request, db: Session) -> Builder:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise NotAuthenticated("builder endpoints need 'Authorization: Bearer <builder token>'")
@@ -21,11 +21,11 @@ def _builder(request: Request, db: Session) -> Builder:
 
 
 def get_builder(request: Request, db: DB) -> Builder:
-    return _builder(request, db)
+    return authenticate(request, db)
 
 
 def get_reading_builder(request: Request, db: ReadDB) -> Builder:
-    return _builder(request, db)
+    return authenticate(request, db)
 
 
 CurrentBuilder = Annotated[Builder, Depends(get_builder)]

@@ -6,12 +6,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_CLAIM_WAIT_S = 30.0
+
 
 class ClaimIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     arches: list[str] = Field(min_length=1, max_length=20)
     backends: list[Literal["local", "mock"]] = Field(default=["local"], min_length=1)
+    wait_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=MAX_CLAIM_WAIT_S,
+        description="how long the server may hold the claim while there is no work",
+    )
 
 
 class TaskOut(BaseModel):

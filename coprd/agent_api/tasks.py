@@ -7,6 +7,7 @@ database credentials. Every call but ``claim`` names a task the agent must hold.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -14,17 +15,19 @@ from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from coprd import uploads
-from coprd.agent_api.deps import CurrentBuilder, ReadingBuilder
+from coprd.agent_api.deps import CurrentBuilder, ReadingBuilder, authenticate
 from coprd.agent_api.schemas import ClaimIn, FinishIn, FinishOut, HeartbeatOut, TaskOut
+from coprd.agent_api.wakeup import RECHECK_S, WorkSignal
 from coprd.config import Settings
 from coprd.core import builds, results, scheduling
 from coprd.core.errors import NotFound, TooLarge
 from coprd.core.project_chroots import build_config
 from coprd.core.projects import get_project
 from coprd.core.sources import SourceSettings
-from coprd.db.engine import write_session
+from coprd.db.engine import read_session, write_session
 from coprd.db.models import Builder, BuildTask
 from coprd.http import DB, AppSettings, ReadDB
 from coprd.publish.createrepo import CreaterepoFailed
@@ -92,17 +95,37 @@ def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
 
 
 @router.post("/claim", response_model=TaskOut, responses={204: {"description": "no work"}})
-def claim(db: DB, settings: AppSettings, builder: CurrentBuilder, body: ClaimIn) -> object:
-    scheduling.requeue_expired(db)
-    task = scheduling.claim_task(db, builder, body.arches, lease_s=settings.lease_seconds)
-    if task is None:
-        return Response(status_code=204)
-    out = _task_out(db, settings, task)
-    build = builds.get_build(db, task.build_id)
-    if not task.is_source and build.project.fedora_review:
-        with open(_held_dir(db, settings, builder, task.id) / results.LIVE_LOG, "ab") as log:
-            log.write(FEDORA_REVIEW_SKIPPED)
-    return out
+async def claim(request: Request, body: ClaimIn) -> object:
+    """The next task this agent can build, under a lease; 204 if there is none within
+    ``wait_s`` seconds (see ``wakeup``). No transaction stays open while the claim waits."""
+    factory = request.app.state.session_factory
+    signal: WorkSignal = request.app.state.work_signal
+    with read_session(factory) as db:
+        builder_id = authenticate(request, db).id
+    deadline = time.monotonic() + body.wait_s
+    while True:
+        woken = signal.current()
+        out = await run_in_threadpool(_claim_once, request, builder_id, body.arches)
+        remaining = deadline - time.monotonic()
+        if out is not None or remaining <= 0:
+            return out if out is not None else Response(status_code=204)
+        await signal.wait(woken, min(remaining, RECHECK_S))
+
+
+def _claim_once(request: Request, builder_id: int, arches: list[str]) -> TaskOut | None:
+    settings: Settings = request.app.state.settings
+    with write_session(request.app.state.session_factory) as db:
+        scheduling.requeue_expired(db)
+        builder = db.get_one(Builder, builder_id)
+        task = scheduling.claim_task(db, builder, arches, lease_s=settings.lease_seconds)
+        if task is None:
+            return None
+        out = _task_out(db, settings, task)
+        build = builds.get_build(db, task.build_id)
+        if not task.is_source and build.project.fedora_review:
+            with open(_held_dir(db, settings, builder, task.id) / results.LIVE_LOG, "ab") as log:
+                log.write(FEDORA_REVIEW_SKIPPED)
+        return out
 
 
 @router.post("/task/{task_id}/heartbeat", response_model=HeartbeatOut)

@@ -13,6 +13,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +31,10 @@ log = logging.getLogger("coprd.agent")
 MAX_BACKOFF_S = 30.0
 # How soon a cancel reaches a running build; the lease itself is longer.
 HEARTBEAT_S = 3.0
-# An idle agent asks for work at least this often; a claim is one indexed query.
+# An idle agent's claim waits on the server this long for work (a long poll, woken as
+# soon as a task becomes claimable); between claims it pauses poll_s and, if the server
+# keeps answering at once, up to MAX_IDLE_POLL_S.
+CLAIM_WAIT_S = 20.0
 MAX_IDLE_POLL_S = 2.0
 LOG_FLUSH_S = 1.0
 LOG_FLUSH_BYTES = 256 * 1024
@@ -225,13 +229,19 @@ class Agent:
         """Claim and run tasks until :attr:`stop` is set."""
         idle = self.config.poll_s
         while not self.stop.is_set():
+            asked = time.monotonic()
             try:
                 response = self.server.call(
-                    "POST", "/backend/claim", json={"arches": list(self.config.arches)}
+                    "POST",
+                    "/backend/claim",
+                    json={"arches": list(self.config.arches), "wait_s": CLAIM_WAIT_S},
                 )
             except TaskLost:
                 break
             if response.status_code == 204:
+                if time.monotonic() - asked >= 1.0:
+                    continue  # the server held the claim while there was no work: ask again
+                # It answered at once (it is stopping, or does not hold claims): back off.
                 self.stop.wait(idle)
                 idle = min(idle * 1.5, MAX_IDLE_POLL_S)
                 continue

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,9 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from coprd.agent_api import tasks
 from coprd.app import create_app
 from coprd.config import Settings
-from coprd.core import builders, builds, projects, users
+from coprd.core import builders, builds, projects, tokens, users
 from coprd.core.builds import BuildOptions, Source
 from coprd.db.engine import write_session
 from coprd.publish.publisher import Publisher
@@ -270,3 +274,65 @@ def test_scm_source_tasks_learn_the_lookaside(
     assert task["lookaside_url"] == (
         "https://src.fedoraproject.org/repo/pkgs/{namespace}/{name}/{filename}/{hashtype}/{hash}/{filename}"
     )
+
+
+@pytest.fixture
+def alice_headers(
+    session_factory: sessionmaker[Session], setup: tuple[dict[str, str], int]
+) -> dict[str, str]:
+    with write_session(session_factory) as db:
+        issued = tokens.issue_token(db, users.get_user(db, "alice"), 30)
+    pair = f"{issued.login}:{issued.token}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+
+def test_an_idle_claim_waits_and_is_woken_by_new_work(
+    settings: Settings,
+    engine: Engine,
+    setup: tuple[dict[str, str], int],
+    alice_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    auth, _build_id = setup
+    # Only the wake-up can end the wait early: no periodic re-check within the test.
+    monkeypatch.setattr(tasks, "RECHECK_S", 3600.0)
+    with TestClient(create_app(settings, engine)) as client:
+        first = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth)
+        assert first.status_code == 200  # the setup's build
+        empty = client.post(
+            "/backend/claim", json={"arches": ["x86_64"], "wait_s": 0.2}, headers=auth
+        )
+        assert empty.status_code == 204
+
+        def submit_soon() -> None:
+            time.sleep(0.5)
+            client.post(
+                "/api_3/build/create/url",
+                json={
+                    "ownername": "alice",
+                    "projectname": "demo",
+                    "pkgs": ["https://example.com/x-1-1.src.rpm"],
+                },
+                headers=alice_headers,
+            )
+
+        submitter = threading.Thread(target=submit_soon)
+        submitter.start()
+        began = time.monotonic()
+        waited = client.post(
+            "/backend/claim", json={"arches": ["x86_64"], "wait_s": 30}, headers=auth
+        )
+        submitter.join()
+        # Not a speed check: the claim came back with the work long before its 30 s were
+        # up, so the new build woke it (a claim that slept through would find it at 30 s).
+        assert time.monotonic() - began < 15
+        assert waited.status_code == 200
+        assert waited.json()["source"] == {"url": "https://example.com/x-1-1.src.rpm"}
+
+
+def test_claims_wait_at_most_thirty_seconds(
+    client: TestClient, setup: tuple[dict[str, str], int]
+) -> None:
+    auth, _ = setup
+    r = client.post("/backend/claim", json={"arches": ["x86_64"], "wait_s": 31}, headers=auth)
+    assert r.status_code == 400
