@@ -26,7 +26,7 @@ from coprd.core.errors import CoprdError
 from coprd.db.engine import make_engine, make_session_factory
 from coprd.http import NormalisePathMiddleware
 from coprd.publish.publisher import Publisher
-from coprd.web import repofiles
+from coprd.web import repofiles, webhooks
 from coprd.web.results import results_router
 
 log = logging.getLogger("coprd")
@@ -171,6 +171,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(agent_api.router)
     app.include_router(results_router(settings.results_dir))
     app.include_router(repofiles.router)
+    app.include_router(webhooks.router)
 
     @app.get("/", include_in_schema=False)
     def index() -> dict[str, Any]:

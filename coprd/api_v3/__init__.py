@@ -9,16 +9,28 @@ from coprd.api_v3 import (
     builds,
     general,
     mock_chroots,
+    packages,
     project_chroots,
     projects,
     rpmrepo,
+    webhooks,
 )
 from coprd.api_v3.errors import render_error, status_of, validation_message
 
 PREFIX = "/api_3"
 
 router = APIRouter()
-_MODULES = (general, projects, project_chroots, mock_chroots, builds, build_chroots, rpmrepo)
+_MODULES = (
+    general,
+    projects,
+    project_chroots,
+    mock_chroots,
+    builds,
+    build_chroots,
+    packages,
+    webhooks,
+    rpmrepo,
+)
 for _module in _MODULES:
     router.include_router(_module.router, prefix=PREFIX)
 

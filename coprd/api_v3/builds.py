@@ -29,7 +29,7 @@ from coprd.api_v3.schemas import (
 )
 from coprd.builder.srpm import InvalidPackage, inspect_rpm
 from coprd.config import Settings
-from coprd.core import builds, permissions, projects
+from coprd.core import builds, packages, permissions, projects
 from coprd.core.builds import BuildOptions, Source
 from coprd.core.errors import InvalidInput, TooLarge
 from coprd.core.sources import SOURCE_TYPES, SourceSettings, check_source
@@ -235,6 +235,26 @@ def create_from_rpm_upload(
         publisher.publish_prebuilt(build, temp, name)
     finally:
         temp.unlink(missing_ok=True)
+    return BuildOut.of(builds.get_build(db, build.id), settings.results_url)
+
+
+@router.post(
+    "/resubmit/{build_id}",
+    response_model=BuildOut,
+    summary="Submit an earlier build again (coprd's own; not in Copr's APIv3)",
+    description="The same source, options and chroots; a JSON body of build options, if "
+    "sent, replaces those it names.",
+)
+def resubmit_build(
+    db: DB,
+    settings: AppSettings,
+    user: CurrentUser,
+    build_id: int,
+    body: Annotated[BuildOptions | None, Body()] = None,
+) -> Any:
+    build = packages.resubmit_build(
+        db, user, builds.get_build(db, build_id), results_url=settings.results_url, overrides=body
+    )
     return BuildOut.of(builds.get_build(db, build.id), settings.results_url)
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from coprd.core.builds import BuildOptions
+from coprd.core.packages import PackageView
 from coprd.core.pagination import Page
 from coprd.core.project_chroots import ChrootFields
 from coprd.core.projects import NewProject, ProjectFields, RepoList, chroot_names
@@ -252,7 +254,8 @@ class BuildOut(BaseModel):
     is_background: bool
 
     @classmethod
-    def of(cls, build: Build, results_url: str) -> BuildOut:
+    def of(cls, build: Build, results_url: str, chroots: list[str] | None = None) -> BuildOut:
+        """``chroots``: the build's chroots, when its tasks were not loaded."""
         repo_url = f"{results_url}/{build.project.owner_name}/{build.project_dirname}"
         srpm_url = None
         if build.srpm_name:
@@ -271,7 +274,9 @@ class BuildOut(BaseModel):
             submitted_on=_unix(build.submitted_on),
             started_on=_unix(build.started_on),
             ended_on=_unix(build.ended_on),
-            chroots=[t.chroot_name for t in build.tasks if not t.is_source],
+            chroots=[t.chroot_name for t in build.tasks if not t.is_source]
+            if chroots is None
+            else chroots,
             is_background=build.is_background,
         )
 
@@ -319,3 +324,68 @@ class SourceBuildConfigOut(BaseModel):
     memory_limit: int | None
     timeout: int
     is_background: bool
+
+
+class PackageBuildsOut(BaseModel):
+    latest: BuildOut | None = Field(description="Only with with_latest_build=True")
+    latest_succeeded: BuildOut | None = Field(
+        description="Only with with_latest_succeeded_build=True"
+    )
+
+
+class PackageOut(BaseModel):
+    id: int
+    name: str
+    ownername: str
+    projectname: str
+    source_type: str
+    source_dict: dict[str, Any]
+    auto_rebuild: bool = Field(description="Whether webhooks rebuild the package")
+    builds: PackageBuildsOut
+
+    @classmethod
+    def of(cls, view: PackageView, results_url: str) -> PackageOut:
+        package = view.package
+
+        def build(found: Build | None) -> BuildOut | None:
+            if found is None:
+                return None
+            return BuildOut.of(found, results_url, view.chroots.get(found.id, []))
+
+        return cls(
+            id=package.id,
+            name=package.name,
+            ownername=package.project.owner_name,
+            projectname=package.project.name,
+            source_type=package.source_type,
+            source_dict=dict(package.source_json),
+            auto_rebuild=package.webhook_rebuild,
+            builds=PackageBuildsOut(
+                latest=build(view.latest), latest_succeeded=build(view.latest_succeeded)
+            ),
+        )
+
+
+class PackageTargetIn(BaseModel):
+    """``package/reset`` and ``package/delete``: which package."""
+
+    model_config = ConfigDict(extra="ignore")
+    ownername: str
+    projectname: str
+    package_name: str
+
+
+class PackageBuildIn(BuildOptions):
+    """``package/build``: which package, and the build's options."""
+
+    ownername: str
+    projectname: str
+    package_name: str
+
+
+class WebhookSecretOut(BaseModel):
+    id: int
+    name: str
+    ownername: str
+    full_name: str
+    webhook_secret: str

@@ -213,11 +213,29 @@ def submit_build(
     options: BuildOptions,
     *,
     pkg_name: str | None = None,
+    package_id: int | None = None,
 ) -> Build:
     """Queue a build of ``source`` in ``project``; the source task is claimable at once."""
     if actor is None:
         raise NotAuthenticated("submitting a build requires an API token")
     require(session, actor, Action.build, project)
+    return queue_build(
+        session, actor, project, source, options, pkg_name=pkg_name, package_id=package_id
+    )
+
+
+def queue_build(
+    session: Session,
+    submitter: User | None,
+    project: Project,
+    source: Source,
+    options: BuildOptions,
+    *,
+    pkg_name: str | None = None,
+    package_id: int | None = None,
+) -> Build:
+    """:func:`submit_build` without asking whether ``submitter`` may build: for callers that
+    decided that themselves (a webhook, by the project's secret, submits with no user)."""
     if pkg_name is not None:
         check_package_name(pkg_name)
     chroots = select_chroots(project, options.chroots, options.exclude_chroots)
@@ -231,11 +249,12 @@ def submit_build(
     build = Build(
         project=project,
         project_id=project.id,
-        submitter_id=actor.id,
+        submitter_id=submitter.id if submitter else None,
         state=BuildState.pending,
         source_type=source.type,
         source_json=source.data,
         pkg_name=pkg_name,
+        package_id=package_id,
         project_dirname=_dirname(project, options.project_dirname),
         is_background=background,
         timeout=options.timeout or DEFAULT_TIMEOUT,
@@ -281,7 +300,10 @@ def _with_tasks(stmt: Any) -> Any:
 
 
 def get_build(session: Session, build_id: int) -> Build:
-    build = session.scalar(_with_tasks(select(Build).where(Build.id == build_id)))
+    # Ids past the databases' integer do not exist (SQLite cannot even bind them).
+    build = None
+    if 0 < build_id < 2**31:
+        build = session.scalar(_with_tasks(select(Build).where(Build.id == build_id)))
     if build is None:
         raise NotFound(f"Build {build_id} does not exist.")
     return build  # type: ignore[no-any-return]

@@ -30,6 +30,7 @@ from coprd.core.names import check_owner_name, check_project_name
 from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, require
 from coprd.core.results import unwant_project, want_repo
+from coprd.core.tokens import new_webhook_secret
 from coprd.core.users import get_user
 from coprd.db.models import MockChroot, Project, ProjectChroot, User
 
@@ -282,7 +283,13 @@ def create_project(
     if new.storage == "pulp" and not actor.is_admin:
         raise Forbidden("only site admins may choose the storage of a project")
 
-    project = Project(name=new.name, owner_name=ownername, user_id=owner.id, group_id=group_id)
+    project = Project(
+        name=new.name,
+        owner_name=ownername,
+        user_id=owner.id,
+        group_id=group_id,
+        webhook_secret=new_webhook_secret(),  # as on Copr: webhooks work from the start
+    )
     _apply(project, new)
     if new.persistent is not None:
         if new.persistent and not actor.is_admin:

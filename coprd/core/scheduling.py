@@ -30,6 +30,7 @@ from coprd.builder.macros import target_cpu
 from coprd.core.builds import TERMINAL, refresh_build
 from coprd.core.errors import Conflict, InvalidInput, NotFound
 from coprd.core.names import check_package_name
+from coprd.core.packages import link_build
 from coprd.db.engine import write_session
 from coprd.db.models import SOURCE_TASK_CHROOT, Build, Builder, BuildState, BuildTask, utcnow
 
@@ -191,6 +192,7 @@ def finish_task(
     if task.is_source:
         _after_source(build, state, outcome, now)
         refresh_build(session, build)
+        link_build(session, build)
     session.flush()
     return build
 

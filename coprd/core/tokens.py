@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -108,3 +109,8 @@ def copr_cli_config(issued: IssuedToken, copr_url: str) -> str:
         lines.append("encrypted = False")
     lines.append(f"# expiration date: {issued.expires_on.isoformat()}")
     return "\n".join(lines) + "\n"
+
+
+def new_webhook_secret() -> str:
+    """A project's webhook secret: in its webhook URLs, and the key forges sign with."""
+    return str(uuid.uuid4())

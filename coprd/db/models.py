@@ -293,6 +293,9 @@ class Build(Base):
         Index("ix_builds_project_id_id", "project_id", "id"),
         Index("ix_builds_project_state", "project_id", "state", "id"),
         Index("ix_builds_project_package", "project_id", "pkg_name", "id"),
+        # The latest (succeeded) build of each package: max(id) grouped by package_id, of
+        # all its builds or of those in one state, read from the index alone.
+        Index("ix_builds_package_state_id", "package_id", "state", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -317,6 +320,9 @@ class Build(Base):
     after_build_id: Mapped[int | None] = mapped_column(
         ForeignKey("builds.id", ondelete="SET NULL"), index=True
     )
+    # The package this is a build of: known at submit for package builds, else linked by
+    # core/packages.py once the source task reports the package's name.
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id", ondelete="SET NULL"))
     submitted_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     started_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
     ended_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
@@ -330,6 +336,36 @@ class Build(Base):
         passive_deletes=True,
         order_by="BuildTask.id",
     )
+
+
+class Package(Base):
+    """A package of a project: its default source, rebuilt by ``package/build`` and webhooks.
+
+    ``source_type`` is ``unset`` for a package without a default source (after a reset, or
+    made from a build whose source cannot be repeated); ``source_json`` is then ``{}``.
+    """
+
+    __tablename__ = "packages"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        Index("ix_packages_project_id_id", "project_id", "id"),
+        CheckConstraint(_path_safe("name"), name="valid_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    source_type: Mapped[str] = mapped_column(String(20), default="unset")
+    source_json: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    webhook_rebuild: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Keep this many newest builds (None or 0: all of them).
+    max_builds: Mapped[int | None] = mapped_column(Integer)
+    timeout: Mapped[int | None] = mapped_column(Integer)
+    # Glob patterns of chroots its builds leave out.
+    chroot_denylist: Mapped[list[str]] = mapped_column(default=list)
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    project: Mapped[Project] = relationship(lazy="raise")
 
 
 SOURCE_TASK_CHROOT = "srpm-builds"

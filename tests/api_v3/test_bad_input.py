@@ -1,10 +1,11 @@
 """Every APIv3 endpoint refuses bad input with a 4xx ``{"error": ...}`` and changes nothing.
 
 One table of cases, one test. Each case is a request; the test sends it to a server whose
-database holds alice's project ``demo`` (chroot ``fedora-rawhide-x86_64``) and her persistent
-project ``keep``, then checks the status, the error envelope, and that every row of every
-table is as it was before the request. Cases share that server until one fails (see
-:class:`Stage`), which keeps some 460 requests within a few seconds.
+database holds alice's project ``demo`` (chroot ``fedora-rawhide-x86_64``; packages ``hello``,
+with build 1 pending, and ``bare``, without a source) and her persistent project ``keep``, then
+checks the status, the error envelope, and that every row of every table is as it was before
+the request. Cases share that server until one fails (see :class:`Stage`), which keeps some
+780 requests within a few seconds.
 """
 
 from __future__ import annotations
@@ -602,6 +603,281 @@ def chroot_edit_cases() -> list[Case]:
     return cases
 
 
+SCM_BODY = {
+    "package_name": "new",
+    "clone_url": "https://git.example.org/new.git",
+    "committish": "",
+    "subdirectory": "",
+    "spec": "",
+    "scm_type": "git",
+    "source_build_method": "rpkg",
+    "max_builds": None,
+    "timeout": None,
+    "chroot_denylist": None,
+    "webhook_rebuild": None,
+}
+# What a case may get wrong in a package's source or settings: (label, fields).
+BAD_PACKAGE_FIELDS: list[tuple[str, dict[str, Any]]] = [
+    ("clone-url-file", {"clone_url": "file:///etc"}),
+    ("clone-url-path", {"clone_url": "/srv/git/x"}),
+    ("clone-url-missing", {"clone_url": None}),
+    ("clone-url-list", {"clone_url": ["https://x"]}),
+    ("committish-option", {"committish": "--upload-pack=x"}),
+    ("committish-nul", {"committish": "main\x00"}),
+    ("subdirectory-dotdot", {"subdirectory": "../x"}),
+    ("spec-dotdot", {"spec": "../../x.spec"}),
+    ("spec-not-spec", {"spec": "x.txt"}),
+    ("scm-type", {"scm_type": "hg"}),
+    ("method", {"source_build_method": "make"}),
+    ("max-builds-string", {"max_builds": "many"}),
+    ("max-builds-negative", {"max_builds": "-1"}),
+    ("timeout-string", {"timeout": "soon"}),
+    ("timeout-short", {"timeout": "10"}),
+    ("timeout-long", {"timeout": str(10**9)}),
+    ("denylist-dotdot", {"chroot_denylist": "fedora-*,../x"}),
+    ("denylist-object", {"chroot_denylist": {"a": 1}}),
+    ("webhook-rebuild-string", {"webhook_rebuild": "maybe"}),
+    ("package-name-other", {"package_name": "other"}),
+]
+
+
+def package_read_cases() -> list[Case]:
+    p = "/api_3/package"
+    good = {"ownername": "alice", "projectname": "demo", "packagename": "hello"}
+    cases = [
+        get("pkg-get-unknown-owner", p, {**good, "ownername": "nobody"}, 404),
+        get("pkg-get-unknown-project", p, {**good, "projectname": "nope"}, 404),
+        get("pkg-get-unknown-package", p, {**good, "packagename": "nope"}, 404),
+        get("pkg-get-flag", p, {**good, "with_latest_build": "maybe"}, 400),
+        get("pkg-get-flag-succeeded", p, {**good, "with_latest_succeeded_build": "2"}, 400),
+        get("pkg-list-flag", f"{p}/list", {**good, "with_latest_build": "maybe"}, 400),
+        get("pkg-list-missing-project", f"{p}/list", {"ownername": "alice"}, 400),
+        get("pkg-list-unknown-project", f"{p}/list", {**good, "projectname": "nope"}, 404),
+        send("pkg-list-post", "POST", f"{p}/list", 405),
+        send("pkg-get-post", "POST", p, 405),
+    ]
+    for key in good:
+        missing = {k: v for k, v in good.items() if k != key}
+        cases.append(get(f"pkg-get-missing-{key}", p, missing, 400))
+        for label, value in BAD_NAMES:
+            cases.append(get(f"pkg-get-{key}-{label}", p, {**good, key: value}, 400))
+    for label, page in BAD_PAGES:
+        cases.append(get(f"pkg-list-{label}", f"{p}/list", {**good, **page}, 400))
+    return cases
+
+
+def package_add_cases() -> list[Case]:
+    base = "/api_3/package/add"
+    add = f"{base}/alice/demo/new/scm"
+    cases = [
+        *refused_logins("pkg-add", "POST", add, SCM_BODY),
+        *not_json_objects("pkg-add", "POST", add),
+        send("pkg-add-no-body", "POST", add, 400),
+        send("pkg-add-by-bob", "POST", add, 403, SCM_BODY, who="bob"),
+        send(
+            "pkg-add-exists",
+            "POST",
+            f"{base}/alice/demo/hello/scm",
+            409,
+            {**SCM_BODY, "package_name": "hello"},
+        ),
+        send("pkg-add-unknown-project", "POST", f"{base}/alice/nope/new/scm", 404, SCM_BODY),
+        send("pkg-add-unknown-owner", "POST", f"{base}/nobody/demo/new/scm", 404, SCM_BODY),
+        send("pkg-add-type-unset", "POST", f"{base}/alice/demo/new/unset", 400, SCM_BODY),
+        send("pkg-add-type-upload", "POST", f"{base}/alice/demo/new/upload", 400, SCM_BODY),
+        send("pkg-add-type-unknown", "POST", f"{base}/alice/demo/new/hg", 400, SCM_BODY),
+        send("pkg-add-type-none", "POST", f"{base}/alice/demo/new/None", 400, SCM_BODY),
+        send(
+            "pkg-add-pypi-name",
+            "POST",
+            f"{base}/alice/demo/new/pypi",
+            400,
+            {"package_name": "new", "pypi_package_name": "-rf"},
+        ),
+        send(
+            "pkg-add-pypi-versions",
+            "POST",
+            f"{base}/alice/demo/new/pypi",
+            400,
+            {"package_name": "new", "pypi_package_name": "x", "python_versions": [4]},
+        ),
+        send(
+            "pkg-add-gem-missing",
+            "POST",
+            f"{base}/alice/demo/new/rubygems",
+            400,
+            {"package_name": "new", "gem_name": None},
+        ),
+        send(
+            "pkg-add-custom-no-script",
+            "POST",
+            f"{base}/alice/demo/new/custom",
+            400,
+            {"package_name": "new", "script_chroot": "fedora-rawhide-x86_64"},
+        ),
+        send(
+            "pkg-add-custom-repos",
+            "POST",
+            f"{base}/alice/demo/new/custom",
+            400,
+            {"package_name": "new", "script": "#!/bin/sh", "script_repos": "file:///etc"},
+        ),
+        send(
+            "pkg-add-distgit-instance",
+            "POST",
+            f"{base}/alice/demo/new/distgit",
+            400,
+            {"package_name": "new", "distgit": "nowhere"},
+        ),
+        send("pkg-add-get", "GET", add, 405),
+        raw("pkg-add-body-oversized", "POST", add, HUGE_JSON, status=413),
+    ]
+    for label, fields in BAD_PACKAGE_FIELDS:
+        cases.append(send(f"pkg-add-{label}", "POST", add, 400, {**SCM_BODY, **fields}))
+    for label, segment, status in BAD_SEGMENTS:
+        cases += [
+            send(
+                f"pkg-add-package-{label}",
+                "POST",
+                f"{base}/alice/demo/{segment}/scm",
+                status,
+                SCM_BODY,
+            ),
+            send(
+                f"pkg-add-type-{label}",
+                "POST",
+                f"{base}/alice/demo/new/{segment}",
+                status,
+                SCM_BODY,
+            ),
+        ]
+    return cases
+
+
+def package_edit_cases() -> list[Case]:
+    base = "/api_3/package/edit"
+    edit = f"{base}/alice/demo/hello/scm"
+    body = {**SCM_BODY, "package_name": "hello"}
+    cases = [
+        *refused_logins("pkg-edit", "POST", edit, body),
+        *not_json_objects("pkg-edit", "POST", edit),
+        send("pkg-edit-by-bob", "POST", edit, 403, body, who="bob"),
+        send("pkg-edit-by-bob-keep-type", "POST", f"{base}/alice/demo/hello/None", 403, {}, "bob"),
+        send("pkg-edit-unknown-package", "POST", f"{base}/alice/demo/nope/scm", 404, body),
+        send("pkg-edit-unknown-package-none", "POST", f"{base}/alice/demo/nope/None", 404, {}),
+        send("pkg-edit-unknown-project", "POST", f"{base}/alice/nope/hello/scm", 404, body),
+        send("pkg-edit-type-unknown", "POST", f"{base}/alice/demo/hello/hg", 400, body),
+        send("pkg-edit-type-unset", "POST", f"{base}/alice/demo/hello/unset", 400, body),
+        send(
+            "pkg-edit-keep-type-bad-committish",
+            "POST",
+            f"{base}/alice/demo/hello/None",
+            400,
+            {"committish": "-x"},
+        ),
+        send(
+            "pkg-edit-no-type-bad-timeout",
+            "POST",
+            f"{base}/alice/demo/hello",
+            400,
+            {"timeout": "soon"},
+        ),
+        send("pkg-edit-put", "PUT", edit, 405, body),
+    ]
+    for label, fields in BAD_PACKAGE_FIELDS:
+        if label != "package-name-other":
+            cases.append(send(f"pkg-edit-{label}", "POST", edit, 400, {**body, **fields}))
+    cases.append(
+        send("pkg-edit-package-name-other", "POST", edit, 400, {**body, "package_name": "x"})
+    )
+    for label, segment, status in BAD_SEGMENTS:
+        cases.append(
+            send(
+                f"pkg-edit-package-{label}",
+                "POST",
+                f"{base}/alice/demo/{segment}/scm",
+                status,
+                body,
+            )
+        )
+    return cases
+
+
+def package_target_cases() -> list[Case]:
+    """``package/reset``, ``package/build``, ``package/delete``: JSON names the package."""
+    cases = []
+    hello = {"ownername": "alice", "projectname": "demo", "package_name": "hello"}
+    for what, method, path in (
+        ("reset", "PUT", "/api_3/package/reset"),
+        ("build", "POST", "/api_3/package/build"),
+        ("delete", "DELETE", "/api_3/package/delete"),
+    ):
+        p = f"pkg-{what}"
+        cases += [
+            *refused_logins(p, method, path, hello),
+            *not_json_objects(p, method, path),
+            send(f"{p}-by-bob", method, path, 403, hello, who="bob"),
+            send(f"{p}-no-body", method, path, 400),
+            send(f"{p}-unknown-package", method, path, 404, {**hello, "package_name": "nope"}),
+            send(f"{p}-unknown-project", method, path, 404, {**hello, "projectname": "nope"}),
+            send(f"{p}-missing-package", method, path, 400, {**hello, "package_name": None}),
+            send(f"{p}-package-int", method, path, 400, {**hello, "package_name": 5}),
+            send(f"{p}-get", "GET", path, 405),
+        ]
+        for label, value in BAD_NAMES:
+            cases += [
+                send(f"{p}-package-{label}", method, path, 400, {**hello, "package_name": value}),
+                send(f"{p}-project-{label}", method, path, 400, {**hello, "projectname": value}),
+            ]
+    build = "/api_3/package/build"
+    cases += [
+        send("pkg-build-unset", "POST", build, 400, {**hello, "package_name": "bare"}),
+        send("pkg-build-chroot-unknown", "POST", build, 400, {**hello, "chroots": ["fedora-1-*"]}),
+        send("pkg-build-timeout", "POST", build, 400, {**hello, "timeout": "soon"}),
+        send("pkg-build-after-unknown", "POST", build, 400, {**hello, "after_build_id": 99999}),
+        send("pkg-build-dirname", "POST", build, 400, {**hello, "project_dirname": "other:x"}),
+        send("pkg-build-isolation", "POST", build, 400, {**hello, "isolation": "chroot"}),
+        send("pkg-delete-running", "DELETE", "/api_3/package/delete", 400, hello),
+    ]
+    return cases
+
+
+def webhook_and_resubmit_cases() -> list[Case]:
+    gen = "/api_3/webhook/generate/alice/demo"
+    resubmit = "/api_3/build/resubmit/1"
+    cases = [
+        *refused_logins("hook-gen", "POST", gen),
+        send("hook-gen-by-bob", "POST", gen, 403, who="bob"),
+        send("hook-gen-unknown-project", "POST", "/api_3/webhook/generate/alice/nope", 404),
+        send("hook-gen-unknown-owner", "POST", "/api_3/webhook/generate/nobody/demo", 404),
+        send("hook-gen-get", "GET", gen, 405),
+        *refused_logins("resubmit", "POST", resubmit),
+        send("resubmit-by-bob", "POST", resubmit, 403, who="bob"),
+        send("resubmit-unknown", "POST", "/api_3/build/resubmit/99999", 404),
+        send("resubmit-huge", "POST", "/api_3/build/resubmit/99999999999999999999", 404),
+        send("resubmit-zero", "POST", "/api_3/build/resubmit/0", 404),
+        send("resubmit-not-int", "POST", "/api_3/build/resubmit/abc", 400),
+        send("resubmit-chroot-unknown", "POST", resubmit, 400, {"chroots": ["fedora-1-*"]}),
+        send("resubmit-timeout", "POST", resubmit, 400, {"timeout": "soon"}),
+        send("resubmit-body-list", "POST", resubmit, 400, ["x"]),
+        raw("resubmit-body-broken", "POST", resubmit, b'{"chroots": '),
+        send("resubmit-get", "GET", resubmit, 405),
+    ]
+    for label, segment, status in BAD_SEGMENTS:
+        cases += [
+            send(
+                f"hook-gen-owner-{label}", "POST", f"/api_3/webhook/generate/{segment}/demo", status
+            ),
+            send(
+                f"hook-gen-project-{label}",
+                "POST",
+                f"/api_3/webhook/generate/alice/{segment}",
+                status,
+            ),
+        ]
+    return cases
+
+
 CASES = [
     *general_cases(),
     *project_read_cases(),
@@ -611,6 +887,11 @@ CASES = [
     *permission_cases(),
     *chroot_read_cases(),
     *chroot_edit_cases(),
+    *package_read_cases(),
+    *package_add_cases(),
+    *package_edit_cases(),
+    *package_target_cases(),
+    *webhook_and_resubmit_cases(),
 ]
 
 
@@ -662,6 +943,24 @@ class Stage:
         keep = {"name": "keep", "chroots": [RAWHIDE], "persistent": True}
         r = self.client.post("/api_3/project/add/alice", json=keep, headers=self.headers("admin"))
         assert r.status_code == 200, r.text
+        # alice's package hello, with a build that has not ended, and her package bare,
+        # which has no source.
+        alice = self.headers("alice")
+        for name in ("hello", "bare"):
+            scm = {**SCM_BODY, "package_name": name}
+            r = self.client.post(
+                f"/api_3/package/add/alice/demo/{name}/scm", json=scm, headers=alice
+            )
+            assert r.status_code == 200, r.text
+        target = {"ownername": "alice", "projectname": "demo"}
+        r = self.client.put(
+            "/api_3/package/reset", json={**target, "package_name": "bare"}, headers=alice
+        )
+        assert r.status_code == 200, r.text
+        r = self.client.post(
+            "/api_3/package/build", json={**target, "package_name": "hello"}, headers=alice
+        )
+        assert r.status_code == 200 and r.json()["id"] == 1, r.text
         # Use bob's token once: a fresh last_used_on is not written again by a case.
         assert self.client.get("/api_3/auth-check", headers=self.headers("bob")).status_code == 200
 

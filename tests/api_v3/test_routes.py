@@ -50,6 +50,18 @@ EXPECTED = {
     ("GET", "/api_3/rpmrepo/{ownername}/{dirname}/{name_release}"),
     ("GET", "/api_3/build-chroot/build-config"),
     ("GET", "/api_3/build-chroot/built-packages"),
+    ("POST", "/api_3/build/resubmit/{build_id}"),
+    ("GET", "/api_3/package"),
+    ("GET", "/api_3/package/list"),
+    ("POST", "/api_3/package/add/{ownername}/{projectname}/{package_name}/{source_type_text}"),
+    ("POST", "/api_3/package/edit/{ownername}/{projectname}/{package_name}/{source_type_text}"),
+    ("POST", "/api_3/package/edit/{ownername}/{projectname}/{package_name}"),
+    ("PUT", "/api_3/package/reset"),
+    ("POST", "/api_3/package/reset"),
+    ("POST", "/api_3/package/build"),
+    ("DELETE", "/api_3/package/delete"),
+    ("POST", "/api_3/package/delete"),
+    ("POST", "/api_3/webhook/generate/{ownername}/{projectname}"),
 }
 
 
