@@ -7,8 +7,6 @@ import configparser
 import json
 import os
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,12 +307,11 @@ class Counted:
         yield self.tail()
 
 
-def post_big(env: Env, body: Counted, *, declare_length: bool) -> tuple[int | None, str, float]:
-    """(status or None if the connection was cut, error text, seconds)."""
+def post_big(env: Env, body: Counted, *, declare_length: bool) -> tuple[int | None, str]:
+    """(status or None if the connection was cut, error text)."""
     headers = {"Content-Type": body.content_type}
     if declare_length:
         headers["Content-Length"] = str(body.length())
-    started = time.monotonic()
     try:
         response = httpx.post(
             f"{env.server.url}/api_3/build/create/upload",
@@ -324,8 +321,8 @@ def post_big(env: Env, body: Counted, *, declare_length: bool) -> tuple[int | No
             timeout=120,
         )
     except httpx.TransportError as exc:
-        return None, repr(exc), time.monotonic() - started
-    return response.status_code, response.text, time.monotonic() - started
+        return None, repr(exc)
+    return response.status_code, response.text
 
 
 def count_413(server: Server) -> int:
@@ -340,7 +337,7 @@ def test_a_2gib_upload_is_refused_early(env: Env, declare_length: bool) -> None:
     before = snapshot(env)
     seen_413 = count_413(env.server)
     body = Counted(env.srpm.read_bytes()[:96], TWO_GIB)
-    status, text, seconds = post_big(env, body, declare_length=declare_length)
+    status, text = post_big(env, body, declare_length=declare_length)
     if status is None:
         # The server answered and closed before the client finished sending: the client
         # may see the cut rather than the answer. The server's log has the answer.
@@ -350,42 +347,36 @@ def test_a_2gib_upload_is_refused_early(env: Env, declare_length: bool) -> None:
         assert LIMIT_MESSAGE in json.loads(text)["error"]
     # The server stopped reading near the limit: the client never produced the 2 GiB.
     assert body.sent < 2 * MAX_UPLOAD, f"the client sent {body.sent} bytes"
-    assert seconds < 10
     assert_nothing_half_made(env, before)
+
+
+def server_bytes_read(env: Env) -> int:
+    """What the server process has read so far, sockets included (/proc/<pid>/io)."""
+    io = (Path("/proc") / str(env.server.process.pid) / "io").read_text()
+    return int(next(line.split()[1] for line in io.splitlines() if line.startswith("rchar:")))
 
 
 def test_copr_cli_with_a_sparse_2gib_package(env: Env) -> None:
     """copr-cli streams the file (requests-toolbelt's MultipartEncoder) with a Content-Length,
-    so the server refuses it before reading it, and copr-cli hears so at once."""
+    so the server refuses it before reading it and closes the connection, and copr-cli hears
+    so without sending the rest."""
     before = snapshot(env)
     big = env.tmp / "big" / "big-1-1.src.rpm"
     big.parent.mkdir()
     subprocess.run(["truncate", "-s", "2G", str(big)], check=True)
     with big.open("r+b") as out:
         out.write(env.srpm.read_bytes()[:96])
-    stdout, stderr = env.tmp / "big" / "stdout", env.tmp / "big" / "stderr"
-    started = time.monotonic()
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [str(BIN / "copr-cli"), "--config", str(env.alice), "build", "demo", str(big)],
-            env=env.server.env,
-            stdout=out,
-            stderr=err,
-        )
-        # wait4 gives the resource use of this child alone; the timer stops a hung copr-cli.
-        watchdog = threading.Timer(120, process.kill)
-        watchdog.start()
-        try:
-            _pid, status, usage = os.wait4(process.pid, 0)
-        finally:
-            watchdog.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.monotonic() - started
-    assert process.returncode == 1, stdout.read_text() + stderr.read_text()
-    assert LIMIT_MESSAGE in stderr.read_text()
-    # Before the server closed the connection on a 413 this took 10-12 s: copr-cli heard
-    # the answer only after sending all 2 GiB.
-    assert seconds < 5, f"copr-cli took {seconds:.1f} s"
-    # copr-cli's own peak memory: it never held the file.
-    assert usage.ru_maxrss < 256 * 1024, f"copr-cli used {usage.ru_maxrss} KiB"
+    read_before = server_bytes_read(env)
+    built = subprocess.run(
+        [str(BIN / "copr-cli"), "--config", str(env.alice), "build", "demo", str(big)],
+        env=env.server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert built.returncode == 1, built.stdout + built.stderr
+    assert LIMIT_MESSAGE in built.stderr
+    # Not a speed check: the server read a small part of the 2 GiB. Before it closed the
+    # connection on a 413, it read (and dropped) all of it.
+    assert server_bytes_read(env) - read_before < 512 * 1024 * 1024
     assert_nothing_half_made(env, before)
