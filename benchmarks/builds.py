@@ -47,12 +47,10 @@ import datetime as dt
 import gzip
 import json
 import os
-import platform
 import random
 import resource
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -62,15 +60,13 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _harness
 import httpx
+from _harness import Server, tail
 
-ROOT = Path(__file__).resolve().parent.parent
-COPRD = Path(sys.executable).parent / "coprd"  # run with the virtualenv's python
-HOST = "127.0.0.1"
 CHROOT = "fedora-rawhide-x86_64"
 OWNER = "admin"  # the account `coprd serve` creates on first start
 # What coprd publishes with (coprd/publish/createrepo.py), so the baseline indexes alike.
@@ -248,110 +244,28 @@ def _repo_packages(repo: Path) -> int:
 # --- the server ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    url: str
-    data_dir: Path
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-    login: str = ""
-    token: str = ""
-    config: Path = field(default_factory=Path)
-
-    def agent_pids(self) -> list[int]:
-        """The local builder agents ``coprd serve`` started (children naming the token file)."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            with contextlib.suppress(OSError):
-                stat = (entry / "stat").read_text()
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                cmdline = (entry / "cmdline").read_bytes()
-                if ppid == self.proc.pid and b"builder-local.token" in cmdline:
-                    pids.append(int(entry.name))
-        return sorted(pids)
-
-
 @contextlib.contextmanager
-def coprd_server(data_dir: Path, builders: int, timeout: float = 60) -> Iterator[Server]:
-    """``coprd serve --builders N`` on a free loopback port; yields once ``/api_3/`` answers
-    and the agents run."""
-    data_dir.mkdir(parents=True)
+def coprd_server(data_dir: Path, builders: int) -> Iterator[Server]:
+    """``coprd serve --builders N`` with a ``$HOME`` of its own; yields once ``/api_3/``
+    answers and the agents run."""
     home = data_dir.parent / f"{data_dir.name}-home"
     home.mkdir()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRD_")}
-    env.update(COPRD_DATA_DIR=str(data_dir), HOME=str(home))
-    log_path = data_dir.parent / f"{data_dir.name}.log"
-    url = f"http://{HOST}:{port}"
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                *(str(COPRD), "serve", "--host", HOST, "--port", str(port)),
-                *("--builders", str(builders), "--log-level", "warning"),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-        )
-    server = Server(url, data_dir, proc, log_path)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"coprd serve exited with {proc.returncode}:\n{_tail(log_path)}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/api_3/", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"coprd serve did not answer in {timeout} s:\n{_tail(log_path)}")
-            time.sleep(0.1)
-        while len(server.agent_pids()) < builders:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the {builders} agent(s) did not start:\n{_tail(log_path)}")
-            time.sleep(0.1)
-        ini = configparser.ConfigParser()
-        server.config = data_dir / "copr-cli-admin.conf"
-        ini.read(server.config)
-        server.login, server.token = ini["copr-cli"]["login"], ini["copr-cli"]["token"]
+    with _harness.serve(data_dir, builders=builders, home=home) as server:
         time.sleep(3)  # let the agents finish importing and reach their idle poll loop
         yield server
-    finally:
-        if proc.poll() is None:
-            proc.terminate()  # coprd serve stops its agents
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if "Traceback" in _tail(log_path, 10_000):
-            log(f"warning: the server or an agent logged a traceback; see {log_path}")
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def copr_client(server: Server) -> Any:
     from copr.v3 import Client
 
-    return Client.create_from_config_file(str(server.config))
+    return Client.create_from_config_file(str(server.admin_config))
 
 
 def api(server: Server) -> httpx.Client:
-    return httpx.Client(base_url=server.url, auth=(server.login, server.token), timeout=60)
+    ini = configparser.ConfigParser()
+    ini.read(server.admin_config)
+    auth = (ini["copr-cli"]["login"], ini["copr-cli"]["token"])
+    return httpx.Client(base_url=server.url, auth=auth, timeout=60)
 
 
 def create_project(server: Server, name: str) -> None:
@@ -543,7 +457,7 @@ def latency_run(work: Path, srpms: Sequence[Path], idle_s: float, seed: int) -> 
             submitted = time.perf_counter() - t0
             state, seen_s, changes = wait_terminal(client, build.id, t0)
             if state != "succeeded":
-                raise RuntimeError(f"build {build.id} ended {state}:\n{_tail(server.log_path)}")
+                raise RuntimeError(f"build {build.id} ended {state}:\n{tail(server.log_path)}")
             name = srpm.name.split("-1.0-1")[0]
             found, dnf_s = dnf_finds(url, name, work)
             if not found:
@@ -618,7 +532,7 @@ def throughput_run(work: Path, srpms: Sequence[Path], builders: int) -> dict[str
             while pending:
                 if time.perf_counter() > deadline:
                     raise RuntimeError(
-                        f"{len(pending)} builds still not done:\n{_tail(server.log_path)}"
+                        f"{len(pending)} builds still not done:\n{tail(server.log_path)}"
                     )
                 state = client.get(f"/api_3/build/{pending[0]}").json()["state"]
                 if state in TERMINAL:
@@ -682,32 +596,6 @@ def _summary(values: Sequence[float]) -> dict[str, float]:
 
 
 # --- report ----------------------------------------------------------------------------
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram = "unknown"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    versions = {}
-    for tool in ("rpmbuild", "createrepo_c", "bwrap"):
-        with contextlib.suppress(OSError, RuntimeError):
-            versions[tool] = run([tool, "--version"]).stdout.strip().splitlines()[0]
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "ram": ram,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        **versions,
-    }
 
 
 def _mmm(values: Sequence[float]) -> str:
@@ -878,14 +766,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # SIGTERM ends the run like Ctrl-C does, so that the cleanup below runs.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.work:
         args.work.mkdir(parents=True)  # must be new: the runs expect fresh data directories
         work = args.work.resolve()
     else:
         work = Path(tempfile.mkdtemp(prefix="coprd-bench-builds-"))
-    result: dict[str, Any] = {"machine": machine(), "args": vars(args) | {"work": str(work)}}
+    info = _harness.machine(("rpmbuild", "createrepo_c", "bwrap"))
+    result: dict[str, Any] = {"machine": info, "args": vars(args) | {"work": str(work)}}
     text = []
     try:
         if args.only != "throughput":
@@ -920,13 +807,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    info = result["machine"]
     print()
     print("\n\n".join(text))
     print()
     print(
-        f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['ram']} RAM, {info['os']}, "
-        f"Python {info['python']}; {info.get('rpmbuild', '')}, {info.get('createrepo_c', '')}."
+        f"Machine: {_harness.describe(info)}; {info.get('rpmbuild', '')}, "
+        f"{info.get('createrepo_c', '')}."
     )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str) + "\n")
@@ -934,8 +820,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except KeyboardInterrupt:
-        print("interrupted; cleaned up", file=sys.stderr)
-        raise SystemExit(130) from None
+    _harness.run(main)

@@ -16,28 +16,18 @@ See benchmarks/README.md for the numbers and how to read them.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import json
-import math
-import os
-import platform
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _harness
 import httpx
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from _harness import timings
+from sqlalchemy import insert, select
 
 from coprd.config import Settings
 from coprd.db.engine import make_session_factory, write_session
@@ -54,10 +44,6 @@ from coprd.db.models import (
 )
 from coprd.instance import prepare
 
-ROOT = Path(__file__).resolve().parent.parent
-COPRD = Path(sys.executable).parent / "coprd"  # run with the virtualenv's python
-HOST = "127.0.0.1"
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 OWNER, PROJECT = "bench-user", "many-packages"
 CHROOTS = ("fedora-rawhide-x86_64", "fedora-rawhide-aarch64")
 PAGE = 100
@@ -170,101 +156,15 @@ def fill(settings: Settings, n_packages: int, builds_per_package: int) -> int:
         ]
         for start in range(0, len(tasks), 20_000):
             session.execute(insert(BuildTask), tasks[start : start + 20_000])
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
-        else:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
+    _harness.settle(engine)
     return len(build_ids)
-
-
-@contextlib.contextmanager
-def postgres_database(maintenance_url: str) -> Iterator[str]:
-    name = f"coprd_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(maintenance_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(maintenance_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-# --- server ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def server(data_dir: Path, database_url: str | None, timeout: float = 60) -> Iterator[str]:
-    """``coprd serve`` (no builder agents) on a free loopback port; yields its base URL."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRD_")}
-    if database_url:
-        env["COPRD_DATABASE_URL"] = database_url
-    log_path = data_dir / "server.log"
-    base = f"http://{HOST}:{port}"
-    argv = [str(COPRD), "serve", "--host", HOST, "--port", str(port), "--builders", "0"]
-    argv += ["--data-dir", str(data_dir), "--log-level", "warning"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}:\n{_tail(log_path)}")
-            try:
-                if httpx.get(f"{base}/api_3", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not answer within {timeout}s:\n{_tail(log_path)}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if "Traceback" in _tail(log_path, 200):
-            print(f"warning: the server logged errors:\n{_tail(log_path)}", file=sys.stderr)
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 # --- measuring -------------------------------------------------------------------------
 
 
-def percentile(sorted_ms: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending sequence."""
-    return sorted_ms[max(0, math.ceil(q * len(sorted_ms)) - 1)]
-
-
-@dataclass
-class Result:
-    name: str
-    request: str
-    count: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
+@dataclass(kw_only=True)
+class Result(_harness.Result):
     kib: float
 
 
@@ -286,10 +186,7 @@ def latency(base: str, name: str, path: str, count: int, warmup: int, check: Che
             size = len(response.content)
             if i >= warmup:
                 times.append(elapsed)
-    times.sort()
-    return Result(
-        name, path, count, percentile(times, 0.5), percentile(times, 0.99), times[-1], size / 1024
-    )
+    return Result(name=name, request=path, **timings(times), kib=size / 1024)
 
 
 def expect(n: int, with_builds: bool) -> Check:
@@ -340,42 +237,13 @@ def run_measurements(base: str, args: argparse.Namespace) -> list[Result]:
 # --- report ----------------------------------------------------------------------------
 
 
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram = "unknown"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    os_name = platform.platform()
-    with contextlib.suppress(OSError):
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                os_name = f"{line.split('=', 1)[1].strip(chr(34))}, kernel {platform.release()}"
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "ram": ram,
-        "os": os_name,
-        "python": platform.python_version(),
-    }
-
-
 def markdown(results: Sequence[Result], label: str) -> str:
     lines = [
         f"| {label} | requests | p50 ms | p99 ms | max ms | response KiB |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        lines.append(
-            f"| {r.name} | {r.count} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.max_ms:.1f} "
-            f"| {r.kib:.0f} |"
-        )
+        lines.append(r.row(f"{r.kib:.0f}"))
     return "\n".join(lines)
 
 
@@ -384,13 +252,7 @@ def markdown(results: Sequence[Result], label: str) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    p.add_argument(
-        "--postgres-url",
-        default=os.environ.get("COPRD_BENCH_POSTGRES", DEFAULT_PG),
-        help="maintenance database to create the coprd_bench_* database from "
-        f"(default $COPRD_BENCH_POSTGRES or {DEFAULT_PG})",
-    )
+    _harness.add_database_options(p)
     p.add_argument("--packages", type=int, default=2000)
     p.add_argument("--builds", type=int, default=5, help="builds per package")
     p.add_argument("--big", type=int, default=30, help="timed requests of the one-page list")
@@ -404,60 +266,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # SIGTERM ends the run like Ctrl-C does, so that the cleanup below runs.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    tmp = Path(tempfile.mkdtemp(prefix="coprd-bench-"))
-    try:
-        with contextlib.ExitStack() as stack:
-            url = None
-            if args.db == "postgres":
-                url = stack.enter_context(postgres_database(args.postgres_url))
-            settings = Settings(data_dir=tmp / "data", database_url=url or "")
-            print(
-                f"filling {args.db} with {args.packages} packages, {args.builds} builds each ...",
-                file=sys.stderr,
-                flush=True,
-            )
-            started = time.perf_counter()
-            n_builds = fill(settings, args.packages, args.builds)
-            fill_s = time.perf_counter() - started
-            print(f"  filled in {fill_s:.1f} s", file=sys.stderr, flush=True)
-            base = stack.enter_context(server(settings.data_dir, url))
-            results = run_measurements(base, args)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    info = machine()
-    print()
-    label = f"{args.db}, {args.packages} packages, {n_builds} builds"
-    sys.stdout.flush()
-    print(markdown(results, label))
-    print()
-    print(
-        f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['ram']} RAM, {info['os']}, "
-        f"Python {info['python']}. Fill took {fill_s:.1f} s (not measured above)."
-    )
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "db": args.db,
-                    "packages": args.packages,
-                    "builds": n_builds,
-                    "machine": info,
-                    "fill_s": fill_s,
-                    "results": [asdict(r) for r in results],
-                },
-                indent=2,
-            )
-            + "\n"
+    with _harness.fresh_settings(args) as settings:
+        print(
+            f"filling {args.db} with {args.packages} packages, {args.builds} builds each ...",
+            file=sys.stderr,
+            flush=True,
         )
+        started = time.perf_counter()
+        n_builds = fill(settings, args.packages, args.builds)
+        fill_s = time.perf_counter() - started
+        print(f"  filled in {fill_s:.1f} s", file=sys.stderr, flush=True)
+        # No builder agents: nothing polls the server while it is timed.
+        with _harness.serve(
+            settings.data_dir, builders=0, database_url=settings.database_url
+        ) as server:
+            results = run_measurements(server.url, args)
+
+    table = markdown(results, f"{args.db}, {args.packages} packages, {n_builds} builds")
+    about = {"db": args.db, "packages": args.packages, "builds": n_builds}
+    _harness.report(table, fill_s, results, args.json, about)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except KeyboardInterrupt:
-        print("interrupted; cleaned up", file=sys.stderr)
-        raise SystemExit(130) from None
+    _harness.run(main)

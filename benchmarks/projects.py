@@ -17,28 +17,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
-import math
-import os
-import platform
 import random
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _harness
 import httpx
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from _harness import timings
+from sqlalchemy import func, insert, select
 
 from coprd.config import Settings
 from coprd.core.projects import search_text
@@ -46,10 +37,6 @@ from coprd.db.engine import make_session_factory, write_session
 from coprd.db.models import MockChroot, Project, ProjectChroot, User
 from coprd.instance import prepare
 
-ROOT = Path(__file__).resolve().parent.parent
-COPRD = Path(sys.executable).parent / "coprd"  # run with the virtualenv's python
-HOST = "127.0.0.1"
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SEARCH_WORD = "python"  # in every second description; no other vocabulary word contains it
 VOCABULARY = [
     "build",
@@ -161,120 +148,16 @@ def fill(settings: Settings, n_projects: int, n_owners: int, seed: int) -> Datas
             .select_from(Project)
             .where(Project.search_text.contains(SEARCH_WORD))
         )
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            # What autovacuum would do within a minute of such a bulk load; makes runs
-            # independent of its timing.
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
-        else:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
+    _harness.settle(engine)
     return Dataset(owners, [(r["owner_name"], r["name"]) for r in rows], int(matches or 0))
-
-
-@contextlib.contextmanager
-def postgres_database(maintenance_url: str) -> Iterator[str]:
-    name = f"coprd_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(maintenance_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(maintenance_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-# --- server ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def server(data_dir: Path, database_url: str | None, timeout: float = 60) -> Iterator[str]:
-    """``coprd serve`` on a free loopback port; yields its base URL once it answers."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRD_")}
-    if database_url:
-        env["COPRD_DATABASE_URL"] = database_url
-    log_path = data_dir / "server.log"
-    base = f"http://{HOST}:{port}"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                str(COPRD),
-                "serve",
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
-                "--log-level",
-                "warning",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-        )
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}:\n{_tail(log_path)}")
-            try:
-                if httpx.get(f"{base}/api_3", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not answer within {timeout}s:\n{_tail(log_path)}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        errors = [line for line in _tail(log_path, 200).splitlines() if "Traceback" in line]
-        if errors:
-            print(f"warning: the server logged errors:\n{_tail(log_path)}", file=sys.stderr)
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 # --- measuring -------------------------------------------------------------------------
 
 
-def percentile(sorted_ms: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending sequence."""
-    return sorted_ms[max(0, math.ceil(q * len(sorted_ms)) - 1)]
-
-
-@dataclass
-class Result:
+@dataclass(kw_only=True)
+class Result(_harness.Result):
     kind: str  # "list", "search" or "detail"
-    name: str
-    request: str
-    count: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
     rps: float | None = None
     concurrency: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -316,10 +199,8 @@ def latency(
     with httpx.Client(base_url=base, timeout=60) as client:
         for i in range(warmup):
             _get(client, paths(i), check)
-        times = sorted(_get(client, paths(i), check) for i in range(count))
-    return Result(
-        kind, name, paths(0), count, percentile(times, 0.5), percentile(times, 0.99), times[-1]
-    )
+        times = [_get(client, paths(i), check) for i in range(count)]
+    return Result(kind=kind, name=name, request=paths(0), **timings(times))
 
 
 def throughput(
@@ -371,15 +252,11 @@ def throughput(
     elapsed = time.perf_counter() - start
     if failures:
         raise RuntimeError(f"{name}: {failures[0]!r}") from failures[0]
-    times.sort()
     return Result(
-        "detail",
-        name,
-        paths(0),
-        len(times),
-        percentile(times, 0.5),
-        percentile(times, 0.99),
-        times[-1],
+        kind="detail",
+        name=name,
+        request=paths(0),
+        **timings(times),
         rps=len(times) / elapsed,
         concurrency=concurrency,
     )
@@ -456,32 +333,6 @@ def run_measurements(base: str, data: Dataset, args: argparse.Namespace) -> list
 # --- report ----------------------------------------------------------------------------
 
 
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram = "unknown"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    os_name = platform.platform()
-    with contextlib.suppress(OSError):
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                os_name = f"{line.split('=', 1)[1].strip(chr(34))}, kernel {platform.release()}"
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "ram": ram,
-        "os": os_name,
-        "python": platform.python_version(),
-    }
-
-
 def markdown(results: Sequence[Result], backend: str, target_ms: float) -> str:
     lines = [
         f"| {backend} | requests | p50 ms | p99 ms | max ms | req/s |",
@@ -489,9 +340,7 @@ def markdown(results: Sequence[Result], backend: str, target_ms: float) -> str:
     ]
     for r in results:
         rps = f"{r.rps:.0f} ({r.concurrency} clients)" if r.rps is not None else ""
-        lines.append(
-            f"| {r.name} | {r.count} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.max_ms:.1f} | {rps} |"
-        )
+        lines.append(r.row(rps))
     lines.append("")
     for kind, what in (("list", "project/list"), ("search", "project/search")):
         worst = max(r.p99_ms for r in results if r.kind == kind)
@@ -508,13 +357,7 @@ def markdown(results: Sequence[Result], backend: str, target_ms: float) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    p.add_argument(
-        "--postgres-url",
-        default=os.environ.get("COPRD_BENCH_POSTGRES", DEFAULT_PG),
-        help="maintenance database to create the coprd_bench_* database from "
-        f"(default $COPRD_BENCH_POSTGRES or {DEFAULT_PG})",
-    )
+    _harness.add_database_options(p)
     p.add_argument("--projects", type=int, default=10_000)
     p.add_argument("--owners", type=int, default=100)
     p.add_argument("--requests", type=int, default=200, help="timed requests per list query")
@@ -538,61 +381,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # SIGTERM ends the run like Ctrl-C does, so that the cleanup below runs.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    tmp = Path(tempfile.mkdtemp(prefix="coprd-bench-"))
-    try:
-        with contextlib.ExitStack() as stack:
-            url = None
-            if args.db == "postgres":
-                url = stack.enter_context(postgres_database(args.postgres_url))
-            settings = Settings(data_dir=tmp / "data", database_url=url or "")
-            print(
-                f"filling {args.db} with {args.projects} projects ...", file=sys.stderr, flush=True
-            )
-            started = time.perf_counter()
-            data = fill(settings, args.projects, args.owners, args.seed)
-            fill_s = time.perf_counter() - started
-            print(
-                f"  filled in {fill_s:.1f} s; {data.search_matches} match {SEARCH_WORD!r}",
-                file=sys.stderr,
-                flush=True,
-            )
-            base = stack.enter_context(server(settings.data_dir, url))
-            results = run_measurements(base, data, args)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    info = machine()
-    print()
-    label = f"{args.db}, {args.projects} projects"
-    sys.stdout.flush()
-    print(markdown(results, label, args.target_ms))
-    print()
-    print(
-        f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['ram']} RAM, {info['os']}, "
-        f"Python {info['python']}. Fill took {fill_s:.1f} s (not measured above)."
-    )
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "db": args.db,
-                    "projects": args.projects,
-                    "machine": info,
-                    "fill_s": fill_s,
-                    "results": [asdict(r) for r in results],
-                },
-                indent=2,
-            )
-            + "\n"
+    with _harness.fresh_settings(args) as settings:
+        print(f"filling {args.db} with {args.projects} projects ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        data = fill(settings, args.projects, args.owners, args.seed)
+        fill_s = time.perf_counter() - started
+        print(
+            f"  filled in {fill_s:.1f} s; {data.search_matches} match {SEARCH_WORD!r}",
+            file=sys.stderr,
+            flush=True,
         )
+        with _harness.serve(settings.data_dir, database_url=settings.database_url) as server:
+            results = run_measurements(server.url, data, args)
+
+    label = f"{args.db}, {args.projects} projects"
+    table = markdown(results, label, args.target_ms)
+    about = {"db": args.db, "projects": args.projects}
+    _harness.report(table, fill_s, results, args.json, about)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except KeyboardInterrupt:
-        print("interrupted; cleaned up", file=sys.stderr)
-        raise SystemExit(130) from None
+    _harness.run(main)
