@@ -47,6 +47,20 @@ def setup(settings: Settings, session_factory: sessionmaker[Session]) -> tuple[d
     return {"Authorization": f"Bearer {token}"}, build_id
 
 
+def finish_source(client: TestClient, auth: dict[str, str]) -> None:
+    """As an agent: claim the setup build's source task and finish it, so its chroot task
+    becomes claimable."""
+    tid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    client.post(
+        f"/backend/task/{tid}/finish",
+        json={
+            "state": "succeeded",
+            "source": {"name": "hello", "version": "1.0-1", "srpm_name": "hello-1.0-1.src.rpm"},
+        },
+        headers=auth,
+    )
+
+
 def test_a_build_through_the_agent_protocol(
     client: TestClient, settings: Settings, setup: tuple[dict[str, str], int]
 ) -> None:
@@ -121,15 +135,7 @@ def test_a_failed_build_publishes_none_of_its_packages(
     client: TestClient, settings: Settings, setup: tuple[dict[str, str], int]
 ) -> None:
     auth, build_id = setup
-    tid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
-    client.post(
-        f"/backend/task/{tid}/finish",
-        json={
-            "state": "succeeded",
-            "source": {"name": "hello", "version": "1.0-1", "srpm_name": "hello-1.0-1.src.rpm"},
-        },
-        headers=auth,
-    )
+    finish_source(client, auth)
     rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
     client.put(f"/backend/task/{rid}/files/hello-1.0-1.noarch.rpm", content=b"rpm", headers=auth)
     client.put(f"/backend/task/{rid}/files/build.log", content=b"error: boom\n", headers=auth)
@@ -216,15 +222,7 @@ def test_fedora_review_is_accepted_and_its_absence_said_in_the_log(
     with write_session(session_factory) as db:
         project = projects.get_project(db, "alice", "demo")
         project.fedora_review = True
-    tid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
-    client.post(
-        f"/backend/task/{tid}/finish",
-        json={
-            "state": "succeeded",
-            "source": {"name": "hello", "version": "1.0-1", "srpm_name": "hello-1.0-1.src.rpm"},
-        },
-        headers=auth,
-    )
+    finish_source(client, auth)
     client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth)
     live = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello" / "builder-live.log"
     assert "asks for fedora-review, which coprd does not run" in live.read_text()
@@ -238,15 +236,7 @@ def test_publishing_does_not_hold_the_write_lock(
 ) -> None:
     """createrepo_c may run a second on a big repository; other writers go on meanwhile."""
     auth, _build_id = setup
-    tid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
-    client.post(
-        f"/backend/task/{tid}/finish",
-        json={
-            "state": "succeeded",
-            "source": {"name": "hello", "version": "1.0-1", "srpm_name": "hello-1.0-1.src.rpm"},
-        },
-        headers=auth,
-    )
+    finish_source(client, auth)
     rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
     wrote_meanwhile = []
 

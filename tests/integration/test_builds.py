@@ -63,8 +63,18 @@ def make_srpm(spec: str | Path, out: Path) -> Path:
     return next(out.glob("*.src.rpm"))
 
 
-def dnf_install(server: Server, root: Path, package: str) -> Path:
-    """dnf installs ``package`` from alice/demo's repo into the scratch root ``root``."""
+def binary_rpm(spec: str, out: Path) -> Path:
+    """``rpmbuild -bb`` of a spec in tests/integration/data; the noarch RPM it makes."""
+    subprocess.run(
+        ["rpmbuild", "-bb", str(HERE / "data" / spec), "--define", f"_topdir {out}"],
+        check=True,
+        capture_output=True,
+    )
+    return next((out / "RPMS" / "noarch").glob(f"{spec.removesuffix('.spec')}-*.rpm"))
+
+
+def dnf_install(server: Server, root: Path, *packages: str) -> Path:
+    """dnf installs ``packages`` from alice/demo's repo into the scratch root ``root``."""
     repo = f"{server.url}/results/alice/demo/{CHROOT}/"
     install = subprocess.run(
         [
@@ -79,7 +89,7 @@ def dnf_install(server: Server, root: Path, package: str) -> Path:
             "--repo=demo",
             "--nogpgcheck",
             "install",
-            package,
+            *packages,
         ],
         capture_output=True,
         text=True,
@@ -181,13 +191,7 @@ def test_built_packages_are_reported(server: Server, alice: Path) -> None:
 def test_uploadrpm_publishes_the_package_as_it_is(
     server: Server, alice: Path, tmp_path: Path
 ) -> None:
-    top = tmp_path / "rpmbuild"
-    subprocess.run(
-        ["rpmbuild", "-bb", str(HERE / "data" / "prebuilt.spec"), "--define", f"_topdir {top}"],
-        check=True,
-        capture_output=True,
-    )
-    rpm = next((top / "RPMS" / "noarch").glob("prebuilt-*.rpm"))
+    rpm = binary_rpm("prebuilt.spec", tmp_path / "rpmbuild")
     uploaded = server.copr_cli(alice, "uploadrpm", "demo", str(rpm))
     assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
     build_id = int(uploaded.stdout.split("Created builds: ")[1].split()[0])
@@ -207,13 +211,7 @@ def test_uploadrpm_publishes_the_package_as_it_is(
 
 def test_dnf_copr_enable_then_install(server: Server, alice: Path, tmp_path: Path) -> None:
     assert server.copr_cli(alice, "create", "enabled", "--chroot", CHROOT).returncode == 0
-    top = tmp_path / "rpmbuild"
-    subprocess.run(
-        ["rpmbuild", "-bb", str(HERE / "data" / "greeting.spec"), "--define", f"_topdir {top}"],
-        check=True,
-        capture_output=True,
-    )
-    rpm = next((top / "RPMS" / "noarch").glob("greeting-*.rpm"))
+    rpm = binary_rpm("greeting.spec", tmp_path / "rpmbuild")
     assert server.copr_cli(alice, "uploadrpm", "enabled", str(rpm)).returncode == 0
 
     root = tmp_path / "root"
@@ -251,13 +249,7 @@ def test_deleting_a_build_or_project_removes_its_results(
     server: Server, alice: Path, tmp_path: Path
 ) -> None:
     assert server.copr_cli(alice, "create", "gone", "--chroot", CHROOT).returncode == 0
-    top = tmp_path / "rpmbuild"
-    subprocess.run(
-        ["rpmbuild", "-bb", str(HERE / "data" / "greeting.spec"), "--define", f"_topdir {top}"],
-        check=True,
-        capture_output=True,
-    )
-    rpm = next((top / "RPMS" / "noarch").glob("greeting-*.rpm"))
+    rpm = binary_rpm("greeting.spec", tmp_path / "rpmbuild")
     uploaded = server.copr_cli(alice, "uploadrpm", "gone", str(rpm))
     build_id = int(uploaded.stdout.split("Created builds: ")[1].split()[0])
     repo = f"{server.url}/results/alice/gone/{CHROOT}/"

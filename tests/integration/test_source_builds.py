@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import Server, start_server, stop_server
-from tests.integration.test_builds import CHROOT
+from tests.integration.test_builds import CHROOT, dnf_install
 from tests.integration.test_sandbox_builds import fetch_log, submitted_id, wait_ended
 from tests.sources.servers import (
     DistGit,
@@ -213,31 +213,9 @@ def test_source_type_builds(submitted: Submitted, name: str) -> None:
 def test_the_built_packages_install_with_dnf(submitted: Submitted, tmp_path: Path) -> None:
     for name in ("rpkg", "make_srpm", "custom", "distgit"):
         assert submitted.states[name] == "succeeded", submitted.log(name)
-    root = tmp_path / "root"
-    repo = f"{submitted.server.url}/results/alice/demo/{CHROOT}/"
-    install = subprocess.run(
-        [
-            "dnf",
-            "-y",
-            "-q",
-            "--disableplugin=local",
-            f"--installroot={root}",
-            "--releasever=rawhide",
-            "--setopt=reposdir=/dev/null",
-            f"--repofrompath=demo,{repo}",
-            "--repo=demo",
-            "--nogpgcheck",
-            "install",
-            "scmhello",
-            "makehello",
-            "customhello",
-            "dghello",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    root = dnf_install(
+        submitted.server, tmp_path / "root", "scmhello", "makehello", "customhello", "dghello"
     )
-    assert install.returncode == 0, install.stderr
     share = root / "usr" / "share"
     # --commit stable: the branch's file, and the Source URL fetched by rpmbuild.
     assert (share / "scmhello" / "hello.txt").read_text() == "hello from the stable branch\n"
