@@ -60,7 +60,7 @@ def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
         srpm_url = f"{settings.results_url}/{results.task_dir(build, src)}/{build.srpm_name}"
     lookaside = None
     if task.is_source and build.source_type in ("distgit", "scm"):  # scm: a "sources" file
-        sources = SourceSettings.with_distgit(settings.distgit_url)
+        sources = SourceSettings.of(settings)
         lookaside = sources.distgit(build.source_json.get("distgit")).lookaside_url
     config = None
     if not task.is_source:

@@ -131,7 +131,7 @@ def _create_from(source_type: str) -> Callable[..., Any]:
         except ValidationError as exc:
             raise InvalidInput(validation_message(exc)) from None
         project = _project(db, target)
-        stored = check_source(source_type, body, SourceSettings.with_distgit(settings.distgit_url))
+        stored = check_source(source_type, body, SourceSettings.of(settings))
         build = builds.submit_build(
             db, user, project, Source(type=source_type, data=stored), target
         )

@@ -109,7 +109,7 @@ def add_package(
         source_type_text,
         body,
         _fields(body),
-        SourceSettings.with_distgit(settings.distgit_url),
+        SourceSettings.of(settings),
     )
     return PackageOut.of(PackageView(package), settings.results_url)
 
@@ -144,7 +144,7 @@ def edit_package(
         None if source_type_text in (None, KEEP_TYPE) else source_type_text,
         body,
         _fields(body),
-        SourceSettings.with_distgit(settings.distgit_url),
+        SourceSettings.of(settings),
     )
     return PackageOut.of(PackageView(package), settings.results_url)
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from coprd.config import Settings
 from coprd.core.errors import InvalidInput
 
 __all__ = [
@@ -63,6 +64,11 @@ class SourceSettings:
     """What the server's configuration adds to sources (see ``coprd.config``)."""
 
     distgits: tuple[DistGit, ...]
+
+    @classmethod
+    def of(cls, settings: Settings) -> SourceSettings:
+        """What the server's configuration says about sources."""
+        return cls.with_distgit(settings.distgit_url)
 
     @classmethod
     def with_distgit(cls, base_url: str) -> SourceSettings:

@@ -162,7 +162,7 @@ def _project(db: DB, project_id: str, secret: str) -> Project:
 def _rebuild(
     db: DB, settings: AppSettings, project: Project, pushes: Sequence[Push], request: Request
 ) -> HookOut:
-    source_settings = SourceSettings.with_distgit(settings.distgit_url)
+    source_settings = SourceSettings.of(settings)
     package = request.path_params.get("package")
     built = [
         build.id

@@ -109,25 +109,30 @@ class Build:
         return self.backend.build_rpm(self.task, self.on_output, self.cancel)
 
 
+def rpm_task(srpm: Path, tmp_path: Path, host_arch: str, **changes: Any) -> RpmTask:
+    """A task for ``fedora-45-<host arch>`` working in ``tmp_path``, changed as given."""
+    task = RpmTask(
+        srpm=srpm,
+        chroot=f"fedora-45-{host_arch}",
+        outdir=tmp_path / "out",
+        workdir=tmp_path / "work",
+        enable_net=False,
+        timeout_s=120,
+        memory_bytes=None,
+        with_opts=(),
+        without_opts=(),
+        repos=(),
+        buildroot_pkgs=(),
+    )
+    return replace(task, **changes)
+
+
 @pytest.fixture
 def make_task(tmp_path: Path, host_arch: str) -> Callable[..., RpmTask]:
     """``make_task(srpm, timeout_s=2)``: a task for ``fedora-45-<host arch>``, changed as given."""
 
     def make(srpm: Path, **changes: Any) -> RpmTask:
-        task = RpmTask(
-            srpm=srpm,
-            chroot=f"fedora-45-{host_arch}",
-            outdir=tmp_path / "out",
-            workdir=tmp_path / "work",
-            enable_net=False,
-            timeout_s=120,
-            memory_bytes=None,
-            with_opts=(),
-            without_opts=(),
-            repos=(),
-            buildroot_pkgs=(),
-        )
-        return replace(task, **changes)
+        return rpm_task(srpm, tmp_path, host_arch, **changes)
 
     return make
 

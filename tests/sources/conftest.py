@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
+from coprd.builder.backends import LocalBackend
+from coprd.builder.backends.local import host_target_cpu
 from coprd.sources import SourceFailed, make_srpm
+from tests.builder.conftest import rpm_task
 from tests.sources.servers import (  # noqa: F401 - fixtures
     dist_git,
     files_server,
@@ -77,3 +80,13 @@ def run_source(tmp_path: Path) -> RunSource:
         return Outcome(srpm, None, b"".join(chunks).decode(errors="replace"))
 
     return run
+
+
+def build_locally(srpm: Path, tmp_path: Path) -> Path:
+    """The one binary RPM the local backend builds from ``srpm`` (as an agent would)."""
+    task = rpm_task(srpm, tmp_path, host_target_cpu(), timeout_s=300)
+    log = bytearray()
+    result = LocalBackend().build_rpm(task, log.extend, threading.Event())
+    assert result.state == "succeeded", log.decode(errors="replace")
+    (rpm,) = task.outdir.glob("*.rpm")
+    return rpm

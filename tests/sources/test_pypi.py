@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
 
-from coprd.builder.backends import LocalBackend, RpmTask
-from coprd.builder.backends.local import host_target_cpu
 from coprd.builder.srpm import inspect_srpm
 from coprd.sources.common import SourceFailed
 from coprd.sources.pypi import IndexFile, choose_sdist, parse_index, read_sdist, rpm_version
-from tests.sources.conftest import RunSource, requires_tools
+from tests.sources.conftest import RunSource, build_locally, requires_tools
 from tests.sources.servers import PypiIndex, make_sdist
 from tests.sources.specs import parsed, spec_of, srpm_files, srpm_query
 
@@ -111,24 +108,7 @@ def test_the_generated_spec_builds_and_installs_with_pip(
 ) -> None:
     """On this host (no pyproject macros) the package builds with pip in the sandbox."""
     srpm = run_source("pypi", pypi("demo-pkg"), pypi_index=index.url).ok()
-    arch = host_target_cpu()
-    task = RpmTask(
-        srpm=srpm,
-        chroot=f"fedora-45-{arch}",
-        outdir=tmp_path / "out",
-        workdir=tmp_path / "work",
-        enable_net=False,
-        timeout_s=300,
-        memory_bytes=None,
-        with_opts=(),
-        without_opts=(),
-        repos=(),
-        buildroot_pkgs=(),
-    )
-    log = bytearray()
-    result = LocalBackend().build_rpm(task, log.extend, threading.Event())
-    assert result.state == "succeeded", log.decode(errors="replace")
-    (rpm,) = (tmp_path / "out").glob("*.rpm")
+    rpm = build_locally(srpm, tmp_path)
     assert rpm.name == "python3-demo-pkg-1.0-1.fc45.noarch.rpm"
     files = subprocess.run(
         ["rpm", "-qpl", str(rpm)], capture_output=True, text=True, check=True

@@ -5,16 +5,13 @@ from __future__ import annotations
 import io
 import subprocess
 import tarfile
-import threading
 from pathlib import Path
 
 import pytest
 
-from coprd.builder.backends import LocalBackend, RpmTask
-from coprd.builder.backends.local import host_target_cpu
 from coprd.sources.common import SourceFailed
 from coprd.sources.rubygems import load_gemspec, write_gemspec
-from tests.sources.conftest import RunSource, requires_tools
+from tests.sources.conftest import RunSource, build_locally, requires_tools
 from tests.sources.servers import GemSource, gem_metadata, make_gem
 from tests.sources.specs import parsed, spec_of, srpm_files, srpm_query
 
@@ -78,23 +75,7 @@ def test_the_generated_spec_builds_without_ruby(
 ) -> None:
     """No Ruby here: the gem's files and gemspec are laid out as gem install would."""
     srpm = run_source("rubygems", {"gem_name": "hola"}, rubygems_source=gems.url).ok()
-    task = RpmTask(
-        srpm=srpm,
-        chroot=f"fedora-45-{host_target_cpu()}",
-        outdir=tmp_path / "out",
-        workdir=tmp_path / "work",
-        enable_net=False,
-        timeout_s=300,
-        memory_bytes=None,
-        with_opts=(),
-        without_opts=(),
-        repos=(),
-        buildroot_pkgs=(),
-    )
-    log = bytearray()
-    result = LocalBackend().build_rpm(task, log.extend, threading.Event())
-    assert result.state == "succeeded", log.decode(errors="replace")
-    (rpm,) = (tmp_path / "out").glob("*.rpm")
+    rpm = build_locally(srpm, tmp_path)
     assert rpm.name == "rubygem-hola-0.1.0-1.fc45.noarch.rpm"
     archive = subprocess.run(
         ["rpm2archive", "-"], input=rpm.read_bytes(), capture_output=True, check=True
