@@ -95,6 +95,7 @@ def run_process_group(
     memory_bytes: int | None = None,
     pass_fds: Sequence[int] = (),
     cwd: str | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> ProcessResult:
     """Run ``argv`` in a new session; stdout and stderr, merged, go to ``on_output`` as read.
 
@@ -103,7 +104,9 @@ def run_process_group(
     command and everything it starts. If ``on_output`` raises, the group is killed and the
     exception propagates. Returns once the leader is reaped and its output is read to the
     end (or, should a stray process keep the pipe open, ``kill_grace_s`` after the leader
-    exited).
+    exited). ``on_start``, if given, is called with the leader's pid once it is started,
+    before any output is read; if it raises, the group is killed and the exception
+    propagates.
     """
     if timeout_s <= 0:
         raise ValueError("timeout_s must be positive")
@@ -135,6 +138,8 @@ def run_process_group(
     eof = False
     eof_poll = 0.001
     try:
+        if on_start is not None:
+            on_start(proc.pid)
         while not (eof and exited_at is not None):
             now = time.monotonic()
             if sigkill_at is None:

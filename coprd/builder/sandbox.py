@@ -13,8 +13,9 @@ What the sandboxed command sees:
     ``nsswitch.conf`` and ``hosts`` (root and nobody; localhost and this host's name), and,
     if the host has them, ``/etc/alternatives`` (Debian's ``awk`` and friends are symlinks
     through it), ``/etc/rpm`` and ``/etc/ld.so.cache``. With network on, also what name
-    resolution and TLS need: ``resolv.conf``, ``ssl``, ``pki``, ``ca-certificates``,
-    ``crypto-policies``, ``services``, ``protocols``.
+    resolution and TLS need: a generated ``resolv.conf`` (see ``network.py``), and the
+    host's ``ssl``, ``pki``, ``ca-certificates``, ``crypto-policies``, ``services``,
+    ``protocols``.
 ``/tmp``, ``/var/tmp``
     private tmpfs (in memory; gone when the command ends).
 ``/proc``, ``/dev``
@@ -24,10 +25,10 @@ What the sandboxed command sees:
 
 Nothing else of the host: no ``/home``, ``/root``, ``/var``, ``/srv``, ``/run``, no coprd
 data directory, no sockets. The rest of ``/`` is a read-only tmpfs. Namespaces: new pid,
-ipc, uts and cgroup namespaces, and a new network namespace (only a loopback of its own, so
-not even the host's 127.0.0.1) unless ``network`` is on, in which case the host's network is
-shared, loopback included. The environment is ``HOME=/builddir``, ``PATH``,
-``LANG=C.UTF-8`` and nothing of the agent's.
+ipc, uts, cgroup and network namespaces. The network namespace holds a loopback of its own
+(so not the host's 127.0.0.1) and, when ``network`` is on, a ``tap0`` that slirp4netns
+routes to the outside, host loopback refused (``network.py``). The environment is
+``HOME=/builddir``, ``PATH``, ``LANG=C.UTF-8`` and nothing of the agent's.
 
 Privileges: when the agent runs as root, bubblewrap would keep every capability for the
 command; ``--cap-drop ALL`` removes them and bubblewrap sets no_new_privs, so the command is
@@ -62,6 +63,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from coprd.builder._process import ProcessResult, run_process_group
+from coprd.builder.network import NetworkUnavailable, UserNetwork, resolv_conf
 
 SANDBOX_WORKDIR = PurePosixPath("/builddir")
 SANDBOX_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
@@ -73,7 +75,6 @@ SandboxResult = ProcessResult
 _TOP_LEVEL = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 _HOST_ETC = ("alternatives", "rpm", "ld.so.cache")
 _HOST_ETC_NETWORK = (
-    "resolv.conf",
     "ssl",
     "pki",
     "ca-certificates",
@@ -84,7 +85,8 @@ _HOST_ETC_NETWORK = (
 
 
 class SandboxUnavailable(RuntimeError):
-    """bubblewrap is not installed on this host, so nothing can be built in a sandbox."""
+    """bubblewrap (or, for a sandbox with network, slirp4netns) is missing or failed on
+    this host, so the command cannot run in a sandbox."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,8 @@ class SandboxSpec:
     """Where and how long a sandboxed command may work.
 
     ``workdir`` (an existing host directory) is mounted read-write at ``/builddir``;
-    ``network`` shares the host's network instead of an empty network namespace;
+    ``network`` routes the sandbox's own network namespace to the outside (not to the
+    host's loopback);
     ``timeout_s`` is the wall-clock limit; ``memory_bytes`` the per-process address-space
     limit (None: none); ``ro_binds`` host paths shown read-only at the same path.
     """
@@ -150,18 +153,34 @@ def run_sandboxed(
         if not path.exists():
             raise ValueError(f"ro_binds entry {path} does not exist")
 
-    with _generated_etc() as etc_fds:
-        command = [bwrap, *_bwrap_options(spec, workdir, etc_fds), "--", *argv]
-        return run_process_group(
-            command,
-            env=sandbox_environment(),
-            on_output=on_output,
-            timeout_s=spec.timeout_s,
-            cancel=cancel,
-            kill_grace_s=KILL_GRACE_S,
-            memory_bytes=spec.memory_bytes,
-            pass_fds=list(etc_fds.values()),
-        )
+    try:
+        with _generated_etc(spec.network) as etc_fds, _network(spec.network) as network:
+            options = _bwrap_options(spec, workdir, etc_fds)
+            if network is not None:
+                options = network.bwrap_options() + options
+            command = [bwrap, *options, "--", *argv]
+            return run_process_group(
+                command,
+                env=sandbox_environment(),
+                on_output=on_output,
+                timeout_s=spec.timeout_s,
+                cancel=cancel,
+                kill_grace_s=KILL_GRACE_S,
+                memory_bytes=spec.memory_bytes,
+                pass_fds=[*etc_fds.values(), *(network.child_fds() if network else [])],
+                on_start=network.attach if network is not None else None,
+            )
+    except NetworkUnavailable as exc:
+        raise SandboxUnavailable(str(exc)) from None
+
+
+@contextmanager
+def _network(wanted: bool) -> Iterator[UserNetwork | None]:
+    if not wanted:
+        yield None
+        return
+    with UserNetwork() as network:
+        yield network
 
 
 def _bwrap_options(spec: SandboxSpec, workdir: Path, etc_fds: dict[str, int]) -> list[str]:
@@ -172,14 +191,13 @@ def _bwrap_options(spec: SandboxSpec, workdir: Path, etc_fds: dict[str, int]) ->
         "--unshare-ipc",
         "--unshare-uts",
         "--unshare-cgroup-try",
+        "--unshare-net",
         "--cap-drop",
         "ALL",
         "--ro-bind",
         "/usr",
         "/usr",
     ]
-    if not spec.network:
-        options.append("--unshare-net")
     for name in _TOP_LEVEL:
         host = Path("/") / name
         if host.is_symlink():
@@ -203,13 +221,13 @@ def _bwrap_options(spec: SandboxSpec, workdir: Path, etc_fds: dict[str, int]) ->
     return options
 
 
-def _etc_files() -> dict[str, str]:
+def _etc_files(network: bool) -> dict[str, str]:
     home = SANDBOX_WORKDIR
     hostname = socket.gethostname()
     hosts = "127.0.0.1 localhost localhost.localdomain\n::1 localhost localhost.localdomain\n"
     if hostname and all(c.isalnum() or c in ".-" for c in hostname) and hostname.isascii():
         hosts += f"127.0.1.1 {hostname}\n"
-    return {
+    files = {
         "passwd": (
             f"root:x:0:0:root:{home}:/bin/sh\n"
             "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
@@ -218,14 +236,17 @@ def _etc_files() -> dict[str, str]:
         "nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n",
         "hosts": hosts,
     }
+    if network:
+        files["resolv.conf"] = resolv_conf()
+    return files
 
 
 @contextmanager
-def _generated_etc() -> Iterator[dict[str, int]]:
+def _generated_etc(network: bool) -> Iterator[dict[str, int]]:
     """Read ends of pipes holding each generated /etc file, for ``--ro-bind-data``."""
     fds: dict[str, int] = {}
     try:
-        for name, content in _etc_files().items():
+        for name, content in _etc_files(network).items():
             read_end, write_end = os.pipe()
             fds[name] = read_end
             try:

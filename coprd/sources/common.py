@@ -4,7 +4,8 @@ A :class:`Job` is one source task on the agent. Its work directory holds two par
 
 ``<workdir>/sandbox/``
     mounted at ``/builddir`` in the sandbox; every step that runs user-controlled content
-    (git, make, a custom script, rpmbuild parsing a spec) works here, with the network on.
+    (git, make, a custom script, rpmbuild parsing a spec) works here, with the network on
+    (the sandbox's own, routed out by slirp4netns; the host's loopback out of reach).
 ``<workdir>/result/``
     never visible to the sandbox; the finished SRPM is copied here and only here is it
     read by the agent (inspected, renamed, uploaded).

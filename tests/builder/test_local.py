@@ -13,6 +13,7 @@ import pytest
 from coprd.builder.backends import LocalBackend, RpmResult, RpmTask
 from coprd.builder.srpm import Nevra
 from tests.builder.conftest import Build, BuildSrpm, binary_rpms, processes_with, requires_tools
+from tests.network import host_address
 
 pytestmark = requires_tools
 
@@ -110,14 +111,26 @@ def secret(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
+def _listen(address: str) -> socket.socket:
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
+    server.bind((address, 0))
     server.listen(8)
     server.settimeout(5)
-    yield server
-    server.close()
+    return server
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A service on the host's loopback only (a database, the server of a laptop setup)."""
+    with _listen("127.0.0.1") as server:
+        yield server
+
+
+@pytest.fixture
+def outward_listener() -> Iterator[socket.socket]:
+    """A service on one of the host's other addresses, as a source server would be."""
+    with _listen(host_address()) as server:
+        yield server
 
 
 @pytest.mark.parametrize("network", [False, True])
@@ -126,17 +139,22 @@ def test_a_spec_cannot_reach_outside_its_sandbox(
     make_task: Callable[..., RpmTask],
     secret: Path,
     listener: socket.socket,
+    outward_listener: socket.socket,
     network: bool,
 ) -> None:
     port = listener.getsockname()[1]
-    srpm = build_srpm("probe", probe_path=str(secret), probe_port=str(port))
+    outward = "{}/{}".format(*outward_listener.getsockname())
+    srpm = build_srpm("probe", probe_path=str(secret), probe_port=str(port), probe_outward=outward)
     result, output = build(make_task(srpm, enable_net=network))
     assert result.state == "succeeded", output
     assert "probe-read: denied" in output
     assert "the-server-secret" not in output
     assert "probe-write: denied" in output
     assert not secret.with_name("secret.txt.written").exists()
-    assert ("probe-connect: ok" if network else "probe-connect: refused") in output
+    # The host's loopback stays out of reach even with the network on; the network then
+    # reaches the host's other addresses, as it would any other machine.
+    assert "probe-connect: refused" in output
+    assert ("probe-outward: ok" if network else "probe-outward: refused") in output
 
 
 def test_symlinks_among_the_results_are_not_followed(

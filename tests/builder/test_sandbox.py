@@ -12,8 +12,14 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from coprd.builder.network import NAMESERVER
 from coprd.builder.sandbox import SandboxResult, SandboxSpec, run_sandboxed, sandbox_path
 from tests.builder.conftest import processes_with
+from tests.network import host_address
+
+# slirp4netns's address for the host, which it forwards to the host's loopback unless told
+# not to.
+SLIRP_GATEWAY = "10.0.2.2"
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
 
@@ -136,9 +142,9 @@ def test_no_capabilities_and_proc_sys_is_read_only(workdir: Path) -> None:
     assert "sysctl-written" not in output
 
 
-def _connect_script(port: int) -> str:
+def _connect_script(port: int, host: str = "127.0.0.1") -> str:
     return (
-        f"bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port} && echo hello >&3' 2>/dev/null "
+        f"bash -c 'exec 3<>/dev/tcp/{host}/{port} && echo hello >&3' 2>/dev/null "
         "&& echo connected || echo refused"
     )
 
@@ -154,15 +160,47 @@ def test_without_network_the_hosts_loopback_is_unreachable(
         listener.accept()
 
 
-def test_with_network_the_hosts_loopback_is_reachable(
+def test_with_network_the_hosts_loopback_stays_unreachable(
     workdir: Path, listener: socket.socket
 ) -> None:
+    # Neither directly nor through slirp's gateway address, which would forward to it.
     port = listener.getsockname()[1]
-    _result, output = run(_connect_script(port), workdir, network=True)
-    assert output == "connected\n"
-    connection, _ = listener.accept()
-    with connection:
-        assert connection.recv(100) == b"hello\n"
+    script = f"{_connect_script(port)}; {_connect_script(port, SLIRP_GATEWAY)}"
+    _result, output = run(script, workdir, network=True)
+    assert output == "refused\nrefused\n"
+    listener.settimeout(0.2)
+    with pytest.raises(TimeoutError):
+        listener.accept()
+
+
+def test_with_network_the_outside_is_reachable_by_address_and_name(workdir: Path) -> None:
+    # The host's own non-loopback address stands for "another machine". Names resolve
+    # through slirp's forwarder (asked here for a name of the sandbox's /etc/hosts, so no
+    # DNS server is needed; the resolver's configuration is what is checked).
+    with socket.socket() as outward:
+        outward.bind((host_address(), 0))
+        outward.listen(1)
+        outward.settimeout(5)
+        host, port = outward.getsockname()
+        _result, output = run(
+            f"{_connect_script(port, host)}; cat /etc/resolv.conf; getent hosts localhost",
+            workdir,
+            network=True,
+        )
+        lines = output.splitlines()
+        assert lines[0] == "connected"
+        assert f"nameserver {NAMESERVER}" in lines
+        assert lines[-1].split()[0] in ("127.0.0.1", "::1")
+        connection, _ = outward.accept()
+        with connection:
+            assert connection.recv(100) == b"hello\n"
+
+
+def test_with_network_no_slirp4netns_is_left_running(workdir: Path) -> None:
+    before = set(processes_with("slirp4netns"))
+    result, _output = run("true", workdir, network=True)
+    assert result.returncode == 0
+    assert set(processes_with("slirp4netns")) - before == set()
 
 
 def test_output_is_streamed_while_the_command_runs(workdir: Path) -> None:

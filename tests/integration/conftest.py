@@ -34,6 +34,7 @@ class Server:
     env: dict[str, str]
     log: Path
     process: subprocess.Popen[bytes] = field(repr=False)
+    bind: str = "127.0.0.1"
 
     def coprd(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the admin CLI against this server's data directory and database."""
@@ -71,7 +72,11 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start_server(tmp: Path, builders: int = 0, env: dict[str, str] | None = None) -> Server:
+def start_server(
+    tmp: Path, builders: int = 0, env: dict[str, str] | None = None, bind: str = "127.0.0.1"
+) -> Server:
+    """``coprd serve`` on a free port of ``bind`` (``0.0.0.0`` also lets networked
+    sandboxes reach it, at the host's address); its URL for clients is on 127.0.0.1."""
     data_dir = tmp / "data"
     home = tmp / "home"
     home.mkdir(parents=True)
@@ -80,7 +85,7 @@ def start_server(tmp: Path, builders: int = 0, env: dict[str, str] | None = None
     env.update(HOME=str(home), COPRD_DATA_DIR=str(data_dir), **extra)
     if POSTGRES:
         env["COPRD_DATABASE_URL"] = create_postgres_database("coprd_it")
-    return _run_server(tmp / "server.log", data_dir, home, env, free_port(), builders)
+    return _run_server(tmp / "server.log", data_dir, home, env, free_port(), builders, bind)
 
 
 def restart_server(server: Server, builders: int = 0) -> Server:
@@ -88,21 +93,30 @@ def restart_server(server: Server, builders: int = 0) -> Server:
     the test stopped or killed it)."""
     assert server.process.poll() is not None, "the server is still running"
     port = int(server.url.rsplit(":", 1)[1])
-    return _run_server(server.log, server.data_dir, server.home, server.env, port, builders)
+    return _run_server(
+        server.log, server.data_dir, server.home, server.env, port, builders, server.bind
+    )
 
 
 def _run_server(
-    log: Path, data_dir: Path, home: Path, env: dict[str, str], port: int, builders: int
+    log: Path,
+    data_dir: Path,
+    home: Path,
+    env: dict[str, str],
+    port: int,
+    builders: int,
+    bind: str = "127.0.0.1",
 ) -> Server:
+    command = ["serve", "--host", bind, "--port", str(port), "--builders", str(builders)]
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [str(BIN / "coprd"), "serve", "--port", str(port), "--builders", str(builders)],
+            [str(BIN / "coprd"), *command],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    server = Server(url, data_dir, home, env, log, process)
+    server = Server(url, data_dir, home, env, log, process, bind)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:

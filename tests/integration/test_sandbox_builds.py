@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from tests.integration.conftest import Server, start_server, stop_server
 from tests.integration.test_builds import CHROOT, make_srpm
+from tests.network import host_address
 
 pytestmark = pytest.mark.integration
 
@@ -141,6 +142,12 @@ def forbidden_cases(server: Server) -> dict[str, Case]:
             f"bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' > got.txt",
             f"/dev/tcp/127.0.0.1/{port}: Connection refused",
         ),
+        # ... nor at the host's other address, where it listens too: without network the
+        # sandbox has no route anywhere.
+        "connect-server-address": Case(
+            f"bash -c 'exec 3<>/dev/tcp/{host_address()}/{port}' > got.txt",
+            f"/dev/tcp/{host_address()}/{port}: Network is unreachable",
+        ),
     }
     database = server.env.get("COPRD_DATABASE_URL")
     if database:
@@ -159,9 +166,12 @@ def forbidden_cases(server: Server) -> dict[str, Case]:
     return cases
 
 
-# With the network on, the build fetches the project from the server and packages the reply.
+# With the network on, the build fetches the project from the server, at the host's
+# address, and packages the reply; the server on the host's loopback stays out of reach.
 NET_BUILD = (
-    "bash -c 'exec 3<>/dev/tcp/127.0.0.1/@PORT@ && "
+    "(bash -c 'exec 3<>/dev/tcp/127.0.0.1/@PORT@' && echo loopback-reached "
+    "|| echo loopback-refused)\n"
+    "bash -c 'exec 3<>/dev/tcp/@HOST@/@PORT@ && "
     'printf "GET /api_3/project?ownername=alice&projectname=net HTTP/1.0\\r\\n\\r\\n" >&3 && '
     "cat <&3' > got.txt\n"
     "cat got.txt"
@@ -178,7 +188,7 @@ class Submitted:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("coprd-sandbox"), builders=2)
+    srv = start_server(tmp_path_factory.mktemp("coprd-sandbox"), builders=2, bind="0.0.0.0")
     yield srv
     stop_server(srv)
 
@@ -201,7 +211,8 @@ def submitted(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Submi
         assert built.returncode == 0, built.stdout + built.stderr
         ids[name] = submitted_id(built.stdout)
     port = server.url.rsplit(":", 1)[1]
-    srpm = write_srpm("netprobe", NET_BUILD.replace("@PORT@", port), tmp / "netprobe")
+    script = NET_BUILD.replace("@PORT@", port).replace("@HOST@", host_address())
+    srpm = write_srpm("netprobe", script, tmp / "netprobe")
     built = server.copr_cli(config, "build", "--nowait", "net", str(srpm))
     assert built.returncode == 0, built.stdout + built.stderr
     net_id = submitted_id(built.stdout)
@@ -220,6 +231,7 @@ CASE_NAMES = [
     "write-home-parent",
     "write-results",
     "connect-server",
+    "connect-server-address",
 ]
 
 
@@ -271,6 +283,7 @@ def test_build_with_network_reaches_the_server(server: Server, submitted: Submit
     results = f"{server.url}/results/alice/net/{CHROOT}/{build_id:08d}-netprobe"
     log = fetch_log(f"{results}/builder-live.log.gz")
     assert "network on" in log
+    assert "loopback-refused" in log and "loopback-reached" not in log
 
     rpm = httpx.get(f"{results}/netprobe-1-1.noarch.rpm")
     assert rpm.status_code == 200

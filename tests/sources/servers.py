@@ -1,6 +1,9 @@
-"""Loopback servers that stand in for the internet in source tests.
+"""Local servers that stand in for the internet in source tests.
 
-Each serves a directory over HTTP on 127.0.0.1 (a free port, a thread of this process):
+Each serves a directory over HTTP on this host's non-loopback address (a free port, a
+thread of this process): source tasks run in a sandbox whose network reaches the outside
+but not the host's loopback (``coprd/builder/network.py``), so 127.0.0.1 would be out of
+their reach, as it is for a real builder.
 
 * :class:`GitHost`: bare git repositories over git's dumb HTTP protocol
   (``git update-server-info``), at ``<url>/<path>.git``;
@@ -37,6 +40,8 @@ from typing import Any
 
 import pytest
 
+from tests.network import host_address
+
 Files = Mapping[str, str | bytes]
 
 GIT_ENV = {
@@ -59,15 +64,16 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 class FileServer:
-    """A directory served over HTTP on 127.0.0.1 by a thread of this process."""
+    """A directory served over HTTP on this host's address by a thread of this process."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         handler = partial(_QuietHandler, directory=str(root))
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        address = host_address()
+        self.httpd = ThreadingHTTPServer((address, 0), handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = f"http://{address}:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -160,12 +166,13 @@ class GitHost:
 
 
 class GitDaemon:
-    """``git daemon`` on 127.0.0.1 serving a directory of bare repositories (git://), for
-    the smart protocol's shallow clones, which dumb HTTP cannot do."""
+    """``git daemon`` on this host's address serving a directory of bare repositories
+    (git://), for the smart protocol's shallow clones, which dumb HTTP cannot do."""
 
     def __init__(self, root: Path) -> None:
+        address = host_address()
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
+            sock.bind((address, 0))
             port = int(sock.getsockname()[1])
         self.process = subprocess.Popen(
             [
@@ -174,18 +181,18 @@ class GitDaemon:
                 "--reuseaddr",
                 "--export-all",
                 f"--base-path={root}",
-                "--listen=127.0.0.1",
+                f"--listen={address}",
                 f"--port={port}",
                 str(root),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        self.url = f"git://127.0.0.1:{port}"
+        self.url = f"git://{address}:{port}"
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                socket.create_connection((address, port), timeout=1).close()
                 return
             except OSError:
                 time.sleep(0.05)
