@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import base64
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_CLAIM_WAIT_S = 30.0
 
@@ -72,6 +73,15 @@ class Nevra(BaseModel):
     arch: str
 
 
+def _strict_base64(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError("must be a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:  # binascii.Error
+        raise ValueError("is not valid base64") from None
+
+
 class FinishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -79,6 +89,9 @@ class FinishIn(BaseModel):
     message: str = Field(default="", max_length=10_000)
     packages: list[Nevra] = Field(default_factory=list, max_length=10_000)
     source: SourceIn | None = None
+    # The end of builder-live.log the agent had not sent yet, base64: it travels with the
+    # finish instead of in a request of its own. (The whole body is at most 1 MiB.)
+    log_tail: Annotated[bytes, BeforeValidator(_strict_base64)] = b""
 
 
 class FinishOut(BaseModel):

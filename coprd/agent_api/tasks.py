@@ -98,10 +98,8 @@ def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
 async def claim(request: Request, body: ClaimIn) -> object:
     """The next task this agent can build, under a lease; 204 if there is none within
     ``wait_s`` seconds (see ``wakeup``). No transaction stays open while the claim waits."""
-    factory = request.app.state.session_factory
     signal: WorkSignal = request.app.state.work_signal
-    with read_session(factory) as db:
-        builder_id = authenticate(request, db).id
+    builder_id = await run_in_threadpool(_builder_id, request)
     deadline = time.monotonic() + body.wait_s
     while True:
         woken = signal.current()
@@ -110,6 +108,14 @@ async def claim(request: Request, body: ClaimIn) -> object:
         if out is not None or remaining <= 0:
             return out if out is not None else Response(status_code=204)
         await signal.wait(woken, min(remaining, RECHECK_S))
+
+
+def _builder_id(request: Request) -> int:
+    # In a worker thread, as every database call of an async route must be: the event loop
+    # must never wait for a connection or a lock (SQLite's writers wait up to 30 s, and a
+    # blocked loop stalls the very transaction they wait for).
+    with read_session(request.app.state.session_factory) as db:
+        return authenticate(request, db).id
 
 
 def _claim_once(request: Request, builder_id: int, arches: list[str]) -> TaskOut | None:
@@ -121,7 +127,7 @@ def _claim_once(request: Request, builder_id: int, arches: list[str]) -> TaskOut
         if task is None:
             return None
         out = _task_out(db, settings, task)
-        build = builds.get_build(db, task.build_id)
+        build = builds.get_build_of_task(db, task)
         if not task.is_source and build.project.fedora_review:
             with open(_held_dir(db, settings, builder, task.id) / results.LIVE_LOG, "ab") as log:
                 log.write(FEDORA_REVIEW_SKIPPED)
@@ -138,7 +144,7 @@ def heartbeat(
 
 def _held_dir(db: Session, settings: Settings, builder: Builder, task_id: int) -> Path:
     task = scheduling.held_task(db, builder, task_id)
-    build = builds.get_build(db, task.build_id)
+    build = builds.get_build_of_task(db, task)
     path = settings.results_dir / str(results.task_dir(build, task))
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -150,10 +156,19 @@ async def append_log(
 ) -> Response:
     """Append a chunk to the task's ``builder-live.log``, readable over HTTP at once."""
     chunk = await request.body()
-    directory = _held_dir(db, settings, builder, task_id)
+    directory = await run_in_threadpool(_held_dir, db, settings, builder, task_id)
+    await run_in_threadpool(_append_log, directory, chunk)
+    return Response(status_code=204)
+
+
+def _held_task_dir(db: Session, builder: Builder, task_id: int) -> str:
+    task = scheduling.held_task(db, builder, task_id)
+    return str(results.task_dir(builds.get_build_of_task(db, task), task))
+
+
+def _append_log(directory: Path, chunk: bytes) -> None:
     with open(directory / results.LIVE_LOG, "ab") as log:
         log.write(chunk)
-    return Response(status_code=204)
 
 
 @router.put("/task/{task_id}/files/{name}", status_code=204, max_body_size=MAX_RESULT_BODY)
@@ -168,10 +183,9 @@ async def upload_file(
     """Store one result file (an RPM, a log) of a task; packages stay hidden until the
     task succeeds (see ``coprd.publish.builddir``)."""
     results.check_result_file(name)
-    task = scheduling.held_task(db, builder, task_id)
-    build = builds.get_build(db, task.build_id)
+    task_dir = await run_in_threadpool(_held_task_dir, db, builder, task_id)
     publisher: Publisher = request.app.state.publisher
-    target = publisher.result_file(str(results.task_dir(build, task)), name)
+    target = publisher.result_file(task_dir, name)
     partial = target.with_name(f".{name}.part")
     size = 0
     try:
@@ -197,7 +211,7 @@ def download_source(
 ) -> FileResponse:
     """The uploaded SRPM an ``upload`` build's source task starts from."""
     task = scheduling.held_task(db, builder, task_id)
-    build = builds.get_build(db, task.build_id)
+    build = builds.get_build_of_task(db, task)
     name = build.source_json.get("pkg")
     path = uploads.uploads_dir(settings, build.id) / str(name)
     if not task.is_source or build.source_type != "upload" or not path.is_file():
@@ -218,8 +232,10 @@ def finish(
     """
     publisher: Publisher = request.app.state.publisher
     task = scheduling.held_task(db, builder, task_id)
-    build = builds.get_build(db, task.build_id)
+    build = builds.get_build_of_task(db, task)
     directory = str(results.task_dir(build, task))
+    if body.log_tail:
+        _append_log(_held_dir(db, request.app.state.settings, builder, task_id), body.log_tail)
     outcome = scheduling.TaskOutcome(
         state=body.state,
         message=body.message,

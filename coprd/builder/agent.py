@@ -8,6 +8,7 @@ expired, 409) is abandoned at once.
 
 from __future__ import annotations
 
+import base64
 import http.cookiejar
 import logging
 import shutil
@@ -163,9 +164,20 @@ class LiveLog:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.stop()
+        self.flush()
+
+    def stop(self) -> None:
+        """Stop the background flushes; what is left stays buffered (see :meth:`tail`)."""
         self.done.set()
         self.thread.join(timeout=10)
-        self.flush()
+
+    def tail(self) -> bytes:
+        """Stop, and take what has not been sent: it goes with ``finish``, one request less."""
+        self.stop()
+        with self.send_lock, self.lock:
+            chunk, self.buffer = bytes(self.buffer), bytearray()
+        return chunk
 
     def _tick(self) -> None:
         while not self.done.wait(LOG_FLUSH_S):
@@ -276,6 +288,7 @@ class Agent:
                     f"result: {outcome['state']}"
                     + (f" ({outcome['message']})" if outcome.get("message") else "")
                 )
+                outcome["log_tail"] = base64.b64encode(live.tail()).decode("ascii")
             self.server.call("POST", f"/backend/task/{task_id}/finish", json=outcome)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -356,7 +369,6 @@ class Agent:
         except ValueError as exc:
             return {"state": "failed", "message": f"cannot build this task: {exc}"}
         result = self.backend.build_rpm(rpm_task, live.write, cancel)
-        live.flush()
         if result.state == "succeeded":
             for path in sorted(outdir.glob("*.rpm")):
                 live.line(f"uploading {path.name}")

@@ -8,19 +8,20 @@ tasks by :func:`derive_state`, the one rule; :func:`refresh_build` stores it in 
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
-from coprd.core.names import check_package_name
+from coprd.core.names import check_owner_name, check_package_name
 from coprd.core.pagination import Page, fetch_page
-from coprd.core.permissions import Action, require
+from coprd.core.permissions import Action, may, require
 from coprd.core.results import check_result_file, unwant_build
 from coprd.db.models import (
     SOURCE_TASK_CHROOT,
@@ -309,6 +310,17 @@ def get_build(session: Session, build_id: int) -> Build:
     return build  # type: ignore[no-any-return]
 
 
+def get_build_of_task(session: Session, task: BuildTask) -> Build:
+    """The build of ``task`` with its project only (one query): what the agent protocol
+    needs to find the task's directory, on the hot path of every build."""
+    build = session.scalar(
+        select(Build).options(joinedload(Build.project)).where(Build.id == task.build_id)
+    )
+    if build is None:  # deleted meanwhile; the task row went with it
+        raise NotFound(f"Build {task.build_id} does not exist.")
+    return build
+
+
 BUILD_ORDERS = {
     "id": Build.id,
     "state": Build.state,
@@ -319,13 +331,22 @@ BUILD_ORDERS = {
 
 def list_builds(
     session: Session,
-    project: Project,
+    project: Project | None,
     page: Page,
     *,
+    ownername: str | None = None,
     packagename: str | None = None,
     status: str | None = None,
 ) -> Sequence[Build]:
-    stmt = select(Build).where(Build.project_id == project.id)
+    """Builds of ``project`` (of every project when None), of projects of ``ownername``."""
+    stmt = select(Build)
+    if project is not None:
+        stmt = stmt.where(Build.project_id == project.id)
+    if ownername is not None:
+        check_owner_name(ownername)
+        stmt = stmt.join(Project, Project.id == Build.project_id).where(
+            Project.owner_name == ownername
+        )
     if packagename is not None:
         check_package_name(packagename)
         stmt = stmt.where(Build.pkg_name == packagename)
@@ -336,6 +357,41 @@ def list_builds(
             names = ", ".join(s.value for s in BuildState)
             raise InvalidInput(f"unknown state {status!r}; use one of {names}", "status") from None
     return fetch_page(session, _with_tasks(stmt), page, BUILD_ORDERS, Build.id)
+
+
+TASK_ORDERS = {"id": BuildTask.id}
+
+
+def list_build_tasks(
+    session: Session,
+    page: Page,
+    *,
+    build_id: int | None = None,
+    project_id: int | None = None,
+    ownername: str | None = None,
+    states: Collection[BuildState] | None = None,
+) -> Sequence[BuildTask]:
+    """Chroot tasks (never source tasks) of a build, of a project's builds, of an owner's
+    projects, in one of ``states``; each with its build and the build's project loaded."""
+    stmt = select(BuildTask).where(BuildTask.chroot_name != SOURCE_TASK_CHROOT)
+    if build_id is not None:
+        stmt = stmt.where(BuildTask.build_id == build_id)
+    if project_id is not None:
+        stmt = stmt.join(Build, Build.id == BuildTask.build_id).where(
+            Build.project_id == project_id
+        )
+    if ownername is not None:
+        check_owner_name(ownername)
+        stmt = stmt.where(BuildTask.owner_name == ownername)
+    if states is not None:
+        stmt = stmt.where(BuildTask.state.in_(list(states)))
+    stmt = stmt.options(selectinload(BuildTask.build).selectinload(Build.project))
+    return fetch_page(session, stmt, page, TASK_ORDERS, BuildTask.id)
+
+
+def last_modified(session: Session, project: Project) -> dt.datetime | None:
+    """When a build of ``project`` last ended (Copr's "last modified"); None before any did."""
+    return session.scalar(select(func.max(Build.ended_on)).where(Build.project_id == project.id))
 
 
 def source_task(build: Build) -> BuildTask:
@@ -364,6 +420,35 @@ def cancel_build(session: Session, actor: User | None, build: Build) -> Build:
     refresh_build(session, build)
     session.flush()
     return build
+
+
+def resubmit_refusal(build: Build) -> str | None:
+    """Why ``build`` cannot be submitted again (``packages.resubmit_build``); None if it can."""
+    if build.source_type == "rpm_upload":
+        return (
+            f"build {build.id} published an uploaded binary RPM; there is nothing to build "
+            "again (upload the RPM again instead)"
+        )
+    if build.source_type == "upload" and not build.srpm_name:
+        # The uploaded SRPM is not kept once the source task has it; the SRPM that task
+        # made is, among the build's results, and a resubmit builds from that.
+        return (
+            f"build {build.id} was made from an upload whose SRPM was never built; upload it again"
+        )
+    return None
+
+
+def allowed_actions(session: Session, actor: User | None, build: Build) -> dict[str, bool]:
+    """Which of cancel, resubmit and delete ``actor`` may do to ``build`` now, by the same
+    rules :func:`cancel_build`, ``packages.resubmit_build`` and :func:`delete_builds`
+    enforce: for showing only the buttons that would work."""
+    may_build = may(session, actor, Action.build, build.project)
+    ended = build.state in TERMINAL
+    return {
+        "cancel": may_build and not ended,
+        "resubmit": may_build and resubmit_refusal(build) is None,
+        "delete": ended and may(session, actor, Action.edit, build.project),
+    }
 
 
 def delete_builds(session: Session, actor: User | None, build_ids: Sequence[int]) -> list[int]:
@@ -402,6 +487,19 @@ def url_source(url: str) -> Source:
         shown = str(url)[:100].encode("unicode_escape").decode("ascii")
         raise InvalidInput(f"{shown!r} is not an http, https or ftp URL", "pkgs")
     return Source(type="link", data={"url": url})
+
+
+MAX_URLS = 100
+
+
+def url_sources(urls: Sequence[str]) -> list[Source]:
+    """One build source per SRPM URL of one submission: at least one, at most
+    :data:`MAX_URLS` (each submission makes that many builds), each a network URL."""
+    if not urls:
+        raise InvalidInput("name at least one SRPM URL", "pkgs")
+    if len(urls) > MAX_URLS:
+        raise InvalidInput(f"at most {MAX_URLS} SRPM URLs at once, not {len(urls)}", "pkgs")
+    return [url_source(url) for url in urls]
 
 
 def check_package_upload(filename: str, head: bytes, *, source: bool) -> str:
@@ -493,3 +591,21 @@ def submit_prebuilt(
     session.flush()
     refresh_build(session, build)
     return build
+
+
+def list_recent_builds(session: Session, limit: int) -> Sequence[Build]:
+    """The newest builds of projects listed on the home page (not ``unlisted_on_hp``),
+    newest first, each with its project and submitter; their tasks are not loaded."""
+    if not 0 < limit <= 1000:
+        raise InvalidInput("must be between 1 and 1000", "limit")
+    # NOT IN the (few) unlisted projects, not a join with the listed ones: the newest builds
+    # are then read in id order and the scan stops at ``limit``, whatever their number.
+    unlisted = select(Project.id).where(Project.unlisted_on_hp.is_(True))
+    stmt = (
+        select(Build)
+        .where(Build.project_id.not_in(unlisted))
+        .order_by(Build.id.desc())
+        .limit(limit)
+        .options(joinedload(Build.project), joinedload(Build.submitter))
+    )
+    return session.scalars(stmt).all()

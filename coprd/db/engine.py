@@ -22,6 +22,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     front instead of failing with "database is locked" when two readers both try to upgrade.
     """
     if url.startswith("sqlite"):
+        # More connections than the server has worker threads (40): a thread waiting in
+        # BEGIN IMMEDIATE holds its connection, and the one holding the lock must never
+        # wait for a connection behind them.
+        kwargs = {"pool_size": 10, "max_overflow": 50, **kwargs}
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},

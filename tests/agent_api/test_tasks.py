@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import threading
 import time
 from dataclasses import replace
@@ -147,6 +148,30 @@ def test_a_failed_build_publishes_none_of_its_packages(
     assert done.json() == {"build_state": "failed"}
     build_dir = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello"
     assert sorted(p.name for p in build_dir.iterdir()) == ["build.log.gz"]
+
+
+def test_the_end_of_the_log_travels_with_finish(
+    client: TestClient, settings: Settings, setup: tuple[dict[str, str], int]
+) -> None:
+    auth, build_id = setup
+    finish_source(client, auth)
+    rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    client.post(f"/backend/task/{rid}/log", content=b"streamed\n", headers=auth)
+    # Not base64: refused, and nothing recorded.
+    bad = client.post(
+        f"/backend/task/{rid}/finish", json={"state": "failed", "log_tail": "%%"}, headers=auth
+    )
+    assert bad.status_code == 400
+    tail = b"the last lines \xff (not UTF-8)\n"
+    done = client.post(
+        f"/backend/task/{rid}/finish",
+        json={"state": "failed", "message": "boom", "log_tail": base64.b64encode(tail).decode()},
+        headers=auth,
+    )
+    assert done.json() == {"build_state": "failed"}
+    build_dir = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello"
+    log = gzip.decompress((build_dir / "builder-live.log.gz").read_bytes())
+    assert log.endswith(b"streamed\n" + tail)
 
 
 def test_agents_need_their_token(client: TestClient) -> None:

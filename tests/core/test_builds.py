@@ -155,3 +155,40 @@ def test_prebuilt_rpms_go_to_chroots_of_their_arch(
     assert {t.state for t in builds.chroot_tasks(noarch)} == {S.succeeded}
     with pytest.raises(InvalidInput, match="s390x"):
         builds.submit_prebuilt(db, alice, project, nevra("s390x"), "x.rpm", BuildOptions())
+
+
+def test_allowed_actions_follow_the_rules_the_actions_enforce(
+    db: Session, alice: User, project: Project
+) -> None:
+    bob = users.create_user(db, "bob")
+    build = submit(db, alice, project)
+    assert builds.allowed_actions(db, alice, build) == {
+        "cancel": True,  # not ended yet
+        "resubmit": False,  # an upload whose SRPM was never built
+        "delete": False,  # cancel it first
+    }
+    assert builds.allowed_actions(db, bob, build) == dict.fromkeys(
+        ("cancel", "resubmit", "delete"), False
+    )
+    assert builds.allowed_actions(db, None, build) == dict.fromkeys(
+        ("cancel", "resubmit", "delete"), False
+    )
+    builds.cancel_build(db, alice, build)
+    assert builds.allowed_actions(db, alice, build) == {
+        "cancel": False,
+        "resubmit": False,
+        "delete": True,
+    }
+    build.srpm_name = "hello-1.0-1.src.rpm"  # as if its source task had made the SRPM
+    assert builds.allowed_actions(db, alice, build)["resubmit"] is True
+    build.source_type = "rpm_upload"
+    assert builds.resubmit_refusal(build) is not None
+    assert builds.allowed_actions(db, alice, build)["resubmit"] is False
+
+
+def test_url_sources_bound_one_submission() -> None:
+    url = "https://example.com/hello-1.0-1.src.rpm"
+    assert [s.data["url"] for s in builds.url_sources([url, url])] == [url, url]
+    for urls, message in (([], "at least one"), ([url] * 101, "at most 100")):
+        with pytest.raises(InvalidInput, match=message):
+            builds.url_sources(urls)
