@@ -7,11 +7,21 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from coprd.config import Settings
-from coprd.core.errors import InvalidInput
+from coprd.core.errors import (
+    Conflict,
+    CoprdError,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    TooLarge,
+)
 from coprd.db.engine import transaction
 
 _SLASHES = re.compile(r"//+")
@@ -38,6 +48,56 @@ class NormalisePathMiddleware:
                 scope["path"] = fixed
                 scope["raw_path"] = fixed.encode("utf-8", "surrogateescape")
         await self.app(scope, receive, send)
+
+
+# The status each kind of refusal of the core gets, in every dialect.
+STATUS = {
+    InvalidInput: 400,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+}
+
+
+def status_of(error: CoprdError) -> int:
+    for kind, status in STATUS.items():
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+async def read_form(
+    request: Request, *, max_files: int, max_fields: int, max_part_size: int
+) -> FormData:
+    """The request's form (multipart or urlencoded), its parser's complaints (a bad
+    boundary, too many parts, a part too large) as ``InvalidInput``; a ``CoprdError`` the
+    request raises while it is read (too large: ``uploads.bounded``) passes through."""
+    try:
+        return await request.form(
+            max_files=max_files, max_fields=max_fields, max_part_size=max_part_size
+        )
+    except CoprdError:
+        raise
+    except Exception as exc:
+        reason = getattr(exc, "detail", None) or exc
+        raise InvalidInput(f"malformed form body: {reason}") from None
+
+
+def validation_message(exc: ValidationError | Exception) -> str:
+    """Pydantic's complaints as ``field: message`` lines (copr-cli lists them as bullets),
+    for every dialect and the web forms."""
+    errors = exc.errors() if hasattr(exc, "errors") else []
+    lines = []
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            lines.append("the request body is not valid JSON")
+            continue
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        where = ".".join(loc) or "body"
+        lines.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "\n".join(lines) or str(exc)
 
 
 _TRUE = {"true", "1", "yes", "on", "y"}

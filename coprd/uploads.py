@@ -28,14 +28,26 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
+from starlette.types import Message
 
 from coprd.config import Settings
-from coprd.core.builds import TERMINAL, check_package_upload
+from coprd.core import builds
+from coprd.core.builds import TERMINAL, BuildOptions, Source, check_package_upload
 from coprd.core.errors import TooLarge
 from coprd.db.engine import read_session
-from coprd.db.models import SOURCE_TASK_CHROOT, BuildTask
+from coprd.db.models import SOURCE_TASK_CHROOT, Build, BuildTask, Project, User
 
-__all__ = ["forget", "keep", "receive", "sweep", "sweep_forever", "uploads_dir"]
+__all__ = [
+    "bounded",
+    "forget",
+    "keep",
+    "receive",
+    "submit_upload",
+    "sweep",
+    "sweep_forever",
+    "uploads_dir",
+]
 
 log = logging.getLogger("coprd.uploads")
 
@@ -46,6 +58,35 @@ STALE_STAGING_S = 3600.0
 GRACE_S = 300.0
 SWEEP_INTERVAL_S = 600.0
 _CHUNK = 1024 * 1024
+# What a multipart upload body may carry besides the package: small form or JSON parts
+# (at most 1 MiB each) and the framing.
+MULTIPART_ALLOWANCE = 2 * 1024 * 1024
+
+
+def bounded(request: Request, settings: Settings) -> Request:
+    """The same request, refused with ``TooLarge`` as soon as its body is known to exceed
+    the upload limit (plus :data:`MULTIPART_ALLOWANCE`): at once when it declares a larger
+    Content-Length, else while it is read. A body sent without a Content-Length (chunked)
+    is otherwise parsed to its end, spooling the file part to disk, before its size could
+    be checked. The package part itself is checked exactly by :func:`receive`."""
+    limit = settings.max_upload_bytes + MULTIPART_ALLOWANCE
+    error = TooLarge(
+        f"the upload is larger than this server's limit of {settings.max_upload_bytes} bytes"
+    )
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise error
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise error
+        return message
+
+    return Request(request.scope, receive)
 
 
 def uploads_dir(settings: Settings, build_id: int) -> Path:
@@ -82,6 +123,28 @@ def receive(
         os.unlink(temp)
         raise
     return Path(temp), name
+
+
+def submit_upload(
+    session: Session,
+    settings: Settings,
+    actor: User,
+    project: Project,
+    stream: BinaryIO,
+    filename: str,
+    options: BuildOptions,
+) -> Build:
+    """A build of an uploaded SRPM: checked and staged, submitted, then kept for its source
+    task. Whatever is refused leaves no file behind."""
+    temp, name = receive(settings, stream, filename, source=True)
+    try:
+        build = builds.submit_build(
+            session, actor, project, Source(type="upload", data={"pkg": name}), options
+        )
+        keep(settings, temp, build.id, name)
+    finally:
+        temp.unlink(missing_ok=True)
+    return build
 
 
 def keep(settings: Settings, staged: Path, build_id: int, name: str) -> Path:

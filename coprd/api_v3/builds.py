@@ -7,9 +7,9 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import Field, ValidationError
 from starlette.datastructures import UploadFile
-from starlette.types import Message
 
 from coprd import uploads
 from coprd.api_v3.deps import CurrentUser
@@ -27,11 +27,12 @@ from coprd.api_v3.schemas import (
     Meta,
     SourceBuildConfigOut,
 )
+from coprd.auth import require_credentials
 from coprd.builder.srpm import InvalidPackage, inspect_rpm
 from coprd.config import Settings
 from coprd.core import builds, packages, permissions, projects
 from coprd.core.builds import BuildOptions, Source
-from coprd.core.errors import InvalidInput, TooLarge
+from coprd.core.errors import InvalidInput
 from coprd.core.sources import SOURCE_TYPES, SourceSettings, check_source
 from coprd.db.models import Project
 from coprd.http import DB, AppSettings
@@ -39,12 +40,9 @@ from coprd.publish.publisher import Publisher
 
 router = APIRouter(prefix="/build", tags=["builds"])
 
-# The configured upload limit is checked against Content-Length and while reading;
-# this is only the ceiling above which nothing is read at all.
+# The configured upload limit is checked against Content-Length and while reading
+# (uploads.bounded); this is only the ceiling above which nothing is read at all.
 MAX_UPLOAD_BODY = 64 * 1024 * 1024 * 1024
-# What a multipart upload body may carry besides the package: the 'json' part (at most
-# 1 MiB) and the framing.
-MULTIPART_ALLOWANCE = 2 * 1024 * 1024
 
 
 class BuildTarget(BuildOptions):
@@ -115,7 +113,7 @@ def check_before_build(db: DB, user: CurrentUser, body: BuildTarget) -> Any:
 @router.post("/create/url", response_model=BuildItems, summary="Build from SRPM URLs")
 def create_from_url(db: DB, settings: AppSettings, user: CurrentUser, body: BuildUrlIn) -> Any:
     project = _project(db, body)
-    sources = [builds.url_source(url) for url in body.pkgs]
+    sources = builds.url_sources(body.pkgs)
     created = [builds.submit_build(db, user, project, source, body) for source in sources]
     return BuildItems(
         items=[BuildOut.of(builds.get_build(db, b.id), settings.results_url) for b in created]
@@ -152,17 +150,9 @@ for _type in SOURCE_TYPES:
 
 async def _upload_body(request: Request) -> tuple[BuildTarget, UploadFile]:
     settings: Settings = request.app.state.settings
-    too_large = TooLarge(
-        f"the upload is larger than this server's limit of {settings.max_upload_bytes} bytes"
-    )
-    # The package part is checked exactly while it is kept (_keep_upload); the body as a
-    # whole may carry the small parts and the multipart framing on top of it.
-    limit = settings.max_upload_bytes + MULTIPART_ALLOWANCE
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise too_large
+    await run_in_threadpool(require_credentials, request)
     raw, form = await read_json_and_files(
-        _limited(request, limit, too_large), max_part=1024 * 1024, allow_json_body=False
+        uploads.bounded(request, settings), max_part=1024 * 1024, allow_json_body=False
     )
     upload = form.get("pkgs") if form is not None else None
     if not isinstance(upload, UploadFile):
@@ -171,23 +161,6 @@ async def _upload_body(request: Request) -> tuple[BuildTarget, UploadFile]:
         return BuildTarget.model_validate(raw), upload
     except ValidationError as exc:
         raise InvalidInput(validation_message(exc)) from None
-
-
-def _limited(request: Request, limit: int, error: TooLarge) -> Request:
-    """The same request, whose body is read no further than ``limit`` bytes: past that,
-    ``error`` is raised. A body sent without a Content-Length (chunked) is otherwise parsed
-    to its end, spooling the file part to disk, before its size can be checked."""
-    received = 0
-
-    async def receive() -> Message:
-        nonlocal received
-        message = await request.receive()
-        received += len(message.get("body", b""))
-        if received > limit:
-            raise error
-        return message
-
-    return Request(request.scope, receive)
 
 
 UploadBody = Annotated[tuple[BuildTarget, UploadFile], Depends(_upload_body)]
@@ -199,17 +172,13 @@ UploadBody = Annotated[tuple[BuildTarget, UploadFile], Depends(_upload_body)]
     summary="Build from an uploaded SRPM (multipart: 'pkgs' and 'json')",
     max_body_size=MAX_UPLOAD_BODY,
 )
-def create_from_upload(db: DB, settings: AppSettings, user: CurrentUser, body: UploadBody) -> Any:
+def create_from_upload(body: UploadBody, db: DB, settings: AppSettings, user: CurrentUser) -> Any:
+    # The body first: it is read before the write transaction begins (auth.require_credentials).
     target, upload = body
     project = _project(db, target)
-    temp, name = uploads.receive(settings, upload.file, upload.filename or "", source=True)
-    try:
-        build = builds.submit_build(
-            db, user, project, Source(type="upload", data={"pkg": name}), target
-        )
-        uploads.keep(settings, temp, build.id, name)
-    finally:
-        temp.unlink(missing_ok=True)
+    build = uploads.submit_upload(
+        db, settings, user, project, upload.file, upload.filename or "", target
+    )
     return BuildOut.of(builds.get_build(db, build.id), settings.results_url)
 
 
@@ -220,7 +189,7 @@ def create_from_upload(db: DB, settings: AppSettings, user: CurrentUser, body: U
     max_body_size=MAX_UPLOAD_BODY,
 )
 def create_from_rpm_upload(
-    request: Request, db: DB, settings: AppSettings, user: CurrentUser, body: UploadBody
+    request: Request, body: UploadBody, db: DB, settings: AppSettings, user: CurrentUser
 ) -> Any:
     target, upload = body
     project = _project(db, target)

@@ -4,33 +4,10 @@ from __future__ import annotations
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
-from coprd.core.errors import (
-    Conflict,
-    CoprdError,
-    Forbidden,
-    InvalidInput,
-    NotAuthenticated,
-    NotFound,
-    TooLarge,
-)
+from coprd.http import status_of, validation_message
 
-STATUS = {
-    InvalidInput: 400,
-    NotAuthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    TooLarge: 413,
-}
-
-
-def status_of(error: CoprdError) -> int:
-    for kind, status in STATUS.items():
-        if isinstance(error, kind):
-            return status
-    return 400
+__all__ = ["render_error", "status_of", "validation_message"]
 
 
 def render_error(request: Request, status: int, message: str) -> JSONResponse:
@@ -44,17 +21,3 @@ def render_error(request: Request, status: int, message: str) -> JSONResponse:
         # (and dropping) the rest. Closing the connection ends the upload at once.
         headers = {"Connection": "close"}
     return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def validation_message(exc: ValidationError | Exception) -> str:
-    """Pydantic's complaints as ``field: message`` lines, the form copr-cli lists as bullets."""
-    errors = exc.errors() if hasattr(exc, "errors") else []
-    lines = []
-    for err in errors:
-        if err.get("type") == "json_invalid":
-            lines.append("the request body is not valid JSON")
-            continue
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        where = ".".join(loc) or "body"
-        lines.append(f"{where}: {err.get('msg', 'invalid')}")
-    return "\n".join(lines) or str(exc)

@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import Request
 from starlette.datastructures import FormData
 
-from coprd.core.errors import CoprdError, InvalidInput
+from coprd.core.errors import InvalidInput
+from coprd.http import read_form
 
 
 async def read_json_and_files(
@@ -23,12 +24,7 @@ async def read_json_and_files(
     form: FormData | None = None
     raw: Any
     if content_type.startswith("multipart/form-data"):
-        try:
-            form = await request.form(max_files=8, max_fields=50, max_part_size=max_part)
-        except CoprdError:  # the request's own refusal while it is read (too large)
-            raise
-        except Exception as exc:  # the multipart parser's own errors, e.g. a bad boundary
-            raise InvalidInput(f"malformed multipart body: {exc}") from None
+        form = await read_form(request, max_files=8, max_fields=50, max_part_size=max_part)
         part = form.get("json")
         if part is None:
             # Clients always send it, last: without it the body is not theirs, or cut short.

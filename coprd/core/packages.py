@@ -32,6 +32,7 @@ from coprd.core.builds import (
     chroot_tasks,
     delete_builds,
     queue_build,
+    resubmit_refusal,
     source_task,
     submit_build,
 )
@@ -459,19 +460,11 @@ def _with_chroots(session: Session, project: Project) -> Project:
 
 
 def _repeated_source(build: Build, results_url: str) -> Source:
-    if build.source_type == "rpm_upload":
-        raise InvalidInput(
-            f"build {build.id} published an uploaded binary RPM; there is nothing to build "
-            "again (upload the RPM again instead)"
-        )
+    refusal = resubmit_refusal(build)
+    if refusal is not None:
+        raise InvalidInput(refusal)
     if build.source_type == "upload":
-        # The uploaded SRPM is not kept once the source task has it, but the SRPM the source
-        # task made is, among the build's results.
-        if not build.srpm_name:
-            raise InvalidInput(
-                f"build {build.id} was made from an upload whose SRPM was never built; "
-                "upload it again"
-            )
+        # Built again from the SRPM its source task made, among the build's results.
         url = f"{results_url}/{task_dir(build, source_task(build))}/{build.srpm_name}"
         return Source(type="link", data={"url": url})
     return Source(type=build.source_type, data=dict(build.source_json))

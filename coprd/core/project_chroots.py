@@ -9,10 +9,19 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
-from coprd.core.errors import InvalidInput, NotFound
+from coprd.core.chroots import resolve_active_chroots
+from coprd.core.errors import Conflict, InvalidInput, NotFound
 from coprd.core.names import check_chroot_name
 from coprd.core.permissions import Action, require
-from coprd.core.projects import MAX_LIST, RepoList, ShortText, Word, WordList
+from coprd.core.projects import (
+    MAX_LIST,
+    ProjectFields,
+    RepoList,
+    ShortText,
+    Word,
+    WordList,
+    edit_project,
+)
 from coprd.db.models import Project, ProjectChroot, User
 
 MAX_COMPS = 4 * 1024 * 1024
@@ -78,6 +87,29 @@ def get_project_chroot(project: Project, chrootname: str) -> ProjectChroot:
         if pc.mock_chroot.name == chrootname:
             return pc
     raise NotFound(f"Chroot {chrootname} is not enabled in project {project.full_name}.")
+
+
+def enable_project_chroot(
+    session: Session, actor: User | None, project: Project, chrootname: str
+) -> ProjectChroot:
+    """Add one chroot to the project's enabled set; Conflict if it is enabled already."""
+    require(session, actor, Action.edit, project)
+    (mock_chroot,) = resolve_active_chroots(session, [chrootname])
+    if any(pc.mock_chroot_id == mock_chroot.id for pc in project.chroots):
+        raise Conflict(f"Chroot {chrootname} is already enabled in project {project.full_name}.")
+    names = [pc.mock_chroot.name for pc in project.chroots]
+    edit_project(session, actor, project, ProjectFields(), [*names, chrootname])
+    return get_project_chroot(project, chrootname)
+
+
+def disable_project_chroot(
+    session: Session, actor: User | None, project: Project, chrootname: str
+) -> None:
+    """Remove one chroot from the project's enabled set; a project keeps at least one."""
+    require(session, actor, Action.edit, project)
+    gone = get_project_chroot(project, chrootname)
+    names = [pc.mock_chroot.name for pc in project.chroots if pc is not gone]
+    edit_project(session, actor, project, ProjectFields(), names)
 
 
 def edit_project_chroot(

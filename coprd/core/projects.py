@@ -22,6 +22,7 @@ from pydantic import (
 )
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, defer, selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from coprd.core.chroots import resolve_active_chroots
 from coprd.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
@@ -219,25 +220,53 @@ def get_project(session: Session, ownername: str, projectname: str) -> Project:
     return project
 
 
+def get_project_by_id(session: Session, project_id: int) -> Project:
+    """The project with this id (APIv2 names projects so), with its chroots loaded."""
+    project = None
+    # Ids past the databases' integer do not exist (SQLite cannot even bind them).
+    if 0 < project_id < 2**31:
+        project = session.scalar(_with_chroots(select(Project).where(Project.id == project_id)))
+    if project is None:
+        raise NotFound(f"Project {project_id} does not exist.")
+    return project
+
+
 PROJECT_ORDERS = {"id": Project.id, "name": Project.name, "ownername": Project.owner_name}
 
 
-def list_projects(session: Session, ownername: str | None, page: Page) -> Sequence[Project]:
+def list_projects(
+    session: Session,
+    ownername: str | None,
+    page: Page,
+    *,
+    projectname: str | None = None,
+    query: str | None = None,
+) -> Sequence[Project]:
+    """Projects, of one owner, of one name and matching a search ``query`` if given."""
     stmt = select(Project)
     if ownername is not None:
         check_owner_name(ownername)
         stmt = stmt.where(Project.owner_name == ownername)
+    if projectname is not None:
+        check_project_name(projectname)
+        stmt = stmt.where(Project.name == projectname)
+    if query is not None:
+        stmt = stmt.where(_matches(query))
     return fetch_page(session, _with_chroot_names(stmt), page, PROJECT_ORDERS, Project.id)
 
 
-def search_projects(session: Session, query: str, page: Page) -> Sequence[Project]:
-    """Projects whose owner/name or description contains ``query``, in any case."""
+def _matches(query: str) -> ColumnElement[bool]:
     query = query.strip()
     if not query:
         raise InvalidInput("must not be empty", "query")
     if len(query) > 200 or "\x00" in query:
         raise InvalidInput("must be at most 200 characters, without NUL", "query")
-    stmt = select(Project).where(Project.search_text.contains(query.lower(), autoescape=True))
+    return Project.search_text.contains(query.lower(), autoescape=True)
+
+
+def search_projects(session: Session, query: str, page: Page) -> Sequence[Project]:
+    """Projects whose owner/name or description contains ``query``, in any case."""
+    stmt = select(Project).where(_matches(query))
     return fetch_page(session, _with_chroot_names(stmt), page, PROJECT_ORDERS, Project.id)
 
 
@@ -343,3 +372,15 @@ def delete_project(session: Session, actor: User | None, project: Project) -> No
 
 def chroot_names(project: Project) -> list[str]:
     return sorted(pc.mock_chroot.name for pc in project.chroots)
+
+
+def chroot_repo_urls(project: Project, results_url: str) -> dict[str, str]:
+    """Each enabled chroot's repository URL, by chroot name (DESIGN.md's results layout)."""
+    base = f"{results_url}/{project.owner_name}/{project.name}"
+    return {name: f"{base}/{name}/" for name in chroot_names(project)}
+
+
+def list_listed_projects(session: Session, page: Page) -> Sequence[Project]:
+    """Projects shown on the home page: all but those ``unlisted_on_hp``."""
+    stmt = select(Project).where(Project.unlisted_on_hp.is_(False))
+    return fetch_page(session, _with_chroot_names(stmt), page, PROJECT_ORDERS, Project.id)

@@ -1,0 +1,174 @@
+"""Reading the bodies legacy clients send, and the legacy ways of writing values in them.
+
+python-copr 1.63 sends form-urlencoded fields (create, modify, delete) or multipart fields
+(builds), selects chroots with one ``<chroot-name>=y`` field each, and joins lists with
+spaces; the seed's httpie examples send the same fields as a JSON object. Every one of
+these becomes a :data:`Fields` mapping here; the routes turn that into the core's input
+types, which validate the values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
+
+from coprd.core.errors import InvalidInput
+from coprd.core.names import check_chroot_name
+from coprd.http import parse_bool, read_form
+
+Fields = dict[str, Any]
+M = TypeVar("M", bound=BaseModel)
+
+MAX_FIELDS = 300
+MAX_FIELD_BYTES = 1024 * 1024
+MAX_LIST = 100
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+UNKNOWN = "Unknown arguments passed"
+
+
+async def read_fields(request: Request, *, files: int = 0) -> Fields:
+    """The request's fields, from a form, a multipart body (with at most ``files`` file
+    parts, kept as ``UploadFile``) or a JSON object; an empty body has none.
+
+    A field sent more than once is a list of its values.
+    """
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type in FORM_TYPES:
+        form = await read_form(
+            request, max_files=files, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES
+        )
+        fields: Fields = {}
+        for key, value in form.multi_items():
+            if key in fields:
+                previous = fields[key]
+                fields[key] = (
+                    [*previous, value] if isinstance(previous, list) else [previous, value]
+                )
+            else:
+                fields[key] = value
+        return fields
+    if content_type == "application/json":
+        try:
+            raw = await request.json()
+        except (ValueError, RecursionError):
+            raise InvalidInput("the body is not valid JSON") from None
+        if not isinstance(raw, dict):
+            raise InvalidInput("the JSON body must be an object")
+        return raw
+    if (await request.body()).strip():
+        raise InvalidInput(
+            "send the fields form-encoded (application/x-www-form-urlencoded), as "
+            "multipart/form-data, or as a JSON object (application/json)"
+        )
+    return {}
+
+
+async def _fields(request: Request) -> Fields:
+    return await read_fields(request)
+
+
+Form = Annotated[Fields, Depends(_fields)]
+
+
+def shown(value: str) -> str:
+    """A client-chosen name as an error message may quote it."""
+    return value[:100].encode("unicode_escape").decode("ascii")
+
+
+def _unknown(names: Collection[str], hint: str = "") -> InvalidInput:
+    listed = ", ".join(shown(name) for name in list(names)[:20])
+    return InvalidInput(f"{UNKNOWN}{hint}: {listed}")
+
+
+def reject_unknown(fields: Fields, known: Collection[str]) -> None:
+    unknown = [key for key in fields if key not in known]
+    if unknown:
+        raise _unknown(unknown)
+
+
+def _is_chroot_name(name: str) -> bool:
+    try:
+        check_chroot_name(name)
+    except InvalidInput:
+        return False
+    return True
+
+
+def flag(value: object, field: str) -> bool:
+    """A checkbox: ``y`` (or yes, true, on, 1) or, in JSON, a boolean."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_bool(value, field)
+        except InvalidInput:
+            pass
+    raise InvalidInput("use y to select it (or n)", shown(field))
+
+
+def selected_chroots(fields: Fields, known: Collection[str]) -> list[str]:
+    """The chroots selected by ``<chroot>=y`` fields: every field not in ``known`` must
+    be named like a chroot. Whether such a chroot exists is the core's to say."""
+    rest = [key for key in fields if key not in known]
+    unknown = [key for key in rest if not _is_chroot_name(key)]
+    if unknown:
+        raise _unknown(unknown, " (non-existing chroot probably)")
+    return [key for key in rest if flag(fields[key], key)]
+
+
+def words(value: object, field: str) -> list[str]:
+    """A list sent space-joined (or, in JSON, as a list of strings)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items = value.split()
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        items = [word for item in value for word in item.split()]
+    else:
+        raise InvalidInput("must be a space-separated string of items", field)
+    if len(items) > MAX_LIST:
+        raise InvalidInput(f"at most {MAX_LIST} items", field)
+    return items
+
+
+def number(value: object, field: str) -> int | None:
+    """A whole number, sent as digits; an empty string (or null) means unset."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.strip().isdigit():
+        return int(value)
+    raise InvalidInput(f"{shown(str(value))!r} is not a whole number", field)
+
+
+def renamed(fields: Fields, names: Mapping[str, str]) -> Fields:
+    """The fields ``names`` knows, under the core's names."""
+    return {core: fields[legacy] for legacy, core in names.items() if legacy in fields}
+
+
+def validated(model: type[M], data: Fields, names: Mapping[str, str] | None = None) -> M:
+    """``data`` as the core's input type ``model``; its complaints name the legacy fields
+    (``names`` maps legacy names to the core's)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        legacy = {core: name for name, core in (names or {}).items()}
+        lines = []
+        for error in exc.errors():
+            loc = [str(part) for part in error.get("loc", ())]
+            if loc:
+                loc[0] = legacy.get(loc[0], loc[0])
+            lines.append(f"{'.'.join(loc) or 'body'}: {error.get('msg', 'invalid')}")
+        raise InvalidInput("\n".join(lines) or str(exc)) from None
+
+
+def upload_part(fields: Fields, name: str) -> UploadFile:
+    part = fields.pop(name, None)
+    if not isinstance(part, UploadFile):
+        raise InvalidInput(f"the multipart body has no '{name}' file part", name)
+    return part
