@@ -17,6 +17,8 @@ from typing import Any
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 URL_FILE = "server.url"
+# What gpg may make a project's signing key of; the first is the default.
+SIGNING_KEY_TYPES = ("rsa2048", "rsa3072", "rsa4096", "ed25519")
 
 
 class ConfigError(Exception):
@@ -48,6 +50,12 @@ class Settings:
     pypi_index: str = "https://pypi.org/simple"
     rubygems_source: str = "https://rubygems.org"
     distgit_url: str = "https://src.fedoraproject.org"
+    # Sign every published RPM with its project's GPG key (gpg and rpmsign on the host
+    # that publishes); off, the .repo files say gpgcheck=0. See coprd/publish/signing.py
+    # for the key type (rsa2048, rsa3072, rsa4096 or ed25519) and lifetime.
+    signing: bool = True
+    signing_key_type: str = SIGNING_KEY_TYPES[0]
+    signing_key_days: int = 5 * 365 + 1
 
     @property
     def effective_database_url(self) -> str:
@@ -80,10 +88,20 @@ class Settings:
 
 
 _ENV_PREFIX = "COPRD_"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_CHOICES = {"signing_key_type": SIGNING_KEY_TYPES}
 
 
 def _coerce(name: str, kind: type[Any] | str, raw: Any) -> Any:
     kind_name = kind if isinstance(kind, str) else kind.__name__
+    if kind_name == "bool":
+        if isinstance(raw, bool):
+            return raw
+        word = str(raw).strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ConfigError(f"setting {name!r} must be true or false, not {raw!r}")
     try:
         if "int" in kind_name:
             value = int(raw)
@@ -131,4 +149,9 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
     values.update(explicit)
     values["data_dir"] = data_dir
     coerced = {name: _coerce(name, known[name], raw) for name, raw in values.items()}
+    for name, choices in _CHOICES.items():
+        if name in coerced and coerced[name] not in choices:
+            raise ConfigError(
+                f"setting {name!r} is {coerced[name]!r}, not one of {', '.join(choices)}"
+            )
     return replace(Settings(), **coerced)

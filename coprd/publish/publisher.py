@@ -3,45 +3,93 @@
 It runs where the results store is (inside ``coprd serve`` for the embedded default) and
 is the only writer of repodata; ``createrepo.update_repo`` holds a per-repository lock,
 so several frontend processes on one shared store stay correct.
+
+With a ``Keyring`` it also signs (see ``publish/signing.py``): every package of a
+succeeded task is signed with its project's key before it is revealed and indexed, and
+the project's ``pubkey.gpg`` is kept beside its repositories. A new project's key is made
+in the background (``make_keys_forever``), or at its first publish if that comes first;
+``refresh_keys_forever`` extends keys that near their expiry. Packages published before
+signing was turned on (or while it was off) are signed once at the next start
+(``sign_published``), so a ``gpgcheck=1`` repository never silently offers unsigned ones.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from coprd.core.builds import chroot_tasks
-from coprd.core.results import REPOS_WANTED, RESULTS_UNWANTED, repo_dir, task_dir
-from coprd.db.models import SOURCE_TASK_CHROOT, Build, BuildState
+from coprd.core.results import (
+    REPOS_WANTED,
+    RESULTS_UNWANTED,
+    project_dir,
+    repo_dir,
+    task_dir,
+)
+from coprd.db.models import SOURCE_TASK_CHROOT, Build, BuildState, Project
 from coprd.publish._fs import remove_tree
 from coprd.publish.builddir import (
+    PENDING_PREFIX,
     drop_packages,
     finish_build_dir,
     pending_name,
     reveal_packages,
 )
-from coprd.publish.createrepo import STAGING_PREFIX, CreaterepoFailed, ensure_repo, update_repo
+from coprd.publish.createrepo import (
+    REPODATA,
+    STAGING_PREFIX,
+    CreaterepoFailed,
+    ensure_repo,
+    update_repo,
+)
+from coprd.publish.signing import PUBKEY, KeyMaker, Keyring, SigningFailed
 from coprd.publish.store import LocalStore
 
 log = logging.getLogger("coprd.publish")
 
+# In the results root: "every published package is signed" (see sign_published).
+SIGNED_MARK = ".coprd-all-signed"
+# Keys are extended when they expire within this many days; checked once a day.
+EXTEND_WITHIN_DAYS = 180
+REFRESH_INTERVAL_S = 24 * 3600.0
+
+
+def _owner_and_dir(rel: str) -> tuple[str, str, str]:
+    """``owner/dirname/…`` → (owner, dirname, project): a CoprDir ``demo:pr:4`` is
+    signed with its project's (``demo``) key."""
+    owner, dirname = PurePosixPath(rel).parts[:2]
+    return owner, dirname, dirname.partition(":")[0]
+
 
 class Publisher:
-    def __init__(self, results_dir: Path) -> None:
+    def __init__(self, results_dir: Path, keyring: Keyring | None = None) -> None:
         results_dir.mkdir(parents=True, exist_ok=True)
         self.store = LocalStore(results_dir)
+        self.keyring = keyring
+        self._factory: sessionmaker[Session] | None = None
+        self.keymaker = (
+            KeyMaker(keyring, wanted=self._project_exists, made=self._key_made)
+            if keyring is not None
+            else None
+        )
 
     def path(self, rel: str) -> Path:
         return self.store.local_path(rel)
 
     def attach(self, factory: sessionmaker[Session]) -> None:
         """After each commit, make the repositories the transaction asked for
-        (``want_repo``) and remove the results of what it deleted (``unwant_*``)."""
+        (``want_repo``) and remove the results of what it deleted (``unwant_*``).
+
+        A project that wants a repository (every new project does) also wants a signing
+        key: it is queued for the background key maker."""
+        self._factory = factory
 
         @event.listens_for(factory, "after_commit")
         def _made(session: Session) -> None:
@@ -50,6 +98,9 @@ class Publisher:
                     ensure_repo(self.path(rel))
                 except (CreaterepoFailed, OSError, ValueError):
                     log.exception("could not create the repository %s", rel)
+                if self.keymaker is not None:
+                    owner, _dirname, project = _owner_and_dir(rel)
+                    self.keymaker.want(owner, project)
             gone = session.info.pop(RESULTS_UNWANTED, ())
             if gone:
                 self.remove(gone)
@@ -76,6 +127,11 @@ class Publisher:
                 path = self.path(rel)
                 if path.exists():
                     remove_tree(path)
+                if len(parts) == 2 and ":" not in parts[1] and self.keyring is not None:
+                    try:  # a whole project: its key goes too
+                        self.keyring.remove(parts[0], parts[1])
+                    except (OSError, ValueError):
+                        log.exception("could not remove the signing key of %s", rel)
         for repo, names in by_repo.items():
             path = self.path(repo)
             try:
@@ -94,23 +150,153 @@ class Publisher:
         """Index a succeeded chroot build into its repository; raises CreaterepoFailed.
 
         Safe to repeat: an agent that lost the server mid-publish sends its finish again.
+        The packages are signed before they are revealed (``SigningFailed``, a kind of
+        CreaterepoFailed, if that fails: nothing is revealed then).
         """
         directory = self.path(build_rel)
+        self.sign(build_rel, sorted(directory.glob(f"{PENDING_PREFIX}*.rpm")))
         reveal_packages(directory)
         finish_build_dir(directory)
         update_repo(self.path(repo_rel))
 
     def close(self, build_rel: str, *, succeeded: bool) -> None:
         """End a task that is not published into a repository: a source task, or a chroot
-        build that failed or was canceled (its packages are dropped)."""
+        build that failed or was canceled (its packages are dropped).
+
+        A source task's SRPM is signed too; if that fails it is kept unsigned (it is in
+        no repository, and the build need not fail for it) and the failure is logged.
+        """
         directory = self.path(build_rel)
         if not directory.is_dir():
             return
         if succeeded:
+            try:
+                self.sign(build_rel, sorted(directory.glob(f"{PENDING_PREFIX}*.rpm")))
+            except SigningFailed as exc:
+                log.error("could not sign the packages of %s: %s", build_rel, exc)
             reveal_packages(directory)
         else:
             drop_packages(directory)
         finish_build_dir(directory)
+
+    def sign(self, rel: str, rpms: list[Path]) -> None:
+        """Sign ``rpms``, results below ``rel`` (``owner/dirname/…``), with the project's
+        key, and put its ``pubkey.gpg`` beside them. Nothing without a keyring."""
+        if self.keyring is None or not rpms:
+            return
+        owner, dirname, project = _owner_and_dir(rel)
+        self.keyring.sign(owner, project, rpms)
+        if self.keyring.key(owner, project) is not None:
+            self.publish_pubkey(owner, project, dirname)
+
+    def publish_pubkey(self, owner: str, project: str, *dirnames: str) -> None:
+        """Write the project's public key as ``pubkey.gpg`` into its results directory
+        and those of the CoprDirs ``dirnames``, where the directory exists and the file
+        differs."""
+        if self.keyring is None:
+            return
+        armored = self.keyring.public_key(owner, project)
+        for dirname in dict.fromkeys((project, *dirnames)):
+            rel = f"{owner}/{dirname}"
+            if not self.path(rel).is_dir():
+                continue
+            target = self.path(f"{rel}/{PUBKEY}")
+            try:
+                if target.read_bytes() == armored:
+                    continue
+            except FileNotFoundError:
+                pass
+            self.store.put_stream(f"{rel}/{PUBKEY}", io.BytesIO(armored))
+
+    def _project_exists(self, owner: str, project: str) -> bool:
+        if self._factory is None:
+            return True
+        with self._factory() as session:
+            found = session.scalar(
+                select(Project.id).where(Project.owner_name == owner, Project.name == project)
+            )
+        return found is not None
+
+    def _key_made(self, owner: str, project: str) -> None:
+        self.publish_pubkey(owner, project)
+
+    def make_keys_forever(self, stop: threading.Event) -> None:
+        """The background key maker (``coprd serve`` runs it in a thread)."""
+        if self.keymaker is not None:
+            self.keymaker.run(stop)
+
+    def refresh_keys(self, within_days: int = EXTEND_WITHIN_DAYS) -> int:
+        """Extend every key that expires within ``within_days`` and publish its public
+        key again (in the project's directory and its CoprDirs'); returns how many."""
+        if self.keyring is None:
+            return 0
+        extended = 0
+        for owner, project in list(self.keyring.projects()):
+            try:
+                if self.keyring.extend(owner, project, within_days=within_days) is None:
+                    continue
+                owner_dir = self.path(owner)
+                coprdirs = (
+                    [d.name for d in owner_dir.glob(f"{project}:*") if (d / PUBKEY).is_file()]
+                    if owner_dir.is_dir()
+                    else []
+                )
+                self.publish_pubkey(owner, project, *coprdirs)
+                extended += 1
+            except (SigningFailed, OSError, ValueError):
+                log.exception("could not extend the signing key of %s/%s", owner, project)
+        return extended
+
+    def refresh_keys_forever(
+        self, stop: threading.Event, interval_s: float = REFRESH_INTERVAL_S
+    ) -> None:
+        """``refresh_keys`` now and then every ``interval_s`` until ``stop`` is set."""
+        while not stop.is_set():
+            self.refresh_keys()
+            stop.wait(interval_s)
+
+    def sign_published(self) -> int:
+        """Sign every published package that its project's key has not signed, and
+        update the repositories they are in; returns how many were signed.
+
+        Runs at start (after ``repair``). Walks the whole results tree only once:
+        afterwards every publish signs, which a mark in the results root records; a start
+        with signing off removes the mark, so a later start with it on walks again.
+        """
+        mark = self.path("") / SIGNED_MARK
+        if self.keyring is None:
+            mark.unlink(missing_ok=True)
+            return 0
+        if mark.exists():
+            return 0
+        signed = 0
+        for top in sorted(self.path("").glob("*/*")):
+            owner, dirname = top.parent.name, top.name
+            if owner.startswith(".") or dirname.startswith(".") or not top.is_dir():
+                continue
+            project = dirname.partition(":")[0]
+            for chroot_dir in sorted(top.iterdir()):
+                if chroot_dir.name.startswith(".") or not chroot_dir.is_dir():
+                    continue
+                rpms = sorted(
+                    rpm
+                    for rpm in chroot_dir.glob("*/*.rpm")
+                    if not rpm.name.startswith(".") and not rpm.parent.name.startswith(".")
+                )
+                try:
+                    done = self.keyring.sign(owner, project, rpms)
+                    if done and (chroot_dir / REPODATA).is_dir():
+                        update_repo(chroot_dir)
+                    if rpms:
+                        self.publish_pubkey(owner, project, dirname)
+                except (CreaterepoFailed, OSError, ValueError) as exc:
+                    log.error("could not sign the packages in %s: %s", chroot_dir, exc)
+                    return signed  # no mark: the next start tries again
+                signed += len(done)
+        mark.touch()
+        if signed:
+            log.info("signed %d packages published before signing was on", signed)
+        return signed
 
     def repair(self) -> int:
         """Finish what a crash interrupted: every chroot repository with a leftover staging
@@ -135,9 +321,14 @@ class Publisher:
         return repaired
 
     def publish_prebuilt(self, build: Build, rpm: Path, name: str) -> None:
-        """Put an uploaded binary RPM into each chroot it was accepted for, and index it."""
-        for task in chroot_tasks(build):
-            if task.state == BuildState.succeeded:
-                directory = str(task_dir(build, task))
-                self.store.put_file(f"{directory}/{name}", rpm)
-                self.publish_build(str(repo_dir(build, task.chroot_name)), directory)
+        """Put an uploaded binary RPM into each chroot it was accepted for, and index it.
+
+        The RPM is signed first, in place: ``rpm`` is the caller's temporary copy.
+        """
+        accepted = [task for task in chroot_tasks(build) if task.state == BuildState.succeeded]
+        if accepted:
+            self.sign(str(project_dir(build)), [rpm])
+        for task in accepted:
+            directory = str(task_dir(build, task))
+            self.store.put_file(f"{directory}/{name}", rpm)
+            self.publish_build(str(repo_dir(build, task.chroot_name)), directory)

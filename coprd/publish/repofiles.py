@@ -7,7 +7,13 @@ it runs on. The repository's ``baseurl`` lets dnf fill in the version and archit
 (``fedora-$releasever-$basearch``), as Copr's files do, so one file serves every
 architecture the project builds for.
 
-Signing arrives later: until projects have keys, files say ``gpgcheck=0``.
+Packages are signed with their project's key (``publish/signing.py``), so a project's
+sections say ``gpgcheck=1`` and ``gpgkey=<results>/<owner>/<project>/pubkey.gpg``, as
+Copr's do (metadata is not signed: ``repo_gpgcheck=0``); a runtime dependency on another
+project of this service names that project's key, an external one is not checked. With
+signing off every section says ``gpgcheck=0``. DNF5's copr plugin makes the file itself
+from ``rpmrepo`` and always writes ``gpgcheck=1`` and the ``pubkey.gpg`` of the project:
+the document has no field for either.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from coprd.db.models import Project
+from coprd.publish.signing import PUBKEY
 
 __all__ = [
     "NAME_RELEASE",
@@ -88,7 +95,8 @@ class _Section:
     id: str
     name: str
     baseurl: str
-    gpgcheck: bool = False
+    gpgkey: str | None = None
+    """The key packages must be signed with; None: ``gpgcheck=0``."""
     cost: int | None = None
     priority: int | None = None
     module_hotfixes: bool = False
@@ -100,9 +108,11 @@ class _Section:
             f"baseurl={self.baseurl}",
             "type=rpm-md",
             "skip_if_unavailable=True",
-            f"gpgcheck={int(self.gpgcheck)}",
-            "repo_gpgcheck=0",
+            f"gpgcheck={int(self.gpgkey is not None)}",
         ]
+        if self.gpgkey is not None:
+            lines.append(f"gpgkey={self.gpgkey}")
+        lines.append("repo_gpgcheck=0")
         if self.cost is not None:
             lines.append(f"cost={self.cost}")
         lines += ["enabled=1", "enabled_metadata=1"]
@@ -113,13 +123,18 @@ class _Section:
         return "\n".join(lines) + "\n"
 
 
-def _dependency(dep: str, hostname: str, results_url: str, chroot: str) -> _Section:
+def _gpgkey(results_url: str, owner: str, project: str, signed: bool) -> str | None:
+    return f"{results_url}/{owner}/{project}/{PUBKEY}" if signed else None
+
+
+def _dependency(dep: str, hostname: str, results_url: str, chroot: str, signed: bool) -> _Section:
     if dep.startswith("copr://"):
         owner, _, name = dep.removeprefix("copr://").partition("/")
         return _Section(
             id=repo_id(hostname, owner, name, prefix="coprdep"),
             name=f"Copr {hostname}/{owner}/{name} runtime dependency #1",
             baseurl=_baseurl(results_url, owner, name, chroot, "$basearch"),
+            gpgkey=_gpgkey(results_url, owner, name.partition(":")[0], signed),
         )
     return _Section(
         id="coprdep:" + _NOT_ID.sub("_", dep.split("://", 1)[-1]).strip("_"),
@@ -128,8 +143,16 @@ def _dependency(dep: str, hostname: str, results_url: str, chroot: str) -> _Sect
     )
 
 
-def repo_file(project: Project, chroot: str, public_url: str, arch: str | None = None) -> str:
-    """The INI text of ``project``'s repository for the name-release of ``chroot``."""
+def repo_file(
+    project: Project,
+    chroot: str,
+    public_url: str,
+    arch: str | None = None,
+    *,
+    signed: bool = True,
+) -> str:
+    """The INI text of ``project``'s repository for the name-release of ``chroot``;
+    ``signed`` says whether this service signs packages (the ``signing`` setting)."""
     hostname = urlsplit(public_url).hostname or "localhost"
     results_url = f"{public_url}/results"
     owner = project.owner_name
@@ -137,6 +160,7 @@ def repo_file(project: Project, chroot: str, public_url: str, arch: str | None =
         id=repo_id(hostname, owner, project.name),
         name=f"Copr repo for {project.name} owned by {owner}",
         baseurl=_baseurl(results_url, owner, project.name, chroot, "$basearch"),
+        gpgkey=_gpgkey(results_url, owner, project.name, signed),
         priority=project.repo_priority,
         module_hotfixes=project.module_hotfixes,
     )
@@ -148,13 +172,15 @@ def repo_file(project: Project, chroot: str, public_url: str, arch: str | None =
                 id=f"{main.id}:ml",
                 name=f"{main.name} ({pair})",
                 baseurl=_baseurl(results_url, owner, project.name, chroot, pair),
+                gpgkey=main.gpgkey,
                 cost=MULTILIB_COST,
                 priority=project.repo_priority,
                 module_hotfixes=project.module_hotfixes,
             )
         )
     sections += [
-        _dependency(dep, hostname, results_url, chroot) for dep in project.runtime_dependencies
+        _dependency(dep, hostname, results_url, chroot, signed)
+        for dep in project.runtime_dependencies
     ]
     return "\n".join(section.render() for section in sections)
 

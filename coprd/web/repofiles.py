@@ -50,7 +50,7 @@ def _repo(
             status_code=404,
             headers={"Copr-Error-Data": base64.b64encode(data).decode()},
         )
-    text = repo_file(found, chroot, settings.public_url, arch)
+    text = repo_file(found, chroot, settings.public_url, arch, signed=settings.signing)
     return PlainTextResponse(text, headers={"Cache-Control": "max-age=300"})
 
 

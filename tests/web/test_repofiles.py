@@ -5,11 +5,16 @@ from __future__ import annotations
 import base64
 import configparser
 import json
+from dataclasses import replace
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from coprd.app import create_app
+from coprd.config import Settings
 from coprd.core import groups
+from coprd.core.chroots import add_mock_chroot
 from coprd.db.engine import write_session
 from tests.conftest import Account
 
@@ -45,7 +50,9 @@ def test_the_repo_file_dnf_copr_enable_asks_for(client: TestClient, alice: Accou
     )
     assert section["type"] == "rpm-md"
     assert section["enabled"] == "1"
-    assert section["gpgcheck"] == "0"  # until projects are signed
+    assert section["gpgcheck"] == "1"
+    assert section["gpgkey"] == "http://coprd.test/results/alice/demo/pubkey.gpg"
+    assert section["repo_gpgcheck"] == "0"
     # epel's version is written out; dnf's $releasever there is "9", not "epel-9".
     epel = parse(client.get("/coprs/alice/demo/repo/epel-9/").text)
     assert epel["copr:coprd.test:alice:demo"]["baseurl"].endswith("/epel-9-$basearch/")
@@ -69,8 +76,44 @@ def test_options_and_runtime_dependencies_show_in_the_file(
     assert repo[main]["priority"] == "5"
     assert copr_dep == "coprdep:coprd.test:bob:libs"
     assert repo[copr_dep]["baseurl"].endswith("/results/bob/libs/fedora-$releasever-$basearch/")
+    assert repo[copr_dep]["gpgcheck"] == "1"
+    assert repo[copr_dep]["gpgkey"] == "http://coprd.test/results/bob/libs/pubkey.gpg"
     assert repo[external]["baseurl"] == "https://mirror.example/el9/"
     assert repo[external]["gpgcheck"] == "0"
+    assert "gpgkey" not in repo[external]
+
+
+def test_multilib_sections_check_the_same_key(
+    client: TestClient, alice: Account, session_factory: sessionmaker[Session]
+) -> None:
+    with write_session(session_factory) as db:
+        add_mock_chroot(db, "fedora-rawhide-i386")
+    add(
+        client,
+        alice,
+        "alice",
+        "both",
+        multilib=True,
+        chroots=["fedora-rawhide-x86_64", "fedora-rawhide-i386"],
+    )
+    got = client.get("/coprs/alice/both/repo/fedora-rawhide/dnf.repo", params={"arch": "x86_64"})
+    repo = parse(got.text)
+    main, multilib = repo.sections()
+    assert multilib == f"{main}:ml"
+    assert repo[multilib]["baseurl"].endswith("/fedora-$releasever-i386/")
+    assert repo[multilib]["gpgcheck"] == "1"
+    assert repo[multilib]["gpgkey"] == repo[main]["gpgkey"]
+
+
+def test_with_signing_off_nothing_is_checked(
+    settings: Settings, engine: Engine, alice: Account
+) -> None:
+    unsigned = TestClient(create_app(replace(settings, signing=False), engine))
+    add(unsigned, alice, "alice", "plain", runtime_dependencies="copr://bob/libs")
+    repo = parse(unsigned.get("/coprs/alice/plain/repo/fedora-rawhide/dnf.repo").text)
+    for section in repo.sections():
+        assert repo[section]["gpgcheck"] == "0"
+        assert "gpgkey" not in repo[section]
 
 
 def test_a_chroot_the_project_lacks_is_404_with_the_available_ones(
