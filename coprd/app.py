@@ -7,7 +7,6 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,15 +17,16 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from coprd import agent_api, api_v3, uploads
+from coprd import agent_api, api_legacy, api_v2, api_v3, uploads
 from coprd.agent_api.wakeup import WorkSignal
 from coprd.config import Settings
 from coprd.core import scheduling
 from coprd.core.errors import CoprdError
 from coprd.db.engine import make_engine, make_session_factory
-from coprd.http import NormalisePathMiddleware
+from coprd.http import NormalisePathMiddleware, status_of
 from coprd.publish.publisher import Publisher
-from coprd.web import repofiles, webhooks
+from coprd.publish.signing import keyring_for
+from coprd.web import pages, repofiles, webhooks
 from coprd.web.results import results_router
 
 log = logging.getLogger("coprd")
@@ -42,20 +42,29 @@ def _fallback_render(_request: Request, status: int, message: str) -> Response:
 
 
 # Each dialect answers errors in its own envelope; the path prefix says which dialect.
-_RENDERERS: list[tuple[str, Renderer]] = [(api_v3.PREFIX, api_v3.render_error)]
+_RENDERERS: list[tuple[str, Renderer]] = [
+    (api_v3.PREFIX, api_v3.render_error),
+    (api_v2.PREFIX, api_v2.render_error),
+    (api_legacy.PREFIX, api_legacy.render_error),
+]
 
 
 def _render(request: Request, status: int, message: str) -> Response:
+    path = request.url.path
     for prefix, render in _RENDERERS:
-        if request.url.path.startswith(prefix):
+        if path.startswith(prefix):
             return render(request, status, message)
+    # The web UI's pages answer with pages; the results tree, the agent protocol, .repo
+    # files and webhooks with the plain JSON envelope.
+    if pages.is_web_path(path):
+        return pages.render_error(request, status, message)
     return _fallback_render(request, status, message)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CoprdError)
     async def _domain(request: Request, exc: CoprdError) -> Response:
-        return _render(request, api_v3.status_of(exc), exc.message)
+        return _render(request, status_of(exc), exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -137,8 +146,25 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             daemon=True,
         )
         sweeper.start()
-        # A publish the previous server process did not finish is finished now.
-        threading.Thread(target=_app.state.publisher.repair, name="repair", daemon=True).start()
+        publisher: Publisher = _app.state.publisher
+
+        def _recover() -> None:
+            # A publish the previous server process did not finish is finished now, and
+            # packages published while signing was off are signed.
+            publisher.repair()
+            publisher.sign_published()
+
+        threading.Thread(target=_recover, name="repair", daemon=True).start()
+        if publisher.keyring is not None:
+            threading.Thread(
+                target=publisher.make_keys_forever, args=(stop_sweep,), name="keygen", daemon=True
+            ).start()
+            threading.Thread(
+                target=publisher.refresh_keys_forever,
+                args=(stop_sweep,),
+                name="key-expiry",
+                daemon=True,
+            ).start()
         threading.Thread(
             target=uploads.sweep_forever,
             args=(settings, _app.state.session_factory, stop_sweep),
@@ -162,21 +188,19 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
-    app.state.publisher = Publisher(settings.results_dir)
+    app.state.publisher = Publisher(settings.results_dir, keyring_for(settings))
     app.state.publisher.attach(app.state.session_factory)
     app.state.work_signal = WorkSignal()
     app.state.work_signal.attach(app.state.session_factory)
     _install_error_handlers(app)
     app.include_router(api_v3.router)
+    app.include_router(api_v2.router)
+    app.include_router(api_legacy.router)
     app.include_router(agent_api.router)
     app.include_router(results_router(settings.results_dir))
     app.include_router(repofiles.router)
     app.include_router(webhooks.router)
-
-    @app.get("/", include_in_schema=False)
-    def index() -> dict[str, Any]:
-        base = settings.public_url
-        return {"service": "coprd", "api_3": f"{base}/api_3/", "docs": f"{base}/api_3/docs"}
-
+    # The pages, /static/ and sessions; "/" answers JSON as before to non-browser clients.
+    pages.install(app, settings)
     app.add_middleware(NormalisePathMiddleware)
     return app

@@ -54,3 +54,15 @@ def member_names(session: Session, group: Group) -> list[str]:
             .order_by(User.name)
         )
     )
+
+
+def group_names_of(session: Session, user: User) -> list[str]:
+    """The groups ``user`` is a member of, by name."""
+    return list(
+        session.scalars(
+            select(Group.name)
+            .join(GroupMember, GroupMember.group_id == Group.id)
+            .where(GroupMember.user_id == user.id)
+            .order_by(Group.name)
+        )
+    )

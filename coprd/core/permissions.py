@@ -93,6 +93,16 @@ def list_permissions(
     }
 
 
+def roles_of(session: Session, project: Project, user: User) -> dict[str, str]:
+    """``{"builder": value, "admin": value}``: what ``user`` has, or asked for, in the
+    project (``nothing`` without an entry). Read-only; anyone may see their own."""
+    perm = _permission(session, project, user)
+    return {
+        role.value: (getattr(perm, role.value) if perm else PermissionValue.nothing).value
+        for role in Role
+    }
+
+
 def _parse_role(role: object) -> Role:
     try:
         return Role(str(role))

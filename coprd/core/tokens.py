@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -114,3 +115,10 @@ def copr_cli_config(issued: IssuedToken, copr_url: str) -> str:
 def new_webhook_secret() -> str:
     """A project's webhook secret: in its webhook URLs, and the key forges sign with."""
     return str(uuid.uuid4())
+
+
+def list_tokens(session: Session, user: User) -> Sequence[ApiToken]:
+    """The user's API tokens (their logins and dates; secrets are not kept), newest first."""
+    return session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    ).all()

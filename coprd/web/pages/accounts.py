@@ -1,0 +1,116 @@
+"""Logging in and out, the account page, and the API token page at ``/api``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from coprd.api_legacy.general import api_info
+from coprd.core import groups, tokens, users
+from coprd.core.errors import NotAuthenticated, NotFound
+from coprd.core.names import MAX_NAME
+from coprd.http import DB, AppSettings, ReadDB
+from coprd.web.pages.forms import CheckedForm, field, safe_next
+from coprd.web.pages.home import VARY
+from coprd.web.pages.paths import wants_html
+from coprd.web.pages.render import render
+from coprd.web.pages.sessions import Viewer, flash, log_in, log_out
+
+router = APIRouter(include_in_schema=False)
+
+TOKEN_PAGE = "/api"
+NEW_TOKEN = "/account/api-token"
+MAX_PASSWORD = 1024
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _to_login(next_url: str) -> RedirectResponse:
+    return _see_other(f"/login?next={quote(next_url)}")
+
+
+@router.get("/login")
+def login_page(
+    request: Request, viewer: Viewer, next: Annotated[str, Query(max_length=2048)] = "/"
+) -> Response:
+    return render(request, "login.html", {"next": safe_next(next), "username": "", "error": None})
+
+
+@router.post("/login")
+def login(request: Request, form: CheckedForm, db: ReadDB) -> Response:
+    name = field(form, "username", max_length=MAX_NAME + 1).strip()
+    password = field(form, "password", max_length=MAX_PASSWORD + 1)
+    next_url = safe_next(field(form, "next", max_length=2048))
+    user = None
+    if name and 0 < len(password) <= MAX_PASSWORD:
+        try:
+            user = users.get_user(db, name)
+        except NotFound:
+            user = None
+    if user is None or not users.check_password(user, password):
+        context = {"next": next_url, "username": name, "error": "Wrong user name or password."}
+        return render(request, "login.html", context, status=401)
+    log_in(request, user)
+    flash(request, f"Logged in as {user.name}.")
+    return _see_other(next_url)
+
+
+@router.post("/logout")
+def logout(request: Request, form: CheckedForm) -> Response:
+    log_out(request)
+    flash(request, "Logged out.")
+    return _see_other("/")
+
+
+@router.get("/account")
+def account(request: Request, db: DB, viewer: Viewer) -> Response:
+    if viewer is None:
+        return _to_login("/account")
+    context = {
+        "user": viewer,
+        "groups": groups.group_names_of(db, viewer),
+        "tokens": tokens.list_tokens(db, viewer),
+    }
+    return render(request, "account.html", context)
+
+
+@router.get(TOKEN_PAGE)
+def token_page(request: Request, db: DB, settings: AppSettings, viewer: Viewer) -> Response:
+    """Browsers get the token page; other clients the JSON the legacy API answered."""
+    if not wants_html(request):
+        return JSONResponse(api_info(settings).model_dump(mode="json"), headers=VARY)
+    return _token_page(request, db, viewer, config=None, headers=VARY)
+
+
+@router.post(NEW_TOKEN)
+def new_token(
+    request: Request, form: CheckedForm, db: DB, settings: AppSettings, viewer: Viewer
+) -> Response:
+    if viewer is None:
+        raise NotAuthenticated("log in to get an API token")
+    issued = tokens.issue_token(db, viewer, settings.token_days)
+    config = tokens.copr_cli_config(issued, settings.public_url)
+    # The only time the secret is shown: never kept by a cache.
+    return _token_page(request, db, viewer, config=config, headers={"Cache-Control": "no-store"})
+
+
+def _token_page(
+    request: Request,
+    db: DB,
+    viewer: Viewer,
+    *,
+    config: str | None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    context = {
+        "user": viewer,
+        "config": config,
+        "tokens": tokens.list_tokens(db, viewer) if viewer is not None else [],
+        "new_token_url": NEW_TOKEN,
+    }
+    return render(request, "api_token.html", context, headers=headers)

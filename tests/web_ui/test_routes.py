@@ -1,0 +1,89 @@
+"""The web UI's route table, pinned: a page that appears or vanishes must be a decision."""
+
+from __future__ import annotations
+
+from fastapi.routing import APIRoute
+
+from coprd.web import pages
+
+_PROJECT = ("/coprs/g/{group}/{projectname}", "/coprs/{owner}/{projectname}")
+_BUILD = "/build/{build_id:int}"
+_ADD = ("/coprs/g/{group}/add/", "/coprs/{owner}/add/")
+_NEW_BUILD = (
+    "add_build",
+    *(f"add_build_{kind}" for kind in ("upload", "scm", "pypi", "rubygems", "custom", "distgit")),
+)
+
+EXPECTED = {
+    ("GET", "/"),
+    ("GET", "/search"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("GET", "/account"),
+    ("GET", "/api"),
+    ("POST", "/account/api-token"),
+    ("GET", "/coprs/build/{build_id:int}/"),
+    ("GET", "/coprs/g/{group}/"),
+    ("GET", "/coprs/{username}/"),
+    *(
+        ("GET", f"{prefix}{suffix}")
+        for prefix in _PROJECT
+        for suffix in ("/", "/builds/", "/packages/")
+    ),
+    *(("GET", f"{prefix}{_BUILD}/") for prefix in _PROJECT),
+    *(("GET", f"{prefix}{_BUILD}/log/{{chroot}}") for prefix in _PROJECT),
+    *(
+        ("POST", f"{prefix}{_BUILD}/{action}")
+        for prefix in _PROJECT
+        for action in ("cancel", "resubmit", "delete")
+    ),
+    # New projects, at Copr's URLs.
+    *((method, path) for method in ("GET", "POST") for path in _ADD),
+    # New builds, one form per source type.
+    *(
+        (method, f"{prefix}/{form}/")
+        for method in ("GET", "POST")
+        for prefix in _PROJECT
+        for form in _NEW_BUILD
+    ),
+    # Settings and permissions.
+    *(
+        (method, f"{prefix}/{page}/")
+        for method in ("GET", "POST")
+        for prefix in _PROJECT
+        for page in ("edit", "edit_chroot/{chroot}", "delete", "permissions")
+    ),
+    *(("GET", f"{prefix}/integrations/") for prefix in _PROJECT),
+    *(("POST", f"{prefix}/integrations/regenerate") for prefix in _PROJECT),
+    *(("POST", f"{prefix}/permissions/request") for prefix in _PROJECT),
+}
+
+
+def test_route_table() -> None:
+    served = set()
+    for included in pages.router.routes:
+        for route in included.original_router.routes:  # type: ignore[attr-defined]
+            assert isinstance(route, APIRoute)
+            served |= {(method, route.path) for method in route.methods}
+    assert served == EXPECTED
+
+
+def test_public_names() -> None:
+    assert sorted(pages.__all__) == ["install", "is_web_path", "render_error", "router"]
+
+
+def test_which_paths_are_the_web_uis() -> None:
+    for path in ("/", "/api", "/login", "/coprs/alice/", "/coprs/alice/demo/builds/", "/x"):
+        assert pages.is_web_path(path), path
+    for path in (
+        "/api_3/project",
+        "/api_2/projects",
+        "/api/coprs/alice/",
+        "/backend/claim",
+        "/results/alice/",
+        "/webhooks/github/1/s/",
+        "/coprs/alice/demo/repo/fedora-rawhide/dnf.repo",
+        "/coprs/g/devs/demo/repo/epel-9/",
+    ):
+        assert not pages.is_web_path(path), path
