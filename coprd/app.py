@@ -149,10 +149,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         publisher: Publisher = _app.state.publisher
 
         def _recover() -> None:
-            # A publish the previous server process did not finish is finished now, and
-            # packages published while signing was off are signed.
+            # A publish the previous server process did not finish is finished now,
+            # packages published while signing was off are signed, and forks' copies
+            # are completed.
             publisher.repair()
             publisher.sign_published()
+            publisher.finish_forks()
 
         threading.Thread(target=_recover, name="repair", daemon=True).start()
         if publisher.keyring is not None:

@@ -16,10 +16,11 @@ from coprd.api_v3.schemas import (
     ProjectAddIn,
     ProjectDeleteIn,
     ProjectEditIn,
+    ProjectForkIn,
     ProjectOut,
     UpdatedOut,
 )
-from coprd.core import permissions, projects
+from coprd.core import forks, permissions, projects
 from coprd.http import DB, AppSettings, parse_bool
 
 router = APIRouter(prefix="/project", tags=["projects"])
@@ -86,6 +87,23 @@ def edit_project(
     project = projects.get_project(db, ownername, projectname)
     projects.edit_project(db, user, project, body.fields(), body.chroots)
     return ProjectOut.of(project, settings.results_url)
+
+
+@router.post("/fork/{ownername}/{projectname}", response_model=ProjectOut, summary="Fork")
+@router.put("/fork/{ownername}/{projectname}", response_model=ProjectOut, include_in_schema=False)
+def fork_project(
+    db: DB,
+    settings: AppSettings,
+    user: CurrentUser,
+    ownername: str,
+    projectname: str,
+    body: ProjectForkIn,
+) -> ProjectOut:
+    source = projects.get_project(db, ownername, projectname)
+    fork, _created = forks.fork_project(
+        db, user, source, body.ownername, body.name, confirm=body.confirm
+    )
+    return ProjectOut.of(projects.get_project(db, fork.owner_name, fork.name), settings.results_url)
 
 
 @router.delete("/delete/{ownername}/{projectname}", response_model=ProjectOut, summary="Delete")

@@ -144,6 +144,15 @@ class ProjectEditIn(ProjectFields):
         return ProjectFields.model_validate(data)
 
 
+class ProjectForkIn(BaseModel):
+    """``project/fork``: where to (``ownername``/``name``); ``confirm`` to reuse a project."""
+
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field(min_length=1, max_length=200)
+    ownername: str = Field(min_length=1, max_length=200)
+    confirm: bool = False
+
+
 class ProjectDeleteIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     verify: bool | None = None

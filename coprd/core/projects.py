@@ -270,7 +270,7 @@ def search_projects(session: Session, query: str, page: Page) -> Sequence[Projec
     return fetch_page(session, _with_chroot_names(stmt), page, PROJECT_ORDERS, Project.id)
 
 
-def _resolve_owner(session: Session, actor: User, ownername: str) -> tuple[User, int | None]:
+def resolve_owner(session: Session, actor: User, ownername: str) -> tuple[User, int | None]:
     """The user a new project belongs to and its group id; checks that ``actor`` may."""
     if ownername.startswith("@"):
         group = get_group(session, ownername[1:])
@@ -298,7 +298,7 @@ def create_project(
         raise NotAuthenticated("creating a project requires an API token")
     check_owner_name(ownername)
     check_project_name(new.name)
-    owner, group_id = _resolve_owner(session, actor, ownername)
+    owner, group_id = resolve_owner(session, actor, ownername)
     existing = session.scalar(
         select(Project.id).where(Project.owner_name == ownername, Project.name == new.name)
     )

@@ -72,3 +72,13 @@ def unwant_project(session: Session, owner: str, dirname: str) -> None:
     """Ask for a deleted project's whole results tree to go once this transaction commits."""
     gone: set[str] = session.info.setdefault(RESULTS_UNWANTED, set())
     gone.add(str(PurePosixPath(owner, dirname)))
+
+
+FORKS_WANTED = "coprd_forks_wanted"
+
+
+def want_fork_copy(session: Session, build_id: int) -> None:
+    """Ask for a forked build's results to be copied from the build it was forked from
+    once this transaction commits (see ``core/forks.py``)."""
+    wanted: set[int] = session.info.setdefault(FORKS_WANTED, set())
+    wanted.add(build_id)

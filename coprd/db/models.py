@@ -165,6 +165,10 @@ class Project(Base):
     follow_fedora_branching: Mapped[bool] = mapped_column(Boolean, default=True)
     fedora_review: Mapped[bool] = mapped_column(Boolean, default=False)
     webhook_secret: Mapped[str | None] = mapped_column(String(64))
+    # The project this one was forked from (core/forks.py), while it exists.
+    forked_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="SET NULL"), index=True
+    )
     # Lowercased "owner/name description", kept by core/projects.py for search.
     search_text: Mapped[str] = mapped_column(Text, default="")
 
@@ -323,6 +327,11 @@ class Build(Base):
     # The package this is a build of: known at submit for package builds, else linked by
     # core/packages.py once the source task reports the package's name.
     package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id", ondelete="SET NULL"))
+    # A fork's copy of this build (state forked): the publisher copies its results from
+    # there (core/forks.py). Indexed, as deleting a build looks here.
+    forked_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("builds.id", ondelete="SET NULL"), index=True
+    )
     submitted_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     started_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
     ended_on: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import shutil
+import tempfile
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from coprd.core.builds import chroot_tasks
 from coprd.core.results import (
+    FORKS_WANTED,
     REPOS_WANTED,
     RESULTS_UNWANTED,
     project_dir,
@@ -104,11 +108,19 @@ class Publisher:
             gone = session.info.pop(RESULTS_UNWANTED, ())
             if gone:
                 self.remove(gone)
+            forks = session.info.pop(FORKS_WANTED, ())
+            if forks:
+                # Copying and signing a project's packages takes a while; the fork's API
+                # call answers at once, as Copr's does, and copr_forks finishes it.
+                threading.Thread(
+                    target=self.copy_forks, args=(sorted(forks),), name="fork", daemon=True
+                ).start()
 
         @event.listens_for(factory, "after_rollback")
         def _dropped(session: Session) -> None:
             session.info.pop(REPOS_WANTED, None)
             session.info.pop(RESULTS_UNWANTED, None)
+            session.info.pop(FORKS_WANTED, None)
 
     def remove(self, rels: Iterable[str]) -> None:
         """Remove results of deleted builds and projects (``core.results.unwant_*``).
@@ -297,6 +309,95 @@ class Publisher:
         if signed:
             log.info("signed %d packages published before signing was on", signed)
         return signed
+
+    def copy_forks(self, build_ids: Iterable[int]) -> int:
+        """Copy the results of forked builds (``core/forks.py``) from the builds they were
+        forked from, sign their packages with the fork's key, and index them; returns
+        the task directories copied. A directory already in place is left alone, so this
+        is safe to repeat (``finish_forks`` does, at start). Failures are logged."""
+        if self._factory is None:
+            return 0
+        copied = 0
+        repos: set[str] = set()
+        with self._factory() as session:
+            forks = session.scalars(
+                select(Build)
+                .where(Build.id.in_(list(build_ids)), Build.forked_from_id.is_not(None))
+                .options(selectinload(Build.tasks), selectinload(Build.project))
+            ).all()
+            for fork in forks:
+                original = session.scalar(
+                    select(Build)
+                    .where(Build.id == fork.forked_from_id)
+                    .options(selectinload(Build.tasks), selectinload(Build.project))
+                )
+                if original is None:
+                    log.warning("build %d: the build it was forked from is gone", fork.id)
+                    continue
+                sources = {task.chroot_name: task for task in original.tasks}
+                for task in fork.tasks:
+                    source = sources.get(task.chroot_name)
+                    if source is None:
+                        continue
+                    try:
+                        if self._copy_task_dir(
+                            str(task_dir(original, source)), str(task_dir(fork, task))
+                        ):
+                            copied += 1
+                            if task.chroot_name != SOURCE_TASK_CHROOT:
+                                repos.add(str(repo_dir(fork, task.chroot_name)))
+                    except (CreaterepoFailed, OSError, ValueError) as exc:
+                        log.error("could not copy the results of forked build %d: %s", fork.id, exc)
+        for repo in sorted(repos):
+            try:
+                update_repo(self.path(repo))
+            except (CreaterepoFailed, OSError) as exc:
+                log.error("could not update the repository %s of a fork: %s", repo, exc)
+        return copied
+
+    def _copy_task_dir(self, source_rel: str, target_rel: str) -> bool:
+        """Copy one task directory into place whole (a hidden copy, signed, renamed)."""
+        source, target = self.path(source_rel), self.path(target_rel)
+        if target.exists() or not source.is_dir():
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".fork-{target.name}.", dir=target.parent))
+        try:
+            shutil.copytree(
+                source,
+                staging,
+                dirs_exist_ok=True,
+                ignore=lambda _dir, names: [name for name in names if name.startswith(".")],
+            )
+            self.sign(target_rel, sorted(staging.glob("*.rpm")))
+            os.chmod(staging, 0o755)  # mkdtemp made it 0700; a web server reads results
+            try:
+                os.rename(staging, target)
+            except OSError:
+                if target.exists():  # another copier was first
+                    return False
+                raise
+            return True
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def finish_forks(self) -> int:
+        """At start: copy what a fork's copier had not copied when the server stopped."""
+        if self._factory is None:
+            return 0
+        with self._factory() as session:
+            forks = session.scalars(
+                select(Build)
+                .where(Build.forked_from_id.is_not(None), Build.state == BuildState.forked)
+                .options(selectinload(Build.tasks), selectinload(Build.project))
+            ).all()
+            unfinished = [
+                fork.id
+                for fork in forks
+                if any(not self.path(str(task_dir(fork, task))).exists() for task in fork.tasks)
+            ]
+        return self.copy_forks(unfinished) if unfinished else 0
 
     def repair(self) -> int:
         """Finish what a crash interrupted: every chroot repository with a leftover staging

@@ -378,6 +378,41 @@ def project_delete_cases() -> list[Case]:
     return cases
 
 
+def project_fork_cases() -> list[Case]:
+    fork = "/api_3/project/fork/alice/demo"
+    to_bob = {"ownername": "bob", "name": "mine"}
+    cases = [
+        *refused_logins("fork", "POST", fork, to_bob),
+        *not_json_objects("fork", "POST", fork, who="bob"),
+        send("fork-unknown-project", "POST", "/api_3/project/fork/alice/nope", 404, to_bob, "bob"),
+        send("fork-unknown-owner", "POST", "/api_3/project/fork/nobody/demo", 404, to_bob, "bob"),
+        send("fork-into-itself", "POST", fork, 400, {"ownername": "alice", "name": "demo"}),
+        send("fork-into-existing", "POST", fork, 400, {"ownername": "alice", "name": "keep"}),
+        send("fork-for-alice-by-bob", "POST", fork, 403, {**to_bob, "ownername": "alice"}, "bob"),
+        send("fork-into-others-group", "POST", fork, 403, {**to_bob, "ownername": "@devs"}, "bob"),
+        send("fork-into-unknown-group", "POST", fork, 404, {**to_bob, "ownername": "@x"}, "bob"),
+        send("fork-confirm-not-bool", "POST", fork, 400, {**to_bob, "confirm": "maybe"}, "bob"),
+        send("fork-name-missing", "POST", fork, 400, {"ownername": "bob"}, "bob"),
+        send("fork-owner-missing", "POST", fork, 400, {"name": "mine"}, "bob"),
+        send("fork-name-number", "POST", fork, 400, {**to_bob, "name": 7}, "bob"),
+        send("fork-name-list", "POST", fork, 400, {**to_bob, "name": ["mine"]}, "bob"),
+        send("fork-get", "GET", fork, 405, who="bob"),
+    ]
+    for label, value in BAD_NAMES:
+        cases += [
+            send(f"fork-name-{label}", "POST", fork, 400, {**to_bob, "name": value}, "bob"),
+            send(f"fork-owner-{label}", "POST", fork, 400, {**to_bob, "ownername": value}, "bob"),
+        ]
+    for label, segment, status in BAD_SEGMENTS:
+        cases += [
+            send(f"fork-src-owner-{label}", "POST", f"/api_3/project/fork/{segment}/demo", status),
+            send(
+                f"fork-src-project-{label}", "POST", f"/api_3/project/fork/alice/{segment}", status
+            ),
+        ]
+    return cases
+
+
 def permission_cases() -> list[Case]:
     base = "/api_3/project/permissions"
     get_p, set_p, req_p = f"{base}/get/alice/demo", f"{base}/set/alice/demo", f"{base}/request"
@@ -884,6 +919,7 @@ CASES = [
     *project_add_cases(),
     *project_edit_cases(),
     *project_delete_cases(),
+    *project_fork_cases(),
     *permission_cases(),
     *chroot_read_cases(),
     *chroot_edit_cases(),

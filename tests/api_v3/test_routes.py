@@ -16,6 +16,8 @@ EXPECTED = {
     ("POST", "/api_3/project/add/{ownername}"),
     ("PUT", "/api_3/project/edit/{ownername}/{projectname}"),
     ("POST", "/api_3/project/edit/{ownername}/{projectname}"),
+    ("POST", "/api_3/project/fork/{ownername}/{projectname}"),
+    ("PUT", "/api_3/project/fork/{ownername}/{projectname}"),
     ("DELETE", "/api_3/project/delete/{ownername}/{projectname}"),
     ("POST", "/api_3/project/delete/{ownername}/{projectname}"),
     ("GET", "/api_3/project/permissions/get/{ownername}/{projectname}"),

@@ -46,13 +46,14 @@ def dnf(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=300)
 
 
-def enable(server: Server, root: Path) -> str:
-    """``dnf copr enable --hub`` alice/demo into ``root``; the repo file it wrote."""
+def enable(server: Server, root: Path, project: str = "alice/demo") -> str:
+    """``dnf copr enable --hub`` ``project`` into ``root``; the repo file it wrote."""
     # dnf uses the scratch root's repo directory only if it exists (else the host's).
     (root / "etc" / "yum.repos.d").mkdir(parents=True)
-    enabled = dnf(root, "copr", "--hub", server.url, "enable", "alice/demo", CHROOT)
+    enabled = dnf(root, "copr", "--hub", server.url, "enable", project, CHROOT)
     assert enabled.returncode == 0, enabled.stdout + enabled.stderr
-    return (root / "etc" / "yum.repos.d" / "_copr:127.0.0.1:alice:demo.repo").read_text()
+    repo_file = f"_copr:127.0.0.1:{project.replace('/', ':')}.repo"
+    return (root / "etc" / "yum.repos.d" / repo_file).read_text()
 
 
 def test_dnf_installs_a_built_package_with_gpgcheck_on(

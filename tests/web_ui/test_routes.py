@@ -47,6 +47,8 @@ EXPECTED = {
         for prefix in _PROJECT
         for form in _NEW_BUILD
     ),
+    # Forks, by anyone logged in.
+    *((method, f"{prefix}/fork/") for method in ("GET", "POST") for prefix in _PROJECT),
     # Settings and permissions.
     *(
         (method, f"{prefix}/{page}/")

@@ -20,6 +20,7 @@ from coprd.web.pages import (
     new_build,
     new_project,
     owners,
+    project_fork,
     project_permissions,
     project_settings,
     projects,
@@ -45,6 +46,7 @@ _PAGES = (
     new_build,
     project_settings,
     project_permissions,
+    project_fork,
 )
 for _module in _PAGES:
     router.include_router(_module.router)
