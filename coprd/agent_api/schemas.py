@@ -35,6 +35,11 @@ class TaskOut(BaseModel):
     source_type: str
     source: dict[str, Any]
     source_url: str | None = Field(description="where the agent downloads the input from")
+    source_is_served: bool = Field(
+        default=False,
+        description="source tasks: source_url is the server's own (an upload, or a link into "
+        "its results), which the agent fetches itself; any other URL is fetched in the sandbox",
+    )
     srpm_url: str | None = Field(description="for rpm tasks: the SRPM the source task made")
     results_url: str
     timeout: int

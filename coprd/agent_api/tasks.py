@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import unquote, urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
@@ -50,11 +51,13 @@ def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
     base = settings.public_url
     source_url: str | None = None
     srpm_url: str | None = None
+    served = False
     if task.is_source:
         if build.source_type == "upload":
-            source_url = f"{base}/backend/task/{task.id}/source"
+            source_url, served = f"{base}/backend/task/{task.id}/source", True
         else:
             source_url = build.source_json.get("url")
+            served = source_url is not None and _in_results(source_url, settings.results_url)
     else:
         src = builds.source_task(build)
         srpm_url = f"{settings.results_url}/{results.task_dir(build, src)}/{build.srpm_name}"
@@ -78,6 +81,7 @@ def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
         source_type=build.source_type,
         source=build.source_json,
         source_url=source_url,
+        source_is_served=served,
         srpm_url=srpm_url,
         results_url=f"{settings.results_url}/{results.task_dir(build, task)}/",
         timeout=build.timeout,
@@ -92,6 +96,15 @@ def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
         rubygems_source=settings.rubygems_source,
         lookaside_url=lookaside,
     )
+
+
+def _in_results(url: str, results_url: str) -> bool:
+    """Whether ``url`` names a file of this server's results (a resubmitted upload's SRPM
+    is such a link), with no ``..`` that could lead elsewhere on the server."""
+    if not url.startswith(f"{results_url.rstrip('/')}/"):
+        return False
+    path = unquote(urlsplit(url).path)
+    return "/../" not in f"{path}/" and "/./" not in f"{path}/" and "?" not in url
 
 
 @router.post("/claim", response_model=TaskOut, responses={204: {"description": "no work"}})

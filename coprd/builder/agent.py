@@ -302,8 +302,12 @@ class Agent:
     ) -> dict[str, Any]:
         task_id = int(task["task_id"])
         url = task.get("source_url")
-        if task["source_type"] not in ("upload", "link"):
-            # scm, pypi, rubygems, custom, distgit: made into an SRPM in the sandbox.
+        served = task["source_type"] == "upload" or (
+            task["source_type"] == "link" and bool(task.get("source_is_served"))
+        )
+        if not served:
+            # A user's URL and every other source type: fetched and made into an SRPM in
+            # the sandbox, whose network cannot reach this host's loopback.
             try:
                 srpm = make_srpm(task, workdir, live.write, cancel, http=self.server.anonymous())
             except SourceFailed as exc:

@@ -1,9 +1,9 @@
 """Turning a source into an SRPM, on the builder agent, in the source task.
 
-One module per source type (``scm``, ``pypi``, ``rubygems``, ``custom``, ``distgit``),
-sharing ``common`` (the job's directories, sandboxed steps, downloads) and ``lookaside``
-(dist-git ``sources`` files). Uploaded and linked SRPMs need no turning: the agent
-downloads them itself.
+One module per source type (``scm``, ``pypi``, ``rubygems``, ``custom``, ``distgit``,
+``link``), sharing ``common`` (the job's directories, sandboxed steps, downloads) and
+``lookaside`` (dist-git ``sources`` files). Uploaded SRPMs need no turning: the agent
+downloads them from the server itself, as it does a link into the server's own results.
 
 :func:`make_srpm` is the one entry point; it returns the SRPM's path or raises
 :class:`SourceFailed`, whose message is the task's failure message. Every step is logged
@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from coprd.sources import custom, distgit, pypi, rubygems, scm
+from coprd.sources import custom, distgit, link, pypi, rubygems, scm
 from coprd.sources.common import Job, SourceFailed
 
 __all__ = ["SOURCE_TYPES", "SourceFailed", "make_srpm"]
@@ -32,6 +32,7 @@ _MAKERS: dict[str, Callable[[Job], Path]] = {
     "rubygems": rubygems.make_srpm,
     "custom": custom.make_srpm,
     "distgit": distgit.make_srpm,
+    "link": link.make_srpm,
 }
 SOURCE_TYPES = tuple(_MAKERS)
 

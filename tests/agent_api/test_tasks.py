@@ -71,6 +71,7 @@ def test_a_build_through_the_agent_protocol(
     task = claimed.json()
     assert task["kind"] == "source" and task["build_id"] == build_id
     assert task["source_url"].endswith(f"/backend/task/{task['task_id']}/source")
+    assert task["source_is_served"] is True
     tid = task["task_id"]
 
     assert client.get(f"/backend/task/{tid}/source", headers=auth).content == b"srpm bytes"
@@ -289,6 +290,38 @@ def test_scm_source_tasks_learn_the_lookaside(
     assert task["lookaside_url"] == (
         "https://src.fedoraproject.org/repo/pkgs/{namespace}/{name}/{filename}/{hashtype}/{hash}/{filename}"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "served"),
+    [
+        ("{results}/alice/demo/srpm-builds/00000001/hello-1.0-1.src.rpm", True),
+        ("{results}/alice/demo/srpm-builds/../../../backend/x.src.rpm", False),
+        ("{results}/alice/%2E%2E/%2E%2E/x.src.rpm", False),
+        ("{results}/x.src.rpm?redirect=elsewhere", False),
+        ("{results}-other/x.src.rpm", False),
+        ("http://127.0.0.1:5432/x.src.rpm", False),
+        ("https://example.org/hello-1.0-1.src.rpm", False),
+    ],
+)
+def test_only_links_into_the_servers_results_are_fetched_outside_the_sandbox(
+    client: TestClient,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    setup: tuple[dict[str, str], int],
+    url: str,
+    served: bool,
+) -> None:
+    """A resubmitted upload links to its SRPM among the results, which the agent fetches
+    itself; any other URL is a user's, fetched in the sandbox (coprd/sources/link.py)."""
+    auth, build_id = setup
+    link = url.format(results=settings.results_url)
+    with write_session(session_factory) as db:
+        build = builds.get_build(db, build_id)
+        build.source_type = "link"
+        build.source_json = {"url": link}
+    task = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()
+    assert (task["source_url"], task["source_is_served"]) == (link, served)
 
 
 @pytest.fixture

@@ -6,9 +6,13 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -17,6 +21,7 @@ import pytest
 from tests.integration.conftest import BIN, Server, start_server, stop_server
 from tests.integration.test_builds import CHROOT, make_srpm
 from tests.integration.test_sandbox_builds import fetch_log, submitted_id, wait_ended
+from tests.sources.servers import FileServer
 
 pytestmark = pytest.mark.integration
 
@@ -216,6 +221,40 @@ def test_a_url_that_answers_404_fails_the_build(env: Env) -> None:
         params={"build_id": build_id, "chrootname": CHROOT},
     ).json()
     assert chroot["state"] == "failed" and chroot["started_on"] is None
+
+
+def test_a_users_url_is_fetched_in_the_sandbox_away_from_the_builders_loopback(
+    env: Env,
+) -> None:
+    """The same SRPM, linked on the host's address and on its loopback only: the first
+    builds, the second fails saying why, though the host itself could fetch it."""
+    outside = FileServer(env.tmp / "served")
+    shutil.copy(env.srpm, outside.root / env.srpm.name)
+    handler = partial(SimpleHTTPRequestHandler, directory=str(outside.root))
+    inside = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=inside.serve_forever, daemon=True)
+    thread.start()
+    try:
+        ok_url = f"{outside.url}/{env.srpm.name}"
+        hidden_url = f"http://127.0.0.1:{inside.server_address[1]}/{env.srpm.name}"
+        assert httpx.get(hidden_url).status_code == 200
+        ok = env.server.copr_cli(env.alice, "build", "--nowait", "demo", ok_url)
+        hidden = env.server.copr_cli(env.alice, "build", "--nowait", "demo", hidden_url)
+        assert wait_ended(env.server, submitted_id(ok.stdout)) == "succeeded"
+        build_id = submitted_id(hidden.stdout)
+        assert wait_ended(env.server, build_id) == "failed"
+    finally:
+        inside.shutdown()
+        inside.server_close()
+        outside.close()
+    log = fetch_log(
+        f"{env.server.url}/results/alice/demo/srpm-builds/{build_id:08d}/builder-live.log.gz"
+    )
+    assert f"[coprd-agent] $ curl {hidden_url}" in log
+    assert (
+        f"[coprd-agent] result: failed (could not download {hidden_url}: nothing answers "
+        "there (builds cannot reach the builder's own loopback) (curl exit 7; see the log))"
+    ) in log.splitlines(), log
 
 
 def test_an_unknown_chroot_is_refused(env: Env) -> None:
