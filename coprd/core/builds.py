@@ -461,7 +461,8 @@ def delete_builds(session: Session, actor: User | None, build_ids: Sequence[int]
     for build in builds:
         require(session, actor, Action.edit, build.project)
         if build.state not in TERMINAL:
-            raise Forbidden(
+            # 400, as Copr answers: the request is wrong now, not forbidden to this user.
+            raise InvalidInput(
                 f"build {build.id} is {build.state.value}; cancel it before deleting it"
             )
     for build in builds:

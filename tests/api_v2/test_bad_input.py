@@ -276,7 +276,7 @@ def build_cases() -> list[Case]:
         *refused_logins("build-delete", "DELETE", one),
         send("build-delete-by-bob", "DELETE", one, 403, who="bob"),
         send("build-delete-unknown", "DELETE", f"{p}/999", 404),
-        send("build-delete-unfinished", "DELETE", one, 403),
+        send("build-delete-unfinished", "DELETE", one, 400),
     ]
 
 
