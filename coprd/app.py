@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from coprd import agent_api, api_legacy, api_v2, api_v3, uploads
 from coprd.agent_api.wakeup import WorkSignal
 from coprd.config import Settings
-from coprd.core import scheduling
+from coprd.core import cleanup, scheduling
 from coprd.core.errors import CoprdError
 from coprd.db.engine import make_engine, make_session_factory
 from coprd.http import NormalisePathMiddleware, status_of
@@ -167,6 +167,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
                 name="key-expiry",
                 daemon=True,
             ).start()
+        threading.Thread(
+            target=cleanup.cleanup_forever,
+            args=(_app.state.session_factory, stop_sweep),
+            name="cleanup",
+            daemon=True,
+        ).start()
         threading.Thread(
             target=uploads.sweep_forever,
             args=(settings, _app.state.session_factory, stop_sweep),

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from coprd.config import URL_FILE, ConfigError, Settings, load_settings
-from coprd.core import chroots, groups, tokens, users
+from coprd.core import chroots, cleanup, groups, tokens, users
 from coprd.core.errors import CoprdError
 from coprd.db.engine import make_session_factory, read_session, write_session
 from coprd.db.migrate import current_revision, head_revision, upgrade
 from coprd.instance import create_first_admin, local_builder_token, prepare
+from coprd.publish.publisher import Publisher
+from coprd.publish.signing import keyring_for
 
 EXIT_REFUSED = 1
 
@@ -291,6 +293,23 @@ def cmd_chroot_eol(args: argparse.Namespace) -> None:
     print(f"chroot {args.name} is end of life since {eol_on}")
 
 
+# --- cleanup ---------------------------------------------------------------------------
+
+
+def cmd_cleanup(args: argparse.Namespace) -> None:
+    """What ``coprd serve`` does every hour, now: on a server that is not running, or from
+    cron on a setup that runs the publisher elsewhere."""
+    settings = _settings(args)
+    factory = make_session_factory(prepare(settings))
+    # The publisher removes the deleted builds' and projects' results after the commit.
+    Publisher(settings.results_dir, keyring_for(settings)).attach(factory)
+    cleaned = cleanup.cleanup(factory)
+    for name in cleaned.projects:
+        print(f"deleted the expired project {name}")
+    if cleaned.builds:
+        print(f"deleted {len(cleaned.builds)} old build(s): {', '.join(map(str, cleaned.builds))}")
+
+
 # --- parser ----------------------------------------------------------------------------
 
 
@@ -393,6 +412,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name, active in (("activate", True), ("deactivate", False)):
         add(name, _chroot_setter(active), f"{name} a chroot", chroot).add_argument("name")
     add("eol", cmd_chroot_eol, "mark a chroot end of life", chroot).add_argument("name")
+
+    add(
+        "cleanup",
+        cmd_cleanup,
+        "delete expired projects and builds past their package's max_builds (serve does "
+        "this every hour)",
+    )
     return parser
 
 

@@ -7,6 +7,13 @@ from pathlib import Path
 import pytest
 
 from coprd.cli import main
+from coprd.config import load_settings
+from coprd.core import projects, users
+from coprd.db.engine import make_session_factory, write_session
+from coprd.db.models import utcnow
+from coprd.instance import prepare
+
+RAWHIDE = "fedora-rawhide-x86_64"
 
 
 @pytest.fixture
@@ -108,6 +115,7 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         ["group", "add-member", "--help"],
         ["chroot", "eol", "--help"],
         ["db", "upgrade", "--help"],
+        ["cleanup", "--help"],
     ):
         with pytest.raises(SystemExit) as exit_info:
             main(args)
@@ -119,3 +127,24 @@ def test_unknown_option_exits_non_zero() -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["user", "add"])
     assert exit_info.value.code == 2
+
+
+def test_cleanup_deletes_expired_projects_with_their_results(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path
+) -> None:
+    run("user", "add", "alice")
+    assert run("cleanup") == (0, "", "")
+    settings = load_settings({"data_dir": str(tmp_path)})
+    with write_session(make_session_factory(prepare(settings))) as db:
+        alice = users.get_user(db, "alice")
+        for name in ("pr-1", "kept"):
+            new = projects.NewProject(name=name, chroots=[RAWHIDE], delete_after_days=1)
+            project = projects.create_project(db, alice, "alice", new)
+        project.delete_after = None  # "kept" is kept; "pr-1" is due now:
+        projects.get_project(db, "alice", "pr-1").delete_after = utcnow()
+    results = settings.results_dir / "alice"
+    for name in ("pr-1", "kept"):
+        (results / name).mkdir(parents=True)
+    code, out, _ = run("cleanup")
+    assert (code, out) == (0, "deleted the expired project alice/pr-1\n")
+    assert sorted(p.name for p in results.iterdir()) == ["kept"]

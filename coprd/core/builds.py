@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from coprd.core.errors import InvalidInput, NotAuthenticated, NotFound
 from coprd.core.names import check_owner_name, check_package_name
 from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, may, require
@@ -466,10 +466,16 @@ def delete_builds(session: Session, actor: User | None, build_ids: Sequence[int]
                 f"build {build.id} is {build.state.value}; cancel it before deleting it"
             )
     for build in builds:
-        unwant_build(session, build)
-        session.delete(build)
+        remove_build(session, build)
     session.flush()
     return [build.id for build in builds]
+
+
+def remove_build(session: Session, build: Build) -> None:
+    """Delete a finished build and (after the commit) its results, asking no one: for
+    :func:`delete_builds` and the cleanup of old builds."""
+    unwant_build(session, build)
+    session.delete(build)
 
 
 _URL_SCHEMES = ("http://", "https://", "ftp://")

@@ -60,7 +60,7 @@ _PROJECT_COLUMNS = (
     "packit_forge_projects_allowed",
     "repo_priority",
     "storage",
-    "delete_after_days",
+    "delete_after",
     "multilib",
     "follow_fedora_branching",
     "fedora_review",

@@ -365,6 +365,12 @@ def delete_project(session: Session, actor: User | None, project: Project) -> No
     require(session, actor, Action.edit, project)
     if project.persistent and not (actor and actor.is_admin):
         raise Forbidden(f"project {project.full_name} is persistent and cannot be deleted")
+    remove_project(session, project)
+
+
+def remove_project(session: Session, project: Project) -> None:
+    """Delete the project, its builds and (after the commit) its results, asking no one:
+    for :func:`delete_project` and the cleanup of expired projects."""
     unwant_project(session, project.owner_name, project.name)
     session.delete(project)
     session.flush()

@@ -160,7 +160,8 @@ class Project(Base):
     packit_forge_projects_allowed: Mapped[list[str]] = mapped_column(default=list)
     repo_priority: Mapped[int | None] = mapped_column(Integer)
     storage: Mapped[str] = mapped_column(String(10), default="backend")
-    delete_after_days: Mapped[int | None] = mapped_column(Integer)
+    # When core/cleanup.py deletes the project (Copr's delete_after); see delete_after_days.
+    delete_after: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
     multilib: Mapped[bool] = mapped_column(Boolean, default=False)
     follow_fedora_branching: Mapped[bool] = mapped_column(Boolean, default=True)
     fedora_review: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -186,6 +187,24 @@ class Project(Base):
     @property
     def full_name(self) -> str:
         return f"{self.owner_name}/{self.name}"
+
+    @property
+    def delete_after_days(self) -> int | None:
+        """Whole days left before the project is deleted (0: at the next cleanup); None
+        if it is kept. The API's view of ``delete_after``."""
+        if self.delete_after is None:
+            return None
+        return max(0, (self.delete_after - utcnow()).days)
+
+    @delete_after_days.setter
+    def delete_after_days(self, days: int | None) -> None:
+        """Keep the project ``days`` whole days from now (until the midnight, UTC, after
+        them), as Copr counts; None keeps it for good."""
+        if days is None:
+            self.delete_after = None
+            return
+        deadline = utcnow() + dt.timedelta(days=days + 1)
+        self.delete_after = deadline.replace(hour=0, minute=0, second=0, microsecond=0)
 
     @property
     def is_group_project(self) -> bool:

@@ -73,6 +73,7 @@ def test_upgrading_keeps_the_data(tmp_path: Path) -> None:
                 owner_name="alice",
                 user_id=1,
                 storage="backend",
+                delete_after_days=3,
             )
             _insert(conn, "builds", id=1, project_id=1, submitter_id=1, state="running")
             _insert(conn, "builds", id=2, project_id=1, submitter_id=1, after_build_id=1)
@@ -83,6 +84,12 @@ def test_upgrading_keeps_the_data(tmp_path: Path) -> None:
             assert conn.execute(text("SELECT count(*) FROM build_tasks")).scalar_one() == 2
             waiting = conn.execute(text("SELECT after_build_id FROM builds WHERE id = 2"))
             assert waiting.scalar_one() == 1
+            # The count of days became a deadline: three whole days from the upgrade.
+            deadline = conn.execute(text("SELECT delete_after FROM projects")).scalar_one()
+            if isinstance(deadline, str):  # SQLite hands back the stored text
+                deadline = dt.datetime.fromisoformat(deadline)
+            left = deadline - dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            assert dt.timedelta(days=3) < left <= dt.timedelta(days=4)
         assert is_up_to_date(engine)
     finally:
         engine.dispose()
