@@ -14,7 +14,11 @@ uses) gives it a ``tap0`` interface on ``10.0.2.0/24``:
 - names resolve through slirp's forwarder at ``10.0.2.3``, which asks the host's resolver;
   the sandbox's ``/etc/resolv.conf`` says so;
 - ``--enable-sandbox``: slirp4netns itself runs in a mount namespace of its own with every
-  capability dropped, so a bug in its packet parsing is not a root shell on the host.
+  capability dropped, so a bug in its packet parsing is not a root shell on the host;
+- link-local addresses (``169.254.0.0/16``) are prohibited by a route in the sandbox's
+  namespace, set with ``nsenter … ip route`` before the command runs: a cloud VM's metadata
+  service (``169.254.169.254``) hands the host's credentials to anything on the host that
+  asks, and slirp4netns's sockets are on the host.
 
 The dance with bubblewrap: bwrap writes the pid of the sandbox's first process to
 ``--info-fd`` once its namespaces exist, brings the sandbox's loopback up, and then waits on
@@ -45,6 +49,9 @@ NAMESERVER = "10.0.2.3"
 # host's (fewer, larger packets through user space).
 MTU = 65520
 SETUP_TIMEOUT_S = 15.0
+# Destinations no sandbox may reach although the host can: link-local, where cloud
+# metadata services answer.
+PROHIBITED = ("169.254.0.0/16",)
 
 
 class NetworkUnavailable(RuntimeError):
@@ -141,6 +148,7 @@ class UserNetwork:
             os.close(ready_r)
         if not ready:
             raise NetworkUnavailable(f"slirp4netns did not bring the network up: {self._output()}")
+        _prohibit_routes(sandbox_pid)
         assert self._block_w is not None
         # A broken pipe: bubblewrap ended before running the command; its output and exit
         # status, which the caller reads next, say why.
@@ -220,3 +228,37 @@ def _read_until(fd: int, deadline: float, done: Callable[[bytes], bool]) -> byte
                 break
             got += chunk
     return got
+
+
+def _tool(name: str) -> str:
+    """``name``'s path, also from the sbin directories an ordinary user's PATH may lack."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if found is None:
+        raise NetworkUnavailable(
+            f"{name} is not installed on this builder; a sandbox with network access needs "
+            "it (scripts/bootstrap installs it)"
+        )
+    return found
+
+
+def _prohibit_routes(pid: int) -> None:
+    """Add a ``prohibit`` route for each of :data:`PROHIBITED` in the network namespace of
+    ``pid``, entering its user namespace too where it has one of its own (an unprivileged
+    bubblewrap's), as slirp4netns does."""
+    command = [_tool("nsenter"), f"--target={pid}", "--net"]
+    if os.stat(f"/proc/{pid}/ns/user").st_ino != os.stat("/proc/self/ns/user").st_ino:
+        command += ["--user", "--preserve-credentials"]
+    ip = _tool("ip")
+    for destination in PROHIBITED:
+        done = subprocess.run(
+            [*command, ip, "route", "add", "prohibit", destination],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=SETUP_TIMEOUT_S,
+        )
+        if done.returncode != 0:
+            raise NetworkUnavailable(
+                f"could not keep the sandbox from {destination}: {done.stderr.strip()}"
+            )

@@ -196,6 +196,18 @@ def test_with_network_the_outside_is_reachable_by_address_and_name(workdir: Path
             assert connection.recv(100) == b"hello\n"
 
 
+def test_with_network_link_local_addresses_are_prohibited(workdir: Path) -> None:
+    """Cloud metadata (169.254.169.254) would hand out the host's credentials: refused at
+    once by the sandbox's own route, before a packet leaves (EACCES, not a timeout)."""
+    script = "; ".join(
+        f"bash -c 'exec 3<>/dev/tcp/{host}' 2>&1 | grep -q 'connect: Permission denied' "
+        "&& echo prohibited"
+        for host in ("169.254.169.254/80", "169.254.1.1/53")
+    )
+    _result, output = run(script, workdir, network=True)
+    assert output == "prohibited\nprohibited\n"
+
+
 def test_with_network_no_slirp4netns_is_left_running(workdir: Path) -> None:
     before = set(processes_with("slirp4netns"))
     result, _output = run("true", workdir, network=True)
