@@ -9,29 +9,18 @@ table is as it was before the request. Cases share that server until one fails.
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import update
 
-from coprd.app import create_app
-from coprd.config import Settings
-from coprd.core import chroots, groups, tokens, users
-from coprd.db.engine import make_session_factory, write_session
-from coprd.db.models import ApiToken
-from tests.conftest import Account, clean_engine, snapshot
+from tests.bad_input import INACTIVE, LONG, Stage, next_stage, stages
+from tests.conftest import snapshot
 
 RAWHIDE = "fedora-rawhide-x86_64"
-INACTIVE = "epel-9-aarch64"  # deactivated by the stage
 NOT_ENABLED = "epel-9-x86_64"  # active, but not a chroot of alice/demo
 URL = "https://example.com/hello-1.0-1.src.rpm"
-LONG = "a" * 300
 UNSET: Any = object()
 SRPM = b"\xed\xab\xee\xdb\x03\x00\x00\x01" + b"\x00" * 200
 RPM = b"\xed\xab\xee\xdb\x03\x00\x00\x00" + b"\x00" * 200
@@ -387,42 +376,10 @@ CASES = [
 ]
 
 
-class Stage:
+class LegacyStage(Stage):
     """A running app on a database holding alice's ``demo`` and ``keep``, and two builds."""
 
-    def __init__(self, template: str, directory: Path) -> None:
-        self.engine = clean_engine(template, directory)
-        self.directory = directory
-        settings = Settings(
-            data_dir=directory,
-            database_url=self.engine.url.render_as_string(hide_password=False),
-            url="http://coprd.test",
-        )
-        self.client = TestClient(create_app(settings, self.engine), raise_server_exceptions=False)
-        self.client.__enter__()  # one event loop for every request
-        self.dirty = False
-        with write_session(make_session_factory(self.engine)) as session:
-            self.accounts = {
-                name: Account(user, tokens.issue_token(session, user, 30))
-                for name, user in (
-                    ("alice", users.create_user(session, "alice")),
-                    ("bob", users.create_user(session, "bob")),
-                    ("admin", users.create_user(session, "root", is_admin=True)),
-                    ("expired", users.create_user(session, "carol")),
-                    ("disabled", users.create_user(session, "dave")),
-                )
-            }
-            session.execute(
-                update(ApiToken)
-                .where(ApiToken.login == self.accounts["expired"].token.login)
-                .values(expires_on=dt.date(2020, 1, 1))
-            )
-            users.disable_user(session, "dave")
-            groups.create_group(session, "devs")
-            chroots.set_mock_chroot_active(session, INACTIVE, False)
-        self._arrange()
-
-    def _arrange(self) -> None:
+    def arrange(self) -> None:
         """Through the legacy API itself."""
         alice = self.headers("alice")
         r = self.client.post("/api/coprs/alice/new", data=_new(name="demo"), headers=alice)
@@ -435,33 +392,6 @@ class Stage:
             assert r.status_code == 200, r.text
         r = self.client.post("/api/coprs/cancel_build/2", headers=alice)
         assert r.status_code == 200, r.text
-        # bob's token once: a fresh last_used_on is not written again by a case.
-        assert self.client.get("/api_3/auth-check", headers=self.headers("bob")).status_code == 200
-
-    def close(self) -> None:
-        self.client.__exit__(None, None, None)
-        self.engine.dispose()
-
-    def headers(self, who: str) -> dict[str, str]:
-        if who in self.accounts:
-            return dict(self.accounts[who].headers)
-        token = self.accounts["alice"].token
-
-        def basic(pair: str) -> dict[str, str]:
-            return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
-
-        match who:
-            case "anon":
-                return {}
-            case "none-none":
-                return basic("None:None")
-            case "wrong":
-                return basic(f"{token.login}:not-the-token")
-            case "garbage":
-                return {"Authorization": "Basic !!not base64!!"}
-            case "bearer":
-                return {"Authorization": f"Bearer {token.token}"}
-        raise AssertionError(f"unknown actor {who!r}")
 
     def uploads(self) -> list[str]:
         root = self.directory / "uploads"
@@ -469,21 +399,17 @@ class Stage:
 
 
 @pytest.fixture(scope="module")
-def _stages() -> Iterator[list[Stage]]:
-    stages: list[Stage] = []
-    yield stages
-    for stage in stages:
-        stage.close()
+def _stages() -> Iterator[list[LegacyStage]]:
+    yield from stages()
 
 
 @pytest.fixture
-def stage(_stages: list[Stage], _template: str, tmp_path_factory: pytest.TempPathFactory) -> Stage:
-    if not _stages or _stages[-1].dirty:
-        if _stages:
-            _stages.pop().close()
-        _stages.append(Stage(_template, tmp_path_factory.mktemp("legacy-bad-input")))
-    _stages[-1].dirty = True  # until the case has passed
-    return _stages[-1]
+def stage(
+    _stages: list[LegacyStage], _template: str, tmp_path_factory: pytest.TempPathFactory
+) -> LegacyStage:
+    return next_stage(
+        _stages, lambda: LegacyStage(_template, tmp_path_factory.mktemp("legacy-bad-input"))
+    )
 
 
 def test_case_ids_are_unique() -> None:
@@ -492,7 +418,7 @@ def test_case_ids_are_unique() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input_is_refused_and_changes_nothing(case: Case, stage: Stage) -> None:
+def test_bad_input_is_refused_and_changes_nothing(case: Case, stage: LegacyStage) -> None:
     headers = stage.headers(case.who)
     if case.content_type is not None:
         headers["Content-Type"] = case.content_type

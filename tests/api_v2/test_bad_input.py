@@ -20,19 +20,17 @@ import pytest
 from tests.api_v2.conftest import RAWHIDE, SRPM_BYTES, project_body
 from tests.api_v3.test_bad_input import (
     BAD_LOGINS,
-    INACTIVE,
-    LONG,
     NOT_ENABLED,
     UNSET,
     Case,
     Files,
-    Stage,
     get,
     not_json_objects,
     raw,
     refused_logins,
     send,
 )
+from tests.bad_input import INACTIVE, LONG, Stage, next_stage, stages
 from tests.conftest import snapshot
 
 DEMO = 1
@@ -308,14 +306,10 @@ CASES = [
 
 
 class V2Stage(Stage):
-    """APIv3's stage (accounts, bad credentials, a group, an inactive chroot), arranged
-    for APIv2 through APIv2 itself where it can."""
+    """alice's ``demo`` with build 1 and her persistent ``keep``, arranged for APIv2
+    through APIv2 itself where it can."""
 
-    def __init__(self, template: str, directory: Path) -> None:
-        self.directory = directory
-        super().__init__(template, directory)
-
-    def _arrange(self) -> None:
+    def arrange(self) -> None:
         alice = self.headers("alice")
         r = self.client.post("/api_2/projects", json=project_body("demo"), headers=alice)
         assert r.status_code == 201 and r.json()["project"]["id"] == DEMO, r.text
@@ -335,22 +329,14 @@ class V2Stage(Stage):
 
 @pytest.fixture(scope="module")
 def _stages() -> Iterator[list[V2Stage]]:
-    stages: list[V2Stage] = []
-    yield stages
-    for stage in stages:
-        stage.close()
+    yield from stages()
 
 
 @pytest.fixture
 def stage(
     _stages: list[V2Stage], _template: str, tmp_path_factory: pytest.TempPathFactory
 ) -> V2Stage:
-    if not _stages or _stages[-1].dirty:
-        if _stages:
-            _stages.pop().close()
-        _stages.append(V2Stage(_template, tmp_path_factory.mktemp("bad-input-v2")))
-    _stages[-1].dirty = True  # until the case has passed
-    return _stages[-1]
+    return next_stage(_stages, lambda: V2Stage(_template, tmp_path_factory.mktemp("bad-input-v2")))
 
 
 def test_case_ids_are_unique() -> None:

@@ -10,30 +10,19 @@ the request. Cases share that server until one fails (see :class:`Stage`), which
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import update
 
-from coprd.app import create_app
-from coprd.config import Settings
-from coprd.core import chroots, groups, tokens, users
 from coprd.core.project_chroots import MAX_COMPS
-from coprd.db.engine import make_session_factory, write_session
-from coprd.db.models import ApiToken
-from tests.conftest import Account, clean_engine, snapshot
+from tests.bad_input import INACTIVE, LONG, Stage, next_stage, stages
+from tests.conftest import snapshot
 
 RAWHIDE = "fedora-rawhide-x86_64"
-INACTIVE = "epel-9-aarch64"  # deactivated by the fixture
 NOT_ENABLED = "epel-9-x86_64"  # active, but not a chroot of alice/demo
-LONG = "a" * 300
 UNSET: Any = object()
 
 # Names that must be refused before they reach a query or a path: (label, value).
@@ -931,48 +920,11 @@ CASES = [
 ]
 
 
-class Stage:
-    """A running app on a database holding alice's ``demo``, arranged through the API.
+class V3Stage(Stage):
+    """alice's ``demo`` (packages ``hello``, with build 1 pending, and ``bare``) and her
+    persistent ``keep``, arranged through APIv3."""
 
-    Arranging a stage costs more than a case, and a case that passes has changed nothing, so
-    consecutive cases share one; a case that fails leaves its stage ``dirty`` and the next
-    case gets a fresh one.
-    """
-
-    def __init__(self, template: str, directory: Path) -> None:
-        self.engine = clean_engine(template, directory)
-        factory = make_session_factory(self.engine)
-        settings = Settings(
-            data_dir=directory,
-            database_url=self.engine.url.render_as_string(hide_password=False),
-            url="http://coprd.test",
-        )
-        self.client = TestClient(create_app(settings, self.engine), raise_server_exceptions=False)
-        self.client.__enter__()  # one event loop for every request, not one per request
-        self.dirty = False
-        # What the API cannot arrange: accounts, a group, an expired token, a chroot's state.
-        with write_session(factory) as session:
-            self.accounts = {
-                name: Account(user, tokens.issue_token(session, user, 30))
-                for name, user in (
-                    ("alice", users.create_user(session, "alice")),
-                    ("bob", users.create_user(session, "bob")),
-                    ("admin", users.create_user(session, "root", is_admin=True)),
-                    ("expired", users.create_user(session, "carol")),
-                    ("disabled", users.create_user(session, "dave")),
-                )
-            }
-            session.execute(
-                update(ApiToken)
-                .where(ApiToken.login == self.accounts["expired"].token.login)
-                .values(expires_on=dt.date(2020, 1, 1))
-            )
-            users.disable_user(session, "dave")
-            groups.create_group(session, "devs")
-            chroots.set_mock_chroot_active(session, INACTIVE, False)
-        self._arrange()
-
-    def _arrange(self) -> None:
+    def arrange(self) -> None:
         demo = {"name": "demo", "chroots": [RAWHIDE]}
         r = self.client.post("/api_3/project/add/alice", json=demo, headers=self.headers("alice"))
         assert r.status_code == 200, r.text
@@ -997,63 +949,18 @@ class Stage:
             "/api_3/package/build", json={**target, "package_name": "hello"}, headers=alice
         )
         assert r.status_code == 200 and r.json()["id"] == 1, r.text
-        # Use bob's token once: a fresh last_used_on is not written again by a case.
-        assert self.client.get("/api_3/auth-check", headers=self.headers("bob")).status_code == 200
-
-    def close(self) -> None:
-        self.client.__exit__(None, None, None)
-        self.engine.dispose()
-
-    def headers(self, who: str) -> dict[str, str | bytes]:
-        """The Authorization header ``who`` stands for."""
-        if who in self.accounts:
-            return dict(self.accounts[who].headers)
-        token = self.accounts["alice"].token
-
-        def basic(pair: str | bytes) -> dict[str, str | bytes]:
-            raw = pair.encode() if isinstance(pair, str) else pair
-            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-        match who:
-            case "anon":
-                return {}
-            case "wrong":
-                return basic(f"{token.login}:not-the-token")
-            case "garbage":
-                return {"Authorization": "Basic !!not base64!!"}
-            case "bearer":
-                return {"Authorization": f"Bearer {token.token}"}
-            case "no-colon":
-                return basic(token.login)
-            case "empty-login":
-                return basic(f":{token.token}")
-            case "nul-login":
-                return basic(f"{token.login}\x00:{token.token}")
-            case "long-login":
-                return basic(f"{LONG * 10}:{token.token}")
-            case "non-ascii":
-                return {"Authorization": b"Basic \xe9t\xe9"}
-            case "not-utf8":
-                return basic(b"\xff\xfe:" + token.token.encode())
-        raise AssertionError(f"unknown actor {who!r}")
 
 
 @pytest.fixture(scope="module")
-def _stages() -> Iterator[list[Stage]]:
-    stages: list[Stage] = []
-    yield stages
-    for stage in stages:
-        stage.close()
+def _stages() -> Iterator[list[V3Stage]]:
+    yield from stages()
 
 
 @pytest.fixture
-def stage(_stages: list[Stage], _template: str, tmp_path_factory: pytest.TempPathFactory) -> Stage:
-    if not _stages or _stages[-1].dirty:
-        if _stages:
-            _stages.pop().close()
-        _stages.append(Stage(_template, tmp_path_factory.mktemp("bad-input")))
-    _stages[-1].dirty = True  # until the case has passed
-    return _stages[-1]
+def stage(
+    _stages: list[V3Stage], _template: str, tmp_path_factory: pytest.TempPathFactory
+) -> V3Stage:
+    return next_stage(_stages, lambda: V3Stage(_template, tmp_path_factory.mktemp("bad-input")))
 
 
 def test_case_ids_are_unique() -> None:
@@ -1062,7 +969,7 @@ def test_case_ids_are_unique() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input_is_refused_and_changes_nothing(case: Case, stage: Stage) -> None:
+def test_bad_input_is_refused_and_changes_nothing(case: Case, stage: V3Stage) -> None:
     kwargs: dict[str, Any] = {
         "params": case.params,
         "headers": {**stage.headers(case.who), **case.headers},
