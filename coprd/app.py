@@ -198,6 +198,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.state.publisher = Publisher(settings.results_dir, keyring_for(settings))
     app.state.publisher.attach(app.state.session_factory)
+    uploads.attach(settings, app.state.session_factory)
     app.state.work_signal = WorkSignal()
     app.state.work_signal.attach(app.state.session_factory)
     _install_error_handlers(app)

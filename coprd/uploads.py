@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.types import Message
@@ -35,6 +35,7 @@ from coprd.config import Settings
 from coprd.core import builds
 from coprd.core.builds import TERMINAL, BuildOptions, Source, check_package_upload
 from coprd.core.errors import TooLarge
+from coprd.core.results import BUILDS_DELETED
 from coprd.db.engine import read_session
 from coprd.db.models import SOURCE_TASK_CHROOT, Build, BuildTask, Project, User
 
@@ -158,6 +159,20 @@ def keep(settings: Settings, staged: Path, build_id: int, name: str) -> Path:
 
 def forget(settings: Settings, build_id: int) -> None:
     shutil.rmtree(uploads_dir(settings, build_id), ignore_errors=True)
+
+
+def attach(settings: Settings, factory: sessionmaker[Session]) -> None:
+    """After each commit, forget the uploads of the builds it deleted (whoever deleted
+    them: a user, a package's deletion, the cleanup); a rolled-back delete keeps them."""
+
+    @event.listens_for(factory, "after_commit")
+    def _deleted(session: Session) -> None:
+        for build_id in sorted(session.info.pop(BUILDS_DELETED, ())):
+            forget(settings, build_id)
+
+    @event.listens_for(factory, "after_rollback")
+    def _kept(session: Session) -> None:
+        session.info.pop(BUILDS_DELETED, None)
 
 
 def sweep(settings: Settings, factory: sessionmaker[Session], *, now: float | None = None) -> int:

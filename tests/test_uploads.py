@@ -71,3 +71,27 @@ def test_sweep_removes_what_no_build_needs(
 
     assert uploads.sweep(settings, session_factory) == 3
     assert staged(settings) == sorted([".upload-new", "00000998", f"{waiting:08d}"])
+
+
+def test_a_deleted_builds_upload_goes_after_the_commit(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    uploads.attach(settings, session_factory)
+    with write_session(session_factory) as db:
+        alice = users.create_user(db, "alice")
+        project = projects.create_project(
+            db, alice, "alice", projects.NewProject(name="demo", chroots=["fedora-rawhide-x86_64"])
+        )
+        source = Source(type="upload", data={"pkg": "x.src.rpm"})
+        build = builds.submit_build(db, alice, project, source, BuildOptions())
+        builds.cancel_build(db, alice, build)
+        build_id = build.id
+    (settings.data_dir / "uploads" / f"{build_id:08d}").mkdir(parents=True)
+
+    with pytest.raises(RuntimeError), write_session(session_factory) as db:
+        builds.delete_builds(db, users.get_user(db, "alice"), [build_id])
+        raise RuntimeError("the request failed after the delete")
+    assert staged(settings) == [f"{build_id:08d}"]  # rolled back: still needed
+    with write_session(session_factory) as db:
+        builds.delete_builds(db, users.get_user(db, "alice"), [build_id])
+    assert staged(settings) == []

@@ -182,7 +182,6 @@ def update_build(db: DB, user: CurrentUser, build_id: int, body: V2BuildUpdateIn
 
 
 @router.delete("/{build_id}", status_code=204, response_class=Response, summary="Delete a build")
-def delete_build(db: DB, settings: AppSettings, user: CurrentUser, build_id: int) -> Response:
+def delete_build(db: DB, user: CurrentUser, build_id: int) -> Response:
     builds.delete_builds(db, user, [build_id])
-    uploads.forget(settings, build_id)
     return Response(status_code=204)

@@ -235,11 +235,8 @@ def cancel_build(db: DB, settings: AppSettings, user: CurrentUser, build_id: int
 
 @router.delete("/delete/list", response_model=BuildsDeletedOut, summary="Delete builds")
 @router.post("/delete/list", response_model=BuildsDeletedOut, include_in_schema=False)
-def delete_builds(db: DB, settings: AppSettings, user: CurrentUser, body: BuildIdsIn) -> Any:
-    deleted = builds.delete_builds(db, user, body.builds)
-    for build_id in deleted:
-        uploads.forget(settings, build_id)
-    return BuildsDeletedOut(builds=deleted)
+def delete_builds(db: DB, user: CurrentUser, body: BuildIdsIn) -> Any:
+    return BuildsDeletedOut(builds=builds.delete_builds(db, user, body.builds))
 
 
 @router.delete("/delete/{build_id}", response_model=BuildOut, summary="Delete a build")
@@ -247,5 +244,4 @@ def delete_builds(db: DB, settings: AppSettings, user: CurrentUser, body: BuildI
 def delete_build(db: DB, settings: AppSettings, user: CurrentUser, build_id: int) -> Any:
     shown = BuildOut.of(builds.get_build(db, build_id), settings.results_url)
     builds.delete_builds(db, user, [build_id])
-    uploads.forget(settings, build_id)
     return shown

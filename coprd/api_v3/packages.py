@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from pydantic import ValidationError
 
-from coprd import uploads
 from coprd.api_v3.deps import CurrentUser
 from coprd.api_v3.errors import validation_message
 from coprd.api_v3.params import Pagination
@@ -169,6 +168,5 @@ def build_package(db: DB, settings: AppSettings, user: CurrentUser, body: Packag
 def delete_package(db: DB, settings: AppSettings, user: CurrentUser, body: PackageTargetIn) -> Any:
     package = _package(db, body.ownername, body.projectname, body.package_name)
     shown = PackageOut.of(PackageView(package), settings.results_url)
-    for build_id in packages.delete_package(db, user, package):
-        uploads.forget(settings, build_id)
+    packages.delete_package(db, user, package)
     return shown

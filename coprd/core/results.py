@@ -60,12 +60,17 @@ def want_repo(session: Session, build_or_project: tuple[str, str], chroot: str) 
 RESULTS_UNWANTED = "coprd_results_unwanted"
 
 
+BUILDS_DELETED = "coprd_builds_deleted"
+
+
 def unwant_build(session: Session, build: Build) -> None:
     """Ask for a deleted build's results to go once this transaction commits: each chroot
     build leaves its repository's metadata first, then the disk; the source step's
-    directory just goes."""
+    directory just goes. Its upload, if one is still kept, goes too (``uploads.attach``)."""
     gone: set[str] = session.info.setdefault(RESULTS_UNWANTED, set())
     gone.update(str(task_dir(build, task)) for task in build.tasks)
+    deleted: set[int] = session.info.setdefault(BUILDS_DELETED, set())
+    deleted.add(build.id)
 
 
 def unwant_project(session: Session, owner: str, dirname: str) -> None:

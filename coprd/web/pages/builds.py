@@ -10,7 +10,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from coprd import uploads
 from coprd.core import builds, packages, results
 from coprd.core.builds import TERMINAL, effective_state
 from coprd.core.errors import NotFound
@@ -180,7 +179,6 @@ def delete(
     request: Request,
     form: CheckedForm,
     db: DB,
-    settings: AppSettings,
     viewer: Viewer,
     owner: OwnerName,
     projectname: str,
@@ -189,7 +187,6 @@ def delete(
     build = find_build(db, owner, projectname, build_id)
     project = build.project
     builds.delete_builds(db, viewer, [build.id])
-    uploads.forget(settings, build.id)
     flash(request, f"Build {build_id} is deleted.")
     return RedirectResponse(urls.project_url(project, "builds/"), status_code=303)
 
