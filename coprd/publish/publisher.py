@@ -317,37 +317,54 @@ class Publisher:
         is safe to repeat (``finish_forks`` does, at start). Failures are logged."""
         if self._factory is None:
             return 0
-        copied = 0
-        repos: set[str] = set()
-        with self._factory() as session:
+        # (fork's build id, source directory, target directory, target's repository)
+        copies: list[tuple[int, str, str, str | None]] = []
+        with self._factory() as session:  # read, then let go: copying takes a while
             forks = session.scalars(
                 select(Build)
                 .where(Build.id.in_(list(build_ids)), Build.forked_from_id.is_not(None))
                 .options(selectinload(Build.tasks), selectinload(Build.project))
             ).all()
-            for fork in forks:
-                original = session.scalar(
+            originals = {
+                build.id: build
+                for build in session.scalars(
                     select(Build)
-                    .where(Build.id == fork.forked_from_id)
+                    .where(Build.id.in_([fork.forked_from_id for fork in forks]))
                     .options(selectinload(Build.tasks), selectinload(Build.project))
                 )
+            }
+            for fork in forks:
+                original = originals.get(fork.forked_from_id or 0)
                 if original is None:
                     log.warning("build %d: the build it was forked from is gone", fork.id)
                     continue
                 sources = {task.chroot_name: task for task in original.tasks}
                 for task in fork.tasks:
                     source = sources.get(task.chroot_name)
-                    if source is None:
-                        continue
-                    try:
-                        if self._copy_task_dir(
-                            str(task_dir(original, source)), str(task_dir(fork, task))
-                        ):
-                            copied += 1
-                            if task.chroot_name != SOURCE_TASK_CHROOT:
-                                repos.add(str(repo_dir(fork, task.chroot_name)))
-                    except (CreaterepoFailed, OSError, ValueError) as exc:
-                        log.error("could not copy the results of forked build %d: %s", fork.id, exc)
+                    if source is not None:
+                        repo = (
+                            None
+                            if task.chroot_name == SOURCE_TASK_CHROOT
+                            else str(repo_dir(fork, task.chroot_name))
+                        )
+                        copies.append(
+                            (
+                                fork.id,
+                                str(task_dir(original, source)),
+                                str(task_dir(fork, task)),
+                                repo,
+                            )
+                        )
+        copied = 0
+        repos: set[str] = set()
+        for fork_id, source_rel, target_rel, repo in copies:
+            try:
+                if self._copy_task_dir(source_rel, target_rel):
+                    copied += 1
+                    if repo is not None:
+                        repos.add(repo)
+            except (CreaterepoFailed, OSError, ValueError) as exc:
+                log.error("could not copy the results of forked build %d: %s", fork_id, exc)
         for repo in sorted(repos):
             try:
                 update_repo(self.path(repo))
