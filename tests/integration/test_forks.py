@@ -34,16 +34,19 @@ def build_id(done: str) -> int:
     return int(done.split("Created builds: ")[1].split()[0])
 
 
-def wait_for_packages(repo: Path, names: set[str]) -> list[tuple[str, str, str]]:
-    """The repository's packages once it lists ``names`` (the fork copies in the
-    background); fails after a minute."""
+def wait_for_packages(
+    repo: Path, names: set[str], directory: str = ""
+) -> list[tuple[str, str, str]]:
+    """The repository's packages once it lists ``names`` (from the build ``directory``,
+    if given): the fork copies in the background. Fails after a minute."""
     for _ in range(600):
         if (repo / "repodata" / "repomd.xml").is_file():
             listed = primary(repo)
-            if names <= {name for name, _arch, _href in listed}:
+            found = {name for name, _arch, href in listed if href.startswith(directory)}
+            if names <= found:
                 return listed
         time.sleep(0.1)
-    pytest.fail(f"{repo} never listed {sorted(names)}")
+    pytest.fail(f"{repo} never listed {sorted(names)} from {directory or 'any build'}")
 
 
 def test_a_fork_serves_the_builds_signed_with_its_own_key(server: Server, tmp_path: Path) -> None:
@@ -94,8 +97,8 @@ def test_a_copy_the_server_had_not_finished_is_finished_at_its_next_start(
 ) -> None:
     results = server.data_dir / "results" / "bob" / "mine"
     repo = results / CHROOT
-    newest = max(repo.glob("0*-greeting"))
-    wait_for_packages(repo, {"greeting"})
+    newest = max(repo.glob("0*-greeting"))  # the --confirm fork's copy
+    wait_for_packages(repo, {"greeting"}, f"{newest.name}/")
     server.process.terminate()
     server.process.wait(timeout=30)
     # What a server stopped before the copier reached this build leaves: no directory.
@@ -103,9 +106,9 @@ def test_a_copy_the_server_had_not_finished_is_finished_at_its_next_start(
         leftover.unlink()
     newest.rmdir()
     update_repo(repo)
+    assert not any(href.startswith(f"{newest.name}/") for _n, _a, href in primary(repo))
     restarted = restart_server(server, builders=1)
     try:
-        listed = wait_for_packages(repo, {"greeting"})
-        assert any(href.startswith(f"{newest.name}/") for _n, _a, href in listed)
+        wait_for_packages(repo, {"greeting"}, f"{newest.name}/")
     finally:
         server.process = restarted.process
