@@ -137,11 +137,12 @@ def test_cleanup_deletes_expired_projects_with_their_results(  # type: ignore[no
     settings = load_settings({"data_dir": str(tmp_path)})
     with write_session(make_session_factory(prepare(settings))) as db:
         alice = users.get_user(db, "alice")
-        for name in ("pr-1", "kept"):
-            new = projects.NewProject(name=name, chroots=[RAWHIDE], delete_after_days=1)
-            project = projects.create_project(db, alice, "alice", new)
-        project.delete_after = None  # "kept" is kept; "pr-1" is due now:
-        projects.get_project(db, "alice", "pr-1").delete_after = utcnow()
+        for new in (
+            projects.NewProject(name="pr-1", chroots=[RAWHIDE], delete_after_days=1),
+            projects.NewProject(name="kept", chroots=[RAWHIDE]),
+        ):
+            projects.create_project(db, alice, "alice", new)
+        projects.get_project(db, "alice", "pr-1").delete_after = utcnow()  # due now
     results = settings.results_dir / "alice"
     for name in ("pr-1", "kept"):
         (results / name).mkdir(parents=True)

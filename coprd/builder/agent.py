@@ -26,6 +26,8 @@ import httpx
 from coprd.builder.backends.base import Backend, RpmTask
 from coprd.builder.srpm import InvalidPackage, inspect_srpm
 from coprd.sources import SourceFailed, make_srpm
+from coprd.sources.common import FILE_NAME
+from coprd.sources.link import file_name
 
 log = logging.getLogger("coprd.agent")
 
@@ -317,11 +319,11 @@ class Agent:
             return {"state": "failed", "message": "the task names no SRPM to download"}
         else:
             name = (
-                url.rstrip("/").rsplit("/", 1)[-1]
+                file_name(url)
                 if task["source_type"] == "link"
                 else str(task["source"].get("pkg", "source.src.rpm"))
             )
-            if not name.endswith(".src.rpm"):
+            if not name.endswith(".src.rpm") or not FILE_NAME.fullmatch(name):
                 name = "source.src.rpm"
             srpm = workdir / name
             live.line(f"fetching {url}")

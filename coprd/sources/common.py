@@ -437,16 +437,19 @@ class _Transient(Exception):
     pass
 
 
-def check_url(url: str, what: str) -> None:
-    """Only http and https URLs with a host are fetched by the agent."""
+def check_url(url: str, what: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """``url`` if it is a plain URL with a host and one of ``schemes``; only http and
+    https URLs are fetched by the agent itself (curl in the sandbox also fetches ftp)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SourceFailed(f"{what}: refusing to fetch {url!r} (only http and https URLs)")
+    if parts is None or parts.scheme not in schemes or not parts.hostname:
+        allowed = ", ".join(schemes)
+        raise SourceFailed(f"{what}: refusing to fetch {url[:200]!r} (only {allowed} URLs)")
     if any(c.isspace() or not c.isprintable() for c in url):
-        raise SourceFailed(f"{what}: refusing to fetch {url!r} (not a plain URL)")
+        raise SourceFailed(f"{what}: refusing to fetch {url[:200]!r} (not a plain URL)")
+    return url
 
 
 def remove(path: Path) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from coprd.sources.common import FILE_NAME, Job, SourceFailed
+from coprd.sources.common import FILE_NAME, Job, SourceFailed, check_url
 
 MAX_SRPM = 4 * 1024 * 1024 * 1024
 _SCHEMES = ("http", "https", "ftp")
@@ -43,19 +43,6 @@ _CURL_ERRORS = {
 _CURL_TOO_LARGE = 63  # the server announced more than --max-filesize
 
 
-def check_link(url: str) -> str:
-    """``url`` if it is an http, https or ftp URL with a host; SourceFailed otherwise."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in _SCHEMES or not parts.hostname:
-        raise SourceFailed(f"refusing to fetch {url[:200]!r}: only http, https and ftp URLs")
-    if any(c.isspace() or not c.isprintable() for c in url):
-        raise SourceFailed(f"refusing to fetch {url[:200]!r}: not a plain URL")
-    return url
-
-
 def file_name(url: str) -> str:
     """The name to store the download as: the URL's own if it names an SRPM or a spec."""
     name = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
@@ -65,7 +52,8 @@ def file_name(url: str) -> str:
 
 
 def make_srpm(job: Job) -> Path:
-    url = check_link(str(job.task.get("source_url") or job.source.get("url") or ""))
+    url = str(job.task.get("source_url") or job.source.get("url") or "")
+    check_url(url, "the source URL", _SCHEMES)
     directory = job.fresh_dir(job.root / "download")
     dest = directory / file_name(url)
     curl = [

@@ -102,7 +102,9 @@ def test_failures_name_the_problem(
     assert "404" in outcome.log
     for bad in ("file:///etc/passwd", "gopher://x/y.src.rpm", "http:///x.src.rpm"):
         refused = run_source("link", {"url": bad}, source_url=bad)
-        assert refused.error is not None and refused.error.startswith("refusing to fetch"), bad
+        assert refused.error is not None and refused.error.startswith(
+            "the source URL: refusing to fetch"
+        ), bad
     monkeypatch.setattr(link, "MAX_SRPM", 1000)
     url = f"{files_server.url}/{published.name}"
     large = run_source("link", {"url": url}, source_url=url)
