@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +32,32 @@ from coprd.db.migrate import upgrade
 from coprd.db.models import Base, User
 
 POSTGRES = os.environ.get("COPRD_TEST_POSTGRES")
+
+
+@pytest.fixture(scope="session")
+def _passable_root() -> Iterator[Path]:
+    """Where tests keep their files when they run as root: a root agent's builds run as
+    other uids, and bubblewrap opens their work directory with those uids' permissions,
+    which pytest's own directory (``/tmp/pytest-of-root``, 0700, and re-tightened by every
+    pytest run that starts) does not grant. Removed at the end of the session."""
+    root = Path(tempfile.mkdtemp(prefix="coprd-tests-", dir="/var/tmp"))
+    root.chmod(0o711)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def tmp_path(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """pytest's ``tmp_path``; when the tests run as root, a directory builds' uids can pass
+    through instead (see ``_passable_root``)."""
+    if os.geteuid() != 0:
+        return tmp_path
+    root: Path = request.getfixturevalue("_passable_root")
+    # Only plain characters: rpm expands glob characters ("[local]") in the paths it is given.
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", request.node.name)[:40]
+    path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+    path.chmod(0o711)
+    return path
 
 
 def create_postgres_database(prefix: str = "coprd_test") -> str:

@@ -33,6 +33,9 @@ class ProcessResult:
     timed_out: bool
     canceled: bool
     reason: str
+    # Stopped because it passed a limit other than time (disk, processes): ``reason`` says
+    # which.
+    limit_exceeded: bool = False
 
 
 def format_seconds(seconds: float) -> str:
@@ -96,6 +99,9 @@ def run_process_group(
     pass_fds: Sequence[int] = (),
     cwd: str | None = None,
     on_start: Callable[[int], None] | None = None,
+    limit_hit: Callable[[], str | None] | None = None,
+    user: int | None = None,
+    group: int | None = None,
 ) -> ProcessResult:
     """Run ``argv`` in a new session; stdout and stderr, merged, go to ``on_output`` as read.
 
@@ -106,7 +112,10 @@ def run_process_group(
     end (or, should a stray process keep the pipe open, ``kill_grace_s`` after the leader
     exited). ``on_start``, if given, is called with the leader's pid once it is started,
     before any output is read; if it raises, the group is killed and the exception
-    propagates.
+    propagates. ``limit_hit``, if given, is asked about every :data:`_POLL_S`; once it
+    returns a sentence the group is stopped as on a timeout and that sentence is the
+    result's reason. ``user`` and ``group`` run the command as that uid and gid, with no
+    supplementary groups (the caller must be root).
     """
     if timeout_s <= 0:
         raise ValueError("timeout_s must be positive")
@@ -122,6 +131,9 @@ def run_process_group(
         start_new_session=True,
         pass_fds=tuple(pass_fds),
         preexec_fn=_address_space_limit(memory_bytes) if memory_bytes is not None else None,
+        user=user,
+        group=group,
+        extra_groups=[] if user is not None else None,
     )
     assert proc.stdout is not None
     pgid = proc.pid
@@ -133,6 +145,7 @@ def run_process_group(
     started = time.monotonic()
     deadline = started + timeout_s
     timed_out = canceled = False
+    exceeded: str | None = None
     sigkill_at: float | None = None
     exited_at: float | None = None
     eof = False
@@ -147,7 +160,9 @@ def run_process_group(
                     canceled = True
                 elif now >= deadline:
                     timed_out = True
-                if canceled or timed_out:
+                elif limit_hit is not None and exited_at is None:
+                    exceeded = limit_hit()
+                if canceled or timed_out or exceeded is not None:
                     _killpg(pgid, signal.SIGTERM)
                     sigkill_at = now + kill_grace_s
             elif exited_at is None and now >= sigkill_at:
@@ -189,9 +204,27 @@ def run_process_group(
         reason = "canceled"
     elif timed_out:
         reason = f"timed out after {format_seconds(timeout_s)} s"
+    elif exceeded is not None:
+        reason = exceeded
     else:
         reason = describe_exit(returncode)
-    return ProcessResult(returncode, timed_out, canceled, reason)
+    return ProcessResult(returncode, timed_out, canceled, reason, exceeded is not None)
+
+
+def read_until(fd: int, deadline: float, done: Callable[[bytes], bool]) -> bytes:
+    """Bytes from ``fd`` until ``done(bytes)`` holds, end of file, or ``deadline``."""
+    got = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while not done(got):
+            left = deadline - time.monotonic()
+            if left <= 0 or not selector.select(left):
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            got += chunk
+    return got
 
 
 def _drain(selector: selectors.BaseSelector, fd: int, until: float) -> None:

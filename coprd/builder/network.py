@@ -20,38 +20,37 @@ uses) gives it a ``tap0`` interface on ``10.0.2.0/24``:
   service (``169.254.169.254``) hands the host's credentials to anything on the host that
   asks, and slirp4netns's sockets are on the host.
 
-The dance with bubblewrap: bwrap writes the pid of the sandbox's first process to
-``--info-fd`` once its namespaces exist, brings the sandbox's loopback up, and then waits on
-``--block-fd`` before it runs the command. :meth:`UserNetwork.attach` waits until that
-loopback is up (slirp4netns brings ``lo`` up too, and if it wins the race bwrap's own setup
-fails with "loopback: Failed RTM_NEWADDR"), starts slirp4netns on that pid, waits for
-``--ready-fd`` (the interface is up and routed), then releases bwrap. slirp4netns ends when
-:meth:`UserNetwork.close` closes its ``--exit-fd``, or when the agent dies (the kernel then
-closes the fd).
+The dance with bubblewrap (see ``sandbox.py``): bubblewrap says which process is the
+sandbox's first once its namespaces exist, brings the sandbox's loopback up, and then waits
+before it runs the command. :meth:`UserNetwork.attach` waits until that loopback is up
+(slirp4netns brings ``lo`` up too, and if it wins the race bwrap's own setup fails with
+"loopback: Failed RTM_NEWADDR"), starts slirp4netns on that pid and waits for ``--ready-fd``
+(the interface is up and routed); the sandbox then lets bubblewrap go on. slirp4netns ends
+when :meth:`UserNetwork.close` closes its ``--exit-fd``, or when the agent dies (the kernel
+then closes the fd).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import fcntl
 import os
-import selectors
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+
+from coprd.builder._process import read_until
 
 NAMESERVER = "10.0.2.3"
 # slirp4netns's maximum is 65521; a large MTU is what makes its throughput close to the
 # host's (fewer, larger packets through user space).
 MTU = 65520
-SETUP_TIMEOUT_S = 15.0
 # Destinations no sandbox may reach although the host can: link-local, where cloud
 # metadata services answer.
 PROHIBITED = ("169.254.0.0/16",)
+_ROUTE_TIMEOUT_S = 15.0
 
 
 class NetworkUnavailable(RuntimeError):
@@ -64,11 +63,8 @@ def resolv_conf() -> str:
 
 
 class UserNetwork:
-    """slirp4netns for one sandboxed command; use as a context manager around the run.
-
-    ``bwrap_options()`` go on bubblewrap's command line, ``child_fds()`` into its
-    ``pass_fds``; ``attach(pid)`` is called with bubblewrap's pid right after it started.
-    """
+    """slirp4netns for one sandboxed command; use as a context manager around the run, and
+    call :meth:`attach` with the sandbox's first process while bubblewrap waits."""
 
     def __init__(self) -> None:
         slirp = shutil.which("slirp4netns")
@@ -78,12 +74,6 @@ class UserNetwork:
                 "access needs it (scripts/bootstrap installs it)"
             )
         self._slirp = slirp
-        info_r, info_w = os.pipe()
-        block_r, block_w = os.pipe()
-        self._info_r: int | None = info_r
-        self._info_w: int | None = info_w
-        self._block_r: int | None = block_r
-        self._block_w: int | None = block_w
         self._exit_w: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         # slirp4netns's own messages, shown only if it fails; closed by close().
@@ -100,100 +90,117 @@ class UserNetwork:
     ) -> None:
         self.close()
 
-    def bwrap_options(self) -> list[str]:
-        return ["--info-fd", str(self._info_w), "--block-fd", str(self._block_r)]
+    def attach(self, sandbox_pid: int, deadline: float) -> bool:
+        """Give the sandbox whose first process is ``sandbox_pid`` its network.
 
-    def child_fds(self) -> list[int]:
-        assert self._info_w is not None and self._block_r is not None, "already attached"
-        return [self._info_w, self._block_r]
-
-    def attach(self, bwrap_pid: int) -> None:
-        """Give the sandbox started as ``bwrap_pid`` its network, then let it run."""
-        # Only bubblewrap writes the info and reads the block pipe from here on.
-        self._close_fd("_info_w")
-        self._close_fd("_block_r")
-        deadline = time.monotonic() + SETUP_TIMEOUT_S
-        sandbox_pid = self._sandbox_pid(deadline, bwrap_pid)
+        False if bubblewrap failed before or while setting up the loopback (its output and
+        exit status say why); NetworkUnavailable if slirp4netns failed.
+        """
         if not _loopback_is_up(sandbox_pid, deadline):
-            # bubblewrap failed before or while setting up the loopback; its output and
-            # exit status say why. Closing the block pipe (below, in close) only ends it.
-            return
+            return False
         ready_r, ready_w = os.pipe()
         exit_r, self._exit_w = os.pipe()
+        with _NetnsOwner(sandbox_pid) as owner:
+            userns = [f"--userns-path={owner.path}"] if owner.path else []
+            try:
+                self._process = subprocess.Popen(
+                    [
+                        self._slirp,
+                        "--configure",
+                        f"--mtu={MTU}",
+                        "--disable-host-loopback",
+                        *_confinement(),
+                        *userns,
+                        f"--ready-fd={ready_w}",
+                        f"--exit-fd={exit_r}",
+                        str(sandbox_pid),
+                        "tap0",
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=self._log,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(ready_w, exit_r, *owner.fds),
+                    start_new_session=True,
+                )
+            finally:
+                os.close(ready_w)
+                os.close(exit_r)
         try:
-            self._process = subprocess.Popen(
-                [
-                    self._slirp,
-                    "--configure",
-                    f"--mtu={MTU}",
-                    "--disable-host-loopback",
-                    "--enable-sandbox",
-                    f"--ready-fd={ready_w}",
-                    f"--exit-fd={exit_r}",
-                    str(sandbox_pid),
-                    "tap0",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                pass_fds=(ready_w, exit_r),
-                start_new_session=True,
-            )
-        finally:
-            os.close(ready_w)
-            os.close(exit_r)
-        try:
-            ready = _read_until(ready_r, deadline, lambda got: len(got) > 0)
+            ready = read_until(ready_r, deadline, lambda got: len(got) > 0)
         finally:
             os.close(ready_r)
         if not ready:
             raise NetworkUnavailable(f"slirp4netns did not bring the network up: {self._output()}")
         _prohibit_routes(sandbox_pid)
-        assert self._block_w is not None
-        # A broken pipe: bubblewrap ended before running the command; its output and exit
-        # status, which the caller reads next, say why.
-        with contextlib.suppress(BrokenPipeError):
-            os.write(self._block_w, b"1")
-        self._close_fd("_block_w")
+        return True
 
     def close(self) -> None:
         if self._process is not None:
-            self._close_fd("_exit_w")
+            self._close_exit()
             try:
                 self._process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
             self._process = None
-        for name in ("_info_r", "_info_w", "_block_r", "_block_w", "_exit_w"):
-            self._close_fd(name)
+        self._close_exit()
         self._log.close()
-
-    def _sandbox_pid(self, deadline: float, bwrap_pid: int) -> int:
-        # bubblewrap writes {"child-pid": N} (pretty-printed) and may keep the fd open.
-        assert self._info_r is not None
-        raw = _read_until(self._info_r, deadline, lambda got: b"}" in got)
-        try:
-            pid = json.loads(raw.decode())["child-pid"]
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            raise NetworkUnavailable(
-                f"bubblewrap (pid {bwrap_pid}) did not say which process to attach the "
-                f"network to (it printed {raw[:200]!r})"
-            ) from None
-        if not isinstance(pid, int) or pid <= 1:
-            raise NetworkUnavailable(f"bubblewrap reported an odd sandbox pid: {pid!r}")
-        return pid
 
     def _output(self) -> str:
         self._log.seek(0)
         text = self._log.read(4096).decode(errors="replace").strip()
         return text or "(no output)"
 
-    def _close_fd(self, name: str) -> None:
-        fd = getattr(self, name)
-        if fd is not None:
+    def _close_exit(self) -> None:
+        if self._exit_w is not None:
+            os.close(self._exit_w)
+            self._exit_w = None
+
+
+def _confinement() -> list[str]:
+    """How slirp4netns, which parses the build's packets, confines itself: a filter on
+    its system calls, and for a root agent also a mount namespace of its own without
+    capabilities (``--enable-sandbox`` needs uid 0 in the sandbox's user namespace, which
+    an unprivileged agent's sandbox does not map)."""
+    if os.geteuid() == 0:
+        return ["--enable-sandbox", "--enable-seccomp"]
+    return ["--enable-seccomp"]
+
+
+_NS_GET_USERNS = 0xB701  # _IO(0xb7, 0x1), linux/nsfs.h
+
+
+class _NetnsOwner:
+    """The user namespace that owns the sandbox's network namespace, for tools that must
+    enter it before they may enter the network namespace (slirp4netns, ``nsenter``).
+
+    That is not always the sandbox process's own user namespace: with
+    ``--disable-userns`` bubblewrap moves the build into a nested one, in which nobody may
+    configure the network. ``path`` is None when the owner is the agent's own namespace
+    (nothing to enter); otherwise it names a descriptor in ``fds``, passed to the tool.
+    """
+
+    def __init__(self, sandbox_pid: int) -> None:
+        self.path: str | None = None
+        self.fds: tuple[int, ...] = ()
+        net = os.open(f"/proc/{sandbox_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            owner = fcntl.ioctl(net, _NS_GET_USERNS)
+        finally:
+            os.close(net)
+        if os.fstat(owner).st_ino == os.stat("/proc/self/ns/user").st_ino:
+            os.close(owner)
+            return
+        self.fds = (owner,)
+        self.path = f"/proc/self/fd/{owner}"
+
+    def __enter__(self) -> _NetnsOwner:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for fd in self.fds:
             os.close(fd)
-            setattr(self, name, None)
+        self.fds = ()
 
 
 def _loopback_is_up(pid: int, deadline: float) -> bool:
@@ -214,22 +221,6 @@ def _loopback_is_up(pid: int, deadline: float) -> bool:
         pause = min(pause * 2, 0.01)
 
 
-def _read_until(fd: int, deadline: float, done: Callable[[bytes], bool]) -> bytes:
-    """Bytes from ``fd`` until ``done(bytes)`` holds, end of file, or ``deadline``."""
-    got = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while not done(got):
-            left = deadline - time.monotonic()
-            if left <= 0 or not selector.select(left):
-                break
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                break
-            got += chunk
-    return got
-
-
 def _tool(name: str) -> str:
     """``name``'s path, also from the sbin directories an ordinary user's PATH may lack."""
     found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
@@ -243,22 +234,26 @@ def _tool(name: str) -> str:
 
 def _prohibit_routes(pid: int) -> None:
     """Add a ``prohibit`` route for each of :data:`PROHIBITED` in the network namespace of
-    ``pid``, entering its user namespace too where it has one of its own (an unprivileged
-    bubblewrap's), as slirp4netns does."""
-    command = [_tool("nsenter"), f"--target={pid}", "--net"]
-    if os.stat(f"/proc/{pid}/ns/user").st_ino != os.stat("/proc/self/ns/user").st_ino:
-        command += ["--user", "--preserve-credentials"]
+    ``pid``; an unprivileged agent enters the user namespace that owns it, as slirp4netns
+    does."""
     ip = _tool("ip")
-    for destination in PROHIBITED:
-        done = subprocess.run(
-            [*command, ip, "route", "add", "prohibit", destination],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=SETUP_TIMEOUT_S,
-        )
-        if done.returncode != 0:
-            raise NetworkUnavailable(
-                f"could not keep the sandbox from {destination}: {done.stderr.strip()}"
+    with _NetnsOwner(pid) as owner:
+        command = [_tool("nsenter"), f"--target={pid}", "--net"]
+        # Root has the capabilities over a namespace its sandbox made; entering that user
+        # namespace would lose them (root is not mapped there).
+        if owner.path is not None and os.geteuid() != 0:
+            command += [f"--user={owner.path}", "--preserve-credentials"]
+        for destination in PROHIBITED:
+            done = subprocess.run(
+                [*command, ip, "route", "add", "prohibit", destination],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=_ROUTE_TIMEOUT_S,
+                pass_fds=owner.fds,
             )
+            if done.returncode != 0:
+                raise NetworkUnavailable(
+                    f"could not keep the sandbox from {destination}: {done.stderr.strip()}"
+                )

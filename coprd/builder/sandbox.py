@@ -1,4 +1,5 @@
-"""Run a build command inside bubblewrap: the host's toolchain read-only, one writable directory.
+"""Run a build command inside bubblewrap: an unprivileged uid in namespaces of its own, the
+host's toolchain read-only, one writable directory, limits on everything it can consume.
 
 What the sandboxed command sees:
 
@@ -10,64 +11,112 @@ What the sandboxed command sees:
     agent keeps its files, and they read as they do under mock (``/builddir/build``).
 ``/etc``
     only what rpmbuild and common build tools need: generated ``passwd``, ``group``,
-    ``nsswitch.conf`` and ``hosts`` (root and nobody; localhost and this host's name), and,
-    if the host has them, ``/etc/alternatives`` (Debian's ``awk`` and friends are symlinks
-    through it), ``/etc/rpm`` and ``/etc/ld.so.cache``. With network on, also what name
-    resolution and TLS need: a generated ``resolv.conf`` (see ``network.py``), and the
-    host's ``ssl``, ``pki``, ``ca-certificates``, ``crypto-policies``, ``services``,
-    ``protocols``.
+    ``nsswitch.conf`` and ``hosts`` (root, the build's user ``mockbuild`` and nobody;
+    localhost and this host's name), and, if the host has them, ``/etc/alternatives``
+    (Debian's ``awk`` and friends are symlinks through it), ``/etc/rpm`` and
+    ``/etc/ld.so.cache``. With network on, also what name resolution and TLS need: a
+    generated ``resolv.conf`` (see ``network.py``), and the host's ``ssl``, ``pki``,
+    ``ca-certificates``, ``crypto-policies``, ``services``, ``protocols``.
 ``/tmp``, ``/var/tmp``
-    private tmpfs (in memory; gone when the command ends).
+    directories of the work directory (``.coprd-tmp/``), made empty for each command: what
+    a build puts there is disk it pays for, not the host's memory.
 ``/proc``, ``/dev``
     a new procfs for the new pid namespace, with ``/proc/sys`` read-only; a minimal /dev.
 ``ro_binds``
     extra host paths, read-only, at the same path.
 
 Nothing else of the host: no ``/home``, ``/root``, ``/var``, ``/srv``, ``/run``, no coprd
-data directory, no sockets. The rest of ``/`` is a read-only tmpfs. Namespaces: new pid,
-ipc, uts, cgroup and network namespaces. The network namespace holds a loopback of its own
-(so not the host's 127.0.0.1) and, when ``network`` is on, a ``tap0`` that slirp4netns
-routes to the outside, host loopback refused (``network.py``). The environment is
+data directory, no sockets. The rest of ``/`` is a read-only tmpfs. The environment is
 ``HOME=/builddir``, ``PATH``, ``LANG=C.UTF-8`` and nothing of the agent's.
 
-Privileges: when the agent runs as root, bubblewrap would keep every capability for the
-command; ``--cap-drop ALL`` removes them and bubblewrap sets no_new_privs, so the command is
-uid 0 without capabilities. uid 0 still passes the permission checks of root-owned files that
-need no capability, which is why ``/proc/sys`` is covered read-only (bubblewrap's own covering
-skips it in this mode). Running the agent as an unprivileged user is stronger still: bubblewrap
-then uses a user namespace and the command is not root anywhere.
+Who the build is: uid and gid 1000 (``mockbuild``, as in mock's buildroots) in a user
+namespace of its own, which is an unprivileged uid on the host: for a root agent, the
+build uid of its slot (``workspace.BuildUser``, 2000000000 + slot by default), to which the
+work directory is handed before the command runs; for an unprivileged agent, its own uid.
+So a build can create no file owned by host root, and a setuid file it makes is its own
+uid's. It has no capabilities (``--cap-drop ALL``), may not make user namespaces of its own
+(``--disable-userns`` and the filter), and runs under a seccomp filter that refuses what
+builds never need (``seccomp.py``: keyrings, mounts, ``bpf``, ``ptrace``-like attacks on
+the kernel, …). Namespaces: new user, pid, ipc, uts, cgroup and network namespaces. The
+network namespace holds a loopback of its own (so not the host's 127.0.0.1) and, when
+``network`` is on, a ``tap0`` that slirp4netns routes to the outside, host loopback refused
+(``network.py``).
+
+Limits (``SandboxLimits``, from the agent's settings), each with a sentence in the log when
+a build hits it:
+
+- processes: a pids cgroup (``cgroups.py``); the first fork it refuses stops the build
+  ("reached its limit of 4096 processes"), so a fork bomb ends at once. Without one,
+  ``RLIMIT_NPROC`` on the build's uid and a count of the sandbox's processes.
+- memory: the cgroup's ``memory.max`` for everything the build holds; without one,
+  ``RLIMIT_AS`` per process (which ``make -j`` multiplies and some runtimes, Go, Java or
+  ASan, trip over). A task may ask for less than the agent's limit, never more.
+- disk: the work directory may not hold more than a size and a number of files
+  (``disk.py``, a watcher that stops the build within seconds), and no single file may
+  grow past the size (``RLIMIT_FSIZE``). No core dumps (``RLIMIT_CORE`` 0).
+- time: ``timeout_s``.
+
+Where the host lacks a piece (``protections.py``), the agent says so at start and the
+sandbox runs with what there is, except that without user namespaces it refuses to run at
+all unless ``allow_without_userns`` is set: the build would then be the agent's own uid
+(for a root agent, uid 0 without capabilities).
+
+How it starts: bubblewrap reports the sandbox's first process on ``--info-fd`` and waits on
+``--block-fd`` before it runs the command. Meanwhile that process (and bubblewrap) go into
+the task's cgroup, get their resource limits (inherited by everything the build starts),
+and, with network, their interface; only then does the command run, so nothing of the build
+ever ran outside its limits.
 
 Stopping: see ``_process.py``. The whole sandbox hangs off bubblewrap's pid-1 process in the
 new pid namespace; when it dies the kernel kills every process in the namespace, so a
-timeout or a cancel (SIGTERM to the group, SIGKILL after :data:`KILL_GRACE_S`) leaves nothing
-behind, background children and double-forked daemons included. ``--die-with-parent`` does
-the same if the agent itself dies.
-
-Memory: ``memory_bytes`` is RLIMIT_AS, set before bubblewrap starts and inherited by every
-process of the build. It limits each process's virtual address space, not the build's total:
-``make -j8`` may use eight times the limit; memory in the ``/tmp`` tmpfs and the page cache is
-not counted; and programs that reserve large address ranges up front (Go, Java, ASan, some
-JITs) fail under a limit their real use would fit in. A cgroup ``memory.max`` (systemd-run
-``--scope -p MemoryMax=``) is the exact tool where the agent may create cgroups.
+timeout, a cancel or a limit (SIGTERM to the group, SIGKILL after :data:`KILL_GRACE_S`)
+leaves nothing behind, background children and double-forked daemons included; the cgroup,
+if any, is emptied and removed as well. ``--die-with-parent`` does the same if the agent
+itself dies.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from coprd.builder._process import ProcessResult, run_process_group
+from coprd.builder import protections as host
+from coprd.builder._process import ProcessResult, read_until, run_process_group
+from coprd.builder.cgroups import TaskGroup
+from coprd.builder.disk import DiskWatch, human_bytes
 from coprd.builder.network import NetworkUnavailable, UserNetwork, resolv_conf
+from coprd.builder.seccomp import filter_fd
+from coprd.builder.workspace import (
+    DEFAULT_BUILD_UID,
+    BuildUser,
+    WorkRootError,
+    check_reachable,
+    hand_over,
+    remove,
+)
 
 SANDBOX_WORKDIR = PurePosixPath("/builddir")
 SANDBOX_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
+SANDBOX_UID = 1000
+SANDBOX_USER = "mockbuild"
 KILL_GRACE_S = 5.0
+# The sandbox's /tmp and /var/tmp, inside the work directory.
+TMP_DIR = ".coprd-tmp"
+# How long bubblewrap may take to set up the namespaces (and slirp4netns the network).
+SETUP_TIMEOUT_S = 15.0
+# Without a pids cgroup: how often the sandbox's processes are counted, and at which share
+# of the limit the build counts as having hit it (RLIMIT_NPROC refuses forks silently).
+_COUNT_EVERY_S = 0.25
+_NPROC_HIT_SHARE = 0.95
 
 # Results are the same shape whether or not the command ran in bubblewrap.
 SandboxResult = ProcessResult
@@ -82,11 +131,51 @@ _HOST_ETC_NETWORK = (
     "services",
     "protocols",
 )
+GIB = 1024**3
 
 
 class SandboxUnavailable(RuntimeError):
     """bubblewrap (or, for a sandbox with network, slirp4netns) is missing or failed on
-    this host, so the command cannot run in a sandbox."""
+    this host, or the host cannot give builds the isolation the agent's settings demand,
+    so the command cannot run in a sandbox."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What one sandboxed command may consume (see the module docstring).
+
+    ``processes`` counts processes and threads; ``memory_bytes`` is the whole command's
+    memory (None: no limit beyond the host's); ``disk_bytes`` and ``disk_files`` bound the
+    work directory.
+    """
+
+    processes: int = 4096
+    memory_bytes: int | None = None
+    disk_bytes: int = 40 * GIB
+    disk_files: int = 2_000_000
+
+    def __post_init__(self) -> None:
+        if self.processes < 16:
+            raise ValueError("processes must be at least 16")
+        if self.memory_bytes is not None and self.memory_bytes <= 0:
+            raise ValueError("memory_bytes must be positive (or None for no limit)")
+        if self.disk_bytes <= 0 or self.disk_files <= 0:
+            raise ValueError("disk_bytes and disk_files must be positive")
+
+
+def _default_user() -> BuildUser | None:
+    return BuildUser.for_agent(DEFAULT_BUILD_UID)
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """What the agent's settings ask of every sandbox it starts: the limits, the host uid
+    builds run as (None: the agent's own; a root agent's default is its first build uid),
+    and whether builds may run without a user namespace where the host has none."""
+
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    user: BuildUser | None = field(default_factory=_default_user)
+    allow_without_userns: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,8 +185,9 @@ class SandboxSpec:
     ``workdir`` (an existing host directory) is mounted read-write at ``/builddir``;
     ``network`` routes the sandbox's own network namespace to the outside (not to the
     host's loopback);
-    ``timeout_s`` is the wall-clock limit; ``memory_bytes`` the per-process address-space
-    limit (None: none); ``ro_binds`` host paths shown read-only at the same path.
+    ``timeout_s`` is the wall-clock limit; ``memory_bytes`` the task's own memory limit,
+    which can only lower the policy's (None: the policy's); ``ro_binds`` host paths shown
+    read-only at the same path; ``policy`` the agent's limits and build uid.
     """
 
     workdir: Path
@@ -105,6 +195,7 @@ class SandboxSpec:
     timeout_s: float
     memory_bytes: int | None = None
     ro_binds: tuple[Path, ...] = ()
+    policy: SandboxPolicy = field(default_factory=SandboxPolicy)
 
     def __post_init__(self) -> None:
         if self.timeout_s <= 0:
@@ -114,6 +205,12 @@ class SandboxSpec:
         for path in self.ro_binds:
             if not path.is_absolute() or path == Path("/"):
                 raise ValueError(f"ro_binds entries must be absolute paths below /: {path}")
+
+    @property
+    def memory_limit(self) -> int | None:
+        """The lower of the task's and the policy's memory limits."""
+        limits = [m for m in (self.memory_bytes, self.policy.limits.memory_bytes) if m]
+        return min(limits) if limits else None
 
 
 def sandbox_path(spec: SandboxSpec, host_path: Path) -> PurePosixPath:
@@ -137,9 +234,10 @@ def run_sandboxed(
 
     Output (stdout and stderr merged) is passed to ``on_output`` chunk by chunk as it is
     produced. The result says how the command ended: its exit status, or that it
-    ``timed_out`` or was ``canceled`` (then ``reason`` says so and nothing of it is left
-    running). Raises SandboxUnavailable without bubblewrap, ValueError for a workdir or
-    bind that does not exist.
+    ``timed_out``, was ``canceled`` or passed a limit (``limit_exceeded``; then ``reason``
+    says so and nothing of it is left running). Raises SandboxUnavailable without
+    bubblewrap or the isolation the policy demands, ValueError for a workdir or bind that
+    does not exist.
     """
     if not argv:
         raise ValueError("argv must not be empty")
@@ -153,38 +251,238 @@ def run_sandboxed(
         if not path.exists():
             raise ValueError(f"ro_binds entry {path} does not exist")
 
+    policy = spec.policy
+    offered = host.probe(policy.user)
+    if not offered.userns and not policy.allow_without_userns:
+        raise SandboxUnavailable(
+            f"this builder cannot give builds a user namespace ({offered.userns_problem}); "
+            "it refuses to run them as its own uid (setting allow_builds_without_userns)"
+        )
+    user = policy.user if offered.userns else None
+    tmp = _fresh_tmp(workdir)
     try:
-        with _generated_etc(spec.network) as etc_fds, _network(spec.network) as network:
-            options = _bwrap_options(spec, workdir, etc_fds)
-            if network is not None:
-                options = network.bwrap_options() + options
-            command = [bwrap, *options, "--", *argv]
-            return run_process_group(
-                command,
-                env=sandbox_environment(),
-                on_output=on_output,
-                timeout_s=spec.timeout_s,
-                cancel=cancel,
-                kill_grace_s=KILL_GRACE_S,
-                memory_bytes=spec.memory_bytes,
-                pass_fds=[*etc_fds.values(), *(network.child_fds() if network else [])],
-                on_start=network.attach if network is not None else None,
-            )
+        if user is not None:
+            try:
+                check_reachable(workdir, user)
+            except WorkRootError as exc:
+                raise SandboxUnavailable(str(exc)) from None
+            hand_over(workdir, user)
+        return _run(bwrap, argv, spec, workdir, tmp, offered, user, on_output, cancel)
     except NetworkUnavailable as exc:
         raise SandboxUnavailable(str(exc)) from None
+    finally:
+        remove(tmp)
 
 
-@contextmanager
-def _network(wanted: bool) -> Iterator[UserNetwork | None]:
-    if not wanted:
-        yield None
-        return
-    with UserNetwork() as network:
-        yield network
+def _run(
+    bwrap: str,
+    argv: Sequence[str],
+    spec: SandboxSpec,
+    workdir: Path,
+    tmp: Path,
+    offered: host.Protections,
+    user: BuildUser | None,
+    on_output: Callable[[bytes], None],
+    cancel: threading.Event | None,
+) -> SandboxResult:
+    limits = spec.policy.limits
+    memory = spec.memory_limit
+    with ExitStack() as stack:
+        etc_fds = stack.enter_context(_generated_etc(spec.network, offered.userns))
+        gate = stack.enter_context(_StartGate())
+        fds = [*etc_fds.values(), *gate.child_fds()]
+        options = gate.options() + _bwrap_options(spec, workdir, tmp, etc_fds, offered.userns)
+        if offered.seccomp:
+            seccomp = filter_fd()
+            stack.callback(os.close, seccomp)
+            fds.append(seccomp)
+            options = ["--seccomp", str(seccomp), *options]
+        network = stack.enter_context(UserNetwork()) if spec.network else None
+        group: TaskGroup | None = None
+        if offered.cgroups.hierarchies:
+            group = stack.enter_context(TaskGroup(offered.cgroups, limits.processes, memory))
+        disk = stack.enter_context(DiskWatch(workdir, limits.disk_bytes, limits.disk_files))
+        counter = None
+        if group is None or not group.processes:
+            counter = _ProcessCount(limits.processes, user.uid if user else os.geteuid())
+
+        # Set by util-linux's prlimit just before it executes bubblewrap, so they hold from
+        # the first process on (setting them from here needs CAP_SYS_RESOURCE, which a
+        # root agent in a container may lack).
+        rlimits = {"fsize": limits.disk_bytes, "core": 0}
+        if counter is not None:
+            rlimits["nproc"] = limits.processes
+        if memory is not None and (group is None or group.memory is None):
+            rlimits["as"] = memory
+        prlimit = [_tool("prlimit"), *(f"--{k}={v}" for k, v in rlimits.items()), "--"]
+
+        def start(bwrap_pid: int) -> None:
+            deadline = time.monotonic() + SETUP_TIMEOUT_S
+            sandbox_pid = gate.sandbox_pid(deadline, bwrap_pid)
+            if group is not None:
+                group.add(bwrap_pid)
+                group.add(sandbox_pid)
+            if counter is not None:
+                counter.watch(sandbox_pid)
+            if network is not None and not network.attach(sandbox_pid, deadline):
+                return  # bubblewrap failed; its output and status say why
+            gate.release()
+
+        def limit_hit() -> str | None:
+            if disk.exceeded is not None:
+                return disk.exceeded
+            if group is not None and group.processes and group.pids_limit_hits():
+                return _processes_sentence(limits.processes)
+            if counter is not None and counter.at_limit():
+                return _processes_sentence(limits.processes)
+            return None
+
+        result = run_process_group(
+            [*prlimit, bwrap, *options, "--", *argv],
+            env=sandbox_environment(),
+            on_output=on_output,
+            timeout_s=spec.timeout_s,
+            cancel=cancel,
+            kill_grace_s=KILL_GRACE_S,
+            pass_fds=fds,
+            cwd="/",
+            on_start=start,
+            limit_hit=limit_hit,
+            user=user.uid if user is not None else None,
+            group=user.gid if user is not None else None,
+        )
+        oom_kills = group.oom_kills() if group is not None else 0
+    if oom_kills and memory is not None and not (result.canceled or result.timed_out):
+        killed = f"{oom_kills} process{'es' if oom_kills > 1 else ''}"
+        reason = (
+            f"{result.reason}; the build reached its memory limit of {human_bytes(memory)} "
+            f"and the kernel stopped {killed}"
+        )
+        result = ProcessResult(
+            result.returncode, False, False, reason, result.returncode != 0 or True
+        )
+    return result
 
 
-def _bwrap_options(spec: SandboxSpec, workdir: Path, etc_fds: dict[str, int]) -> list[str]:
-    options = [
+def _tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if found is None:
+        raise SandboxUnavailable(f"{name} (util-linux) is not installed on this builder")
+    return found
+
+
+def _processes_sentence(limit: int) -> str:
+    return f"the build reached its limit of {limit} processes (a fork bomb?)"
+
+
+def _fresh_tmp(workdir: Path) -> Path:
+    """The sandbox's /tmp and /var/tmp, empty, in the work directory."""
+    tmp = workdir / TMP_DIR
+    remove(tmp)
+    tmp.mkdir(mode=0o755)
+    for name in ("tmp", "var-tmp"):
+        (tmp / name).mkdir()
+        os.chmod(tmp / name, 0o1777)
+    return tmp
+
+
+class _StartGate:
+    """bubblewrap's ``--info-fd`` and ``--block-fd``: the sandbox's first process is known,
+    and held, before the build's command runs."""
+
+    def __init__(self) -> None:
+        self._info_r, self._info_w = os.pipe()
+        self._block_r, self._block_w = os.pipe()
+        self._open = {self._info_r, self._info_w, self._block_r, self._block_w}
+
+    def __enter__(self) -> _StartGate:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for fd in self._open:
+            os.close(fd)
+        self._open.clear()
+
+    def options(self) -> list[str]:
+        return ["--info-fd", str(self._info_w), "--block-fd", str(self._block_r)]
+
+    def child_fds(self) -> list[int]:
+        return [self._info_w, self._block_r]
+
+    def _close(self, fd: int) -> None:
+        if fd in self._open:
+            os.close(fd)
+            self._open.discard(fd)
+
+    def sandbox_pid(self, deadline: float, bwrap_pid: int) -> int:
+        """The pid of the sandbox's first process, as bubblewrap reports it."""
+        # Only bubblewrap writes the info and reads the block pipe from here on.
+        self._close(self._info_w)
+        self._close(self._block_r)
+        # bubblewrap writes {"child-pid": N} (pretty-printed) and may keep the fd open.
+        raw = read_until(self._info_r, deadline, lambda got: b"}" in got)
+        try:
+            pid = json.loads(raw.decode())["child-pid"]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise SandboxUnavailable(
+                f"bubblewrap (pid {bwrap_pid}) did not say which process is the sandbox "
+                f"(it printed {raw[:200]!r})"
+            ) from None
+        if not isinstance(pid, int) or pid <= 1:
+            raise SandboxUnavailable(f"bubblewrap reported an odd sandbox pid: {pid!r}")
+        return pid
+
+    def release(self) -> None:
+        """Let bubblewrap run the command."""
+        # A broken pipe: bubblewrap ended before running the command; its output and exit
+        # status, which the caller reads next, say why.
+        with contextlib.suppress(BrokenPipeError):
+            os.write(self._block_w, b"1")
+        self._close(self._block_w)
+
+
+class _ProcessCount:
+    """Without a pids cgroup: how many processes the sandbox holds, counted at most every
+    :data:`_COUNT_EVERY_S` (RLIMIT_NPROC refuses forks past the limit without telling
+    anyone). Only processes of the build's host uid are looked at closely."""
+
+    def __init__(self, limit: int, uid: int) -> None:
+        self.limit = limit
+        self.uid = uid
+        self.namespace: str | None = None
+        self.next_count = 0.0
+
+    def watch(self, sandbox_pid: int) -> None:
+        with contextlib.suppress(OSError):
+            self.namespace = os.readlink(f"/proc/{sandbox_pid}/ns/pid")
+
+    def at_limit(self) -> bool:
+        now = time.monotonic()
+        if self.namespace is None or now < self.next_count:
+            return False
+        self.next_count = now + _COUNT_EVERY_S
+        count = 0
+        with os.scandir("/proc") as entries:
+            for entry in entries:
+                if not entry.name.isdigit():
+                    continue
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_uid != self.uid:
+                        continue
+                    if os.readlink(f"/proc/{entry.name}/ns/pid") == self.namespace:
+                        count += 1
+        return count >= self.limit * _NPROC_HIT_SHARE
+
+
+def _bwrap_options(
+    spec: SandboxSpec, workdir: Path, tmp: Path, etc_fds: dict[str, int], userns: bool
+) -> list[str]:
+    options = []
+    if userns:
+        options += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+        if _bwrap_can_disable_userns():
+            options.append("--disable-userns")
+    options += [
         "--die-with-parent",
         "--new-session",
         "--unshare-pid",
@@ -199,21 +497,21 @@ def _bwrap_options(spec: SandboxSpec, workdir: Path, etc_fds: dict[str, int]) ->
         "/usr",
     ]
     for name in _TOP_LEVEL:
-        host = Path("/") / name
-        if host.is_symlink():
-            options += ["--symlink", os.readlink(host), str(host)]
-        elif host.is_dir():
-            options += ["--ro-bind", str(host), str(host)]
+        host_dir = Path("/") / name
+        if host_dir.is_symlink():
+            options += ["--symlink", os.readlink(host_dir), str(host_dir)]
+        elif host_dir.is_dir():
+            options += ["--ro-bind", str(host_dir), str(host_dir)]
     options += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev"]
-    options += ["--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]
+    options += ["--bind", str(tmp / "tmp"), "/tmp", "--bind", str(tmp / "var-tmp"), "/var/tmp"]
     options += ["--perms", "0755", "--dir", "/etc"]
     for name, fd in etc_fds.items():
         options += ["--perms", "0644", "--ro-bind-data", str(fd), f"/etc/{name}"]
     host_etc = _HOST_ETC + (_HOST_ETC_NETWORK if spec.network else ())
     for name in host_etc:
-        host = Path("/etc") / name
-        if host.exists():  # follows symlinks, as the bind does (resolv.conf often is one)
-            options += ["--ro-bind", str(host), str(host)]
+        etc = Path("/etc") / name
+        if etc.exists():  # follows symlinks, as the bind does (resolv.conf often is one)
+            options += ["--ro-bind", str(etc), str(etc)]
     for path in spec.ro_binds:
         options += ["--ro-bind", str(path), str(path)]
     options += ["--bind", str(workdir), str(SANDBOX_WORKDIR)]
@@ -221,18 +519,44 @@ def _bwrap_options(spec: SandboxSpec, workdir: Path, etc_fds: dict[str, int]) ->
     return options
 
 
-def _etc_files(network: bool) -> dict[str, str]:
+_disable_userns: bool | None = None
+
+
+def _bwrap_can_disable_userns() -> bool:
+    """Whether this bubblewrap has ``--disable-userns`` (0.8 and newer)."""
+    global _disable_userns
+    if _disable_userns is None:
+        import subprocess
+
+        bwrap = shutil.which("bwrap") or "bwrap"
+        try:
+            done = subprocess.run(
+                [bwrap, "--help"], capture_output=True, text=True, timeout=30, check=False
+            )
+            _disable_userns = "--disable-userns" in done.stdout
+        except (OSError, subprocess.TimeoutExpired):
+            _disable_userns = False
+    return _disable_userns
+
+
+def _etc_files(network: bool, userns: bool) -> dict[str, str]:
     home = SANDBOX_WORKDIR
     hostname = socket.gethostname()
     hosts = "127.0.0.1 localhost localhost.localdomain\n::1 localhost localhost.localdomain\n"
     if hostname and all(c.isalnum() or c in ".-" for c in hostname) and hostname.isascii():
         hosts += f"127.0.1.1 {hostname}\n"
+    if userns:
+        passwd = (
+            "root:x:0:0:root:/root:/bin/sh\n"
+            f"{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_UID}:{SANDBOX_USER}:{home}:/bin/sh\n"
+        )
+        group = f"root:x:0:\n{SANDBOX_USER}:x:{SANDBOX_UID}:\n"
+    else:
+        passwd = f"root:x:0:0:root:{home}:/bin/sh\n"
+        group = "root:x:0:\n"
     files = {
-        "passwd": (
-            f"root:x:0:0:root:{home}:/bin/sh\n"
-            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-        ),
-        "group": "root:x:0:\nnobody:x:65534:\n",
+        "passwd": passwd + "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+        "group": group + "nobody:x:65534:\n",
         "nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n",
         "hosts": hosts,
     }
@@ -242,11 +566,11 @@ def _etc_files(network: bool) -> dict[str, str]:
 
 
 @contextmanager
-def _generated_etc(network: bool) -> Iterator[dict[str, int]]:
+def _generated_etc(network: bool, userns: bool) -> Iterator[dict[str, int]]:
     """Read ends of pipes holding each generated /etc file, for ``--ro-bind-data``."""
     fds: dict[str, int] = {}
     try:
-        for name, content in _etc_files(network).items():
+        for name, content in _etc_files(network, userns).items():
             read_end, write_end = os.pipe()
             fds[name] = read_end
             try:

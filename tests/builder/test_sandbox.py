@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import secrets
 import shutil
 import socket
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +16,16 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from coprd.builder.network import NAMESERVER
-from coprd.builder.sandbox import SandboxResult, SandboxSpec, run_sandboxed, sandbox_path
+from coprd.builder import protections
+from coprd.builder.sandbox import (
+    SandboxLimits,
+    SandboxPolicy,
+    SandboxResult,
+    SandboxSpec,
+    SandboxUnavailable,
+    run_sandboxed,
+    sandbox_path,
+)
 from tests.builder.conftest import processes_with
 from tests.network import host_address
 
@@ -60,9 +72,11 @@ def run(
     memory_bytes: int | None = None,
     ro_binds: tuple[Path, ...] = (),
     cancel: threading.Event | None = None,
+    limits: SandboxLimits | None = None,
 ) -> tuple[SandboxResult, str]:
     chunks: list[bytes] = []
-    spec = SandboxSpec(workdir, network, timeout_s, memory_bytes, ro_binds)
+    policy = SandboxPolicy(limits=limits) if limits is not None else SandboxPolicy()
+    spec = SandboxSpec(workdir, network, timeout_s, memory_bytes, ro_binds, policy)
     result = run_sandboxed(["/bin/sh", "-c", script], spec, chunks.append, cancel)
     return result, b"".join(chunks).decode()
 
@@ -112,7 +126,8 @@ def test_sees_only_a_minimal_etc(workdir: Path) -> None:
     names = set(output.split())
     assert {"passwd", "group", "hosts", "nsswitch.conf"} <= names
     assert "shadow" not in names and "ssh" not in names
-    assert "root:x:0:0:root:/builddir:/bin/sh" in output
+    # The build is mockbuild (uid 1000), at home in its work directory, as under mock.
+    assert "mockbuild:x:1000:1000:mockbuild:/builddir:/bin/sh" in output
 
 
 def test_cannot_write_outside_the_workdir(workdir: Path, outside: Path) -> None:
@@ -318,7 +333,11 @@ def test_memory_limit_applies_to_the_command(workdir: Path) -> None:
     script = "/usr/bin/python3 -c 'b = bytearray(400 * 1024 * 1024); print(len(b))'"
     limited, output = run(script, workdir, memory_bytes=192 * 1024 * 1024)
     assert limited.returncode != 0
-    assert "MemoryError" in output
+    if protections.probe(SandboxPolicy().user).cgroups.has("memory"):
+        # The whole build's memory: the kernel stops the process, the reason says why.
+        assert "memory limit of 192 MiB" in limited.reason
+    else:
+        assert "MemoryError" in output  # RLIMIT_AS: the allocation fails
     unlimited, output = run(script, workdir)
     assert unlimited.returncode == 0, output
 
@@ -345,3 +364,147 @@ def test_invalid_specs_are_refused(workdir: Path) -> None:
     with pytest.raises(ValueError, match="does not exist"):
         spec = SandboxSpec(workdir, False, 1, ro_binds=(workdir / "missing",))
         run_sandboxed(["true"], spec, lambda _: None)
+
+
+# -- who the build is, and what it may not do (issue 11) -------------------------------
+
+
+def _host_uid() -> int:
+    """The host uid builds run as: a root agent's first build uid, else our own."""
+    user = SandboxPolicy().user
+    return user.uid if user is not None else os.getuid()
+
+
+def test_the_build_is_an_unprivileged_uid_on_the_host(workdir: Path) -> None:
+    script = "id -u; id -un; touch made; cp /bin/true suid; chmod 4755 suid; ls -ln suid"
+    result, output = run(script, workdir)
+    assert result.returncode == 0, output
+    assert output.splitlines()[:2] == ["1000", "mockbuild"]
+    for name in ("made", "suid"):
+        st = (workdir / name).lstat()
+        assert st.st_uid == _host_uid() != 0
+    # The setuid bit stays on a file of the unprivileged uid: no host-root setuid file.
+    assert (workdir / "suid").stat().st_mode & stat.S_ISUID
+    assert (workdir / "suid").stat().st_uid != 0
+
+
+def test_a_root_agent_hands_the_work_directory_to_the_build_uid(workdir: Path) -> None:
+    (workdir / "from-the-agent").mkdir()
+    (workdir / "from-the-agent" / "input").write_text("x\n")
+    result, output = run("echo more >> from-the-agent/input && cat from-the-agent/input", workdir)
+    assert result.returncode == 0, output
+    assert output == "x\nmore\n"
+    assert stat.S_IMODE(workdir.stat().st_mode) == (0o700 if os.geteuid() == 0 else 0o755)
+
+
+_SYSCALLS = r"""
+import ctypes, errno, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def call(name, number, *args):
+    result = libc.syscall(number, *args)
+    print(name, "ok" if result >= 0 else errno.errorcode[ctypes.get_errno()])
+call("add_key", 248, b"user", b"coprd-test", b"v", 1, ctypes.c_long(-4))
+call("keyctl", 250, 0, -4)
+call("bpf", 321, 0, 0, 0)
+call("unshare", 272, 0x10000000)
+call("mount", 165, b"none", b"/tmp", b"tmpfs", 0, 0)
+call("perf_event_open", 298, 0, 0, -1, -1, 0)
+call("userfaultfd", 323, 0)
+call("personality-norandom", 135, 0x0040000)
+call("personality-query", 135, 0xffffffff)
+call("ptrace-host-pid", 101, 16, int(os.environ.get("AGENT", "1")), 0, 0)
+try:
+    socket.socket(40, socket.SOCK_STREAM)  # AF_VSOCK
+    print("vsock ok")
+except OSError as exc:
+    print("vsock", errno.errorcode[exc.errno])
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="syscall numbers of x86_64")
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="needs python3 in /usr")
+def test_the_system_call_filter_refuses_what_builds_never_need(workdir: Path) -> None:
+    (workdir / "probe.py").write_text(_SYSCALLS)
+    result, output = run(f"AGENT={os.getpid()} /usr/bin/python3 probe.py", workdir)
+    assert result.returncode == 0, output
+    seen = dict(line.split(" ", 1) for line in output.splitlines())
+    for name in ("add_key", "keyctl", "bpf", "unshare", "mount", "perf_event_open"):
+        assert seen[name] == "EPERM", output
+    assert seen["userfaultfd"] == "EPERM"
+    assert seen["personality-norandom"] == "EPERM"
+    assert seen["personality-query"] == "ok"
+    # The agent is not in the build's pid namespace: there is nothing to attach to.
+    assert seen["ptrace-host-pid"] in ("ESRCH", "EPERM")
+    assert seen["vsock"] == "EAFNOSUPPORT"
+
+
+def test_a_fork_bomb_stops_the_build_at_its_process_limit(workdir: Path) -> None:
+    marker = f"1000.{secrets.randbelow(10**8)}"
+    bomb = f"bomb() {{ sleep {marker} & bomb & bomb; }}; bomb; wait"
+    started = time.monotonic()
+    result, _output = run(bomb, workdir, timeout_s=120, limits=SandboxLimits(processes=64))
+    assert time.monotonic() - started < 60
+    assert result.limit_exceeded and not result.timed_out
+    assert result.reason == "the build reached its limit of 64 processes (a fork bomb?)"
+    assert processes_with(marker) == []
+
+
+def test_a_build_past_its_disk_limit_is_stopped(workdir: Path) -> None:
+    # Many small files, each below the file size limit: the watcher stops the build.
+    script = "i=0; while :; do head -c 1048576 /dev/zero > f$i; i=$((i+1)); done"
+    limits = SandboxLimits(disk_bytes=32 * 1024 * 1024)
+    started = time.monotonic()
+    result, _output = run(script, workdir, timeout_s=120, limits=limits)
+    assert time.monotonic() - started < 30
+    assert result.limit_exceeded
+    assert result.reason.startswith("disk limit of 32 MiB exceeded")
+
+
+def test_no_single_file_grows_past_the_disk_limit(workdir: Path) -> None:
+    script = "head -c 50000000 /dev/zero > big; echo status $?; ls -l big | cut -d' ' -f5"
+    limits = SandboxLimits(disk_bytes=8 * 1024 * 1024)
+    _result, output = run(script, workdir, limits=limits)
+    assert "File size limit exceeded" in output or "status 1" in output
+    assert (workdir / "big").stat().st_size <= 8 * 1024 * 1024
+
+
+def test_too_many_files_stop_the_build(workdir: Path) -> None:
+    script = "mkdir d && cd d && i=0; while :; do : > f$i; i=$((i+1)); done"
+    limits = SandboxLimits(disk_files=2000)
+    result, _output = run(script, workdir, timeout_s=120, limits=limits)
+    assert result.limit_exceeded
+    assert result.reason.startswith("disk limit of 2000 files exceeded")
+
+
+def test_tmp_is_disk_in_the_work_directory_and_emptied(workdir: Path) -> None:
+    script = "echo a > /tmp/a; echo b > /var/tmp/b; ls -A /builddir/.coprd-tmp/tmp; df /tmp"
+    result, output = run(script, workdir)
+    assert result.returncode == 0, output
+    assert output.splitlines()[0] == "a"
+    assert "tmpfs" not in output
+    assert not (workdir / ".coprd-tmp").exists()
+
+
+def test_no_control_group_is_left_behind(workdir: Path) -> None:
+    groups = protections.probe(SandboxPolicy().user).cgroups
+    if not groups.hierarchies:
+        pytest.skip("this host gives the agent no cgroups")
+    bases = {h.base for h in groups.hierarchies.values()}
+
+    def ours() -> set[Path]:
+        return {p for base in bases for p in base.glob(f"coprd-{os.getpid()}-*")}
+
+    before = ours()
+    run("sleep 100 & echo started", workdir, memory_bytes=256 * 1024 * 1024)
+    assert ours() == before
+
+
+def test_without_user_namespaces_builds_are_refused(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = protections.Protections(
+        "no user namespaces here", None, protections.cgroups.CgroupSupport()
+    )
+    monkeypatch.setattr(protections, "probe", lambda user: missing)
+    with pytest.raises(SandboxUnavailable, match="cannot give builds a user namespace"):
+        run("true", workdir)
