@@ -13,7 +13,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -91,7 +90,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
                         "--token-file",
                         str(token_file),
                         "--workdir",
-                        str(settings.data_dir / "work" / f"agent-{i}"),
+                        str(settings.agent_work_dir("serve") / f"agent-{i}"),
+                        "--build-uid",
+                        str(settings.build_uid + i),
                     ],
                     preexec_fn=_die_with_parent,
                 )
@@ -162,16 +163,21 @@ def cmd_worker(args: argparse.Namespace) -> None:
         token = Path(args.token_file).read_text().strip()
     if not token:
         raise CommandError("give --token, --token-file or COPRD_BUILDER_TOKEN")
+    settings = _settings(args)
     arches = tuple(args.arch or [platform.machine()])
-    workdir = Path(args.workdir) if args.workdir else Path(tempfile.gettempdir()) / "coprd-work"
+    workdir = Path(args.workdir) if args.workdir else settings.agent_work_dir("worker")
+    first_uid = args.build_uid if args.build_uid is not None else settings.build_uid
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     def backend() -> Backend:
         return MockBackend() if args.backend == "mock" else LocalBackend()
 
+    policies = [sandbox_policy(settings, first_uid, i) for i in range(args.concurrency)]
+    if args.backend == "local":
+        _check_sandbox(policies[0])
     configs = [
-        AgentConfig(args.server, token, arches, workdir / f"slot-{i}")
-        for i in range(args.concurrency)
+        AgentConfig(args.server, token, arches, workdir / f"slot-{i}", policy=policy)
+        for i, policy in enumerate(policies)
     ]
     print(
         f"coprd worker: {args.concurrency} slot(s) for {', '.join(arches)} "
@@ -179,6 +185,41 @@ def cmd_worker(args: argparse.Namespace) -> None:
         flush=True,
     )
     run_agents(configs, backend)
+
+
+def sandbox_policy(settings: Settings, first_uid: int, slot: int) -> Any:
+    """The sandbox settings of an agent's slot ``slot``: limits, and for a root agent the
+    uid its builds run as (``first_uid + slot``)."""
+    from coprd.builder.sandbox import SandboxLimits, SandboxPolicy
+    from coprd.builder.workspace import BuildUser
+
+    limits = SandboxLimits(
+        processes=settings.build_max_procs,
+        memory_bytes=settings.build_memory_bytes,
+        disk_bytes=settings.build_disk_mb * 1024 * 1024,
+        disk_files=settings.build_max_files,
+    )
+    return SandboxPolicy(
+        limits=limits,
+        user=BuildUser.for_agent(first_uid, slot),
+        allow_without_userns=settings.allow_builds_without_userns,
+    )
+
+
+def _check_sandbox(policy: Any) -> None:
+    """Say which of the sandbox's protections this host lacks; refuse to start where builds
+    could not get a user namespace (unless the settings allow it)."""
+    from coprd.builder import cgroups, protections
+
+    offered = protections.probe(policy.user)
+    who = f"uid {policy.user.uid}" if policy.user else f"the agent's uid {os.geteuid()}"
+    print(f"coprd worker: builds run as {who}, uid 1000 in their user namespace", flush=True)
+    for line in cgroups.describe(offered.cgroups):
+        print(f"coprd worker: cgroup {line}", flush=True)
+    for line in offered.report():
+        print(f"coprd worker: degraded: {line}", file=sys.stderr, flush=True)
+    if not offered.userns and not policy.allow_without_userns:
+        raise CommandError("refusing to run builds without a user namespace (see above)")
 
 
 def cmd_builder_add(args: argparse.Namespace) -> None:
@@ -361,7 +402,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--arch", action="append", help="architecture to build (repeatable)")
     worker.add_argument("--backend", choices=["local", "mock"], default="local")
     worker.add_argument("--concurrency", type=_positive, default=1, help="tasks at once")
-    worker.add_argument("--workdir", help="where builds run (default: a temp directory)")
+    worker.add_argument("--workdir", help="where builds run (default: see the work_dir setting)")
+    worker.add_argument(
+        "--build-uid",
+        type=_positive,
+        help="a root agent's first build uid; slot N builds as this + N (default build_uid)",
+    )
 
     builder = add("builder", lambda a: None, "builder agents' credentials").add_subparsers(
         dest="builder_command", required=True, metavar="ACTION"

@@ -8,6 +8,7 @@ a writable data directory: SQLite in WAL mode lives inside it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -56,6 +57,16 @@ class Settings:
     signing: bool = True
     signing_key_type: str = SIGNING_KEY_TYPES[0]
     signing_key_days: int = 5 * 365 + 1
+    # Builder agents (coprd serve's and coprd worker's, each reading the settings of the
+    # host it runs on): where builds work, as whom, and what each build may consume. See
+    # coprd/builder/sandbox.py.
+    work_dir: Path | None = None
+    build_uid: int = 2_000_000_000
+    build_max_procs: int = 4096
+    build_memory_mb: int = 0
+    build_disk_mb: int = 40 * 1024
+    build_max_files: int = 2_000_000
+    allow_builds_without_userns: bool = False
 
     @property
     def effective_database_url(self) -> str:
@@ -77,6 +88,25 @@ class Settings:
             if text:
                 return text.rstrip("/")
         return f"http://{self.host}:{self.port}"
+
+    def agent_work_dir(self, key: str) -> Path:
+        """The work root of this host's builder agents named ``key`` (``serve``, ``worker``):
+        ``work_dir`` if set; else, for an unprivileged agent, under the data directory; for
+        a root agent, whose builds run as other uids that must be able to reach it, under
+        ``/var/lib/coprd/builds/`` (a home directory such as ``/root`` is closed to them)."""
+        if self.work_dir is not None:
+            return self.work_dir / key
+        if os.geteuid() != 0:
+            return self.data_dir / "work" / key
+        digest = hashlib.sha256(os.fsencode(self.data_dir.absolute())).hexdigest()[:12]
+        return Path("/var/lib/coprd/builds") / f"{key}-{digest}"
+
+    @property
+    def build_memory_bytes(self) -> int:
+        """``build_memory_mb``, or for 0 three quarters of this host's memory."""
+        if self.build_memory_mb:
+            return self.build_memory_mb * 1024 * 1024
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 3 // 4
 
     @property
     def results_url(self) -> str:

@@ -11,19 +11,20 @@ from __future__ import annotations
 import base64
 import http.cookiejar
 import logging
-import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from coprd.builder import workspace
 from coprd.builder.backends.base import Backend, RpmTask
+from coprd.builder.sandbox import SandboxPolicy
 from coprd.builder.srpm import InvalidPackage, inspect_srpm
 from coprd.sources import SourceFailed, make_srpm
 from coprd.sources.common import FILE_NAME
@@ -56,6 +57,8 @@ class AgentConfig:
     arches: tuple[str, ...]
     workdir: Path
     poll_s: float = 0.5
+    # What every sandbox of this agent may do and consume, and as which uid.
+    policy: SandboxPolicy = field(default_factory=SandboxPolicy)
 
 
 class Server:
@@ -271,8 +274,11 @@ class Agent:
     def run_task(self, task: dict[str, Any]) -> None:
         task_id = int(task["task_id"])
         cancel = threading.Event()
-        self.config.workdir.mkdir(parents=True, exist_ok=True)
+        user = self.config.policy.user
+        workspace.prepare_root(self.config.workdir, user)
         workdir = Path(tempfile.mkdtemp(prefix=f"task-{task_id}-", dir=self.config.workdir))
+        if user is not None:
+            workdir.chmod(0o711)  # the build uid passes through to its own directory
         try:
             with (
                 heartbeats(self.server, task_id, int(task["lease_seconds"]), cancel),
@@ -293,7 +299,7 @@ class Agent:
                 outcome["log_tail"] = base64.b64encode(live.tail()).decode("ascii")
             self.server.call("POST", f"/backend/task/{task_id}/finish", json=outcome)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            workspace.remove(workdir)
 
     def _upload(self, task_id: int, path: Path) -> None:
         with path.open("rb") as data:
@@ -311,7 +317,14 @@ class Agent:
             # A user's URL and every other source type: fetched and made into an SRPM in
             # the sandbox, whose network cannot reach this host's loopback.
             try:
-                srpm = make_srpm(task, workdir, live.write, cancel, http=self.server.anonymous())
+                srpm = make_srpm(
+                    task,
+                    workdir,
+                    live.write,
+                    cancel,
+                    http=self.server.anonymous(),
+                    policy=self.config.policy,
+                )
             except SourceFailed as exc:
                 state = "canceled" if cancel.is_set() else "failed"
                 return {"state": state, "message": str(exc)}
@@ -394,8 +407,7 @@ class Agent:
             ],
         }
 
-    @staticmethod
-    def _rpm_task(task: dict[str, Any], srpm: Path, outdir: Path, build_dir: Path) -> RpmTask:
+    def _rpm_task(self, task: dict[str, Any], srpm: Path, outdir: Path, build_dir: Path) -> RpmTask:
         memory = task.get("memory_limit_mb")
         return RpmTask(
             srpm=srpm,
@@ -409,6 +421,7 @@ class Agent:
             without_opts=tuple(task["without_opts"]),
             repos=tuple(task["repos"]),
             buildroot_pkgs=tuple(task["buildroot_pkgs"]),
+            sandbox=self.config.policy,
         )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from coprd.builder.sandbox import SandboxPolicy
 from coprd.sources import custom, distgit, link, pypi, rubygems, scm
 from coprd.sources.common import Job, SourceFailed
 
@@ -44,12 +45,14 @@ def make_srpm(
     cancel: threading.Event,
     *,
     http: httpx.Client | None = None,
+    policy: SandboxPolicy | None = None,
 ) -> Path:
     """The SRPM of the source task ``task`` (the agent protocol's task JSON).
 
     ``workdir`` is an empty directory the task may fill; the SRPM returned lies in it.
     ``http`` is the client for downloads (it must send no credentials); without it one is
-    made for this call. Raises SourceFailed, also when ``cancel`` was set ("canceled").
+    made for this call. ``policy`` is the agent's sandbox settings (default: the sandbox's
+    defaults). Raises SourceFailed, also when ``cancel`` was set ("canceled").
     """
     source_type = str(task.get("source_type"))
     maker = _MAKERS.get(source_type)
@@ -58,7 +61,7 @@ def make_srpm(
     own = http is None
     client = http if http is not None else anonymous_client()
     try:
-        job = Job.start(task, workdir, log, cancel, client)
+        job = Job.start(task, workdir, log, cancel, client, policy or SandboxPolicy())
         return maker(job)
     except OSError as exc:  # the builder's own files: a full disk, permissions, …
         raise SourceFailed(f"the builder could not work on the source: {exc}") from None

@@ -47,6 +47,7 @@ import httpx
 from coprd.builder._process import format_seconds
 from coprd.builder.sandbox import (
     SANDBOX_WORKDIR,
+    SandboxPolicy,
     SandboxResult,
     SandboxSpec,
     SandboxUnavailable,
@@ -101,6 +102,7 @@ class Job:
     http: httpx.Client
     timeout_s: float
     memory_bytes: int | None = None
+    policy: SandboxPolicy = field(default_factory=SandboxPolicy)
     deadline: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -114,6 +116,7 @@ class Job:
         log: Callable[[bytes], None],
         cancel: threading.Event,
         http: httpx.Client,
+        policy: SandboxPolicy | None = None,
     ) -> Job:
         root = workdir / "sandbox"
         out = workdir / "result"
@@ -129,6 +132,7 @@ class Job:
             http=http,
             timeout_s=float(task.get("timeout") or 5 * 3600),
             memory_bytes=int(memory) * 1024 * 1024 if memory else None,
+            policy=policy or SandboxPolicy(),
         )
 
     @property
@@ -261,7 +265,11 @@ class Job:
         captured = bytearray()
         sink: Callable[[bytes], None] = captured.extend if capture else self.log
         spec = SandboxSpec(
-            workdir=self.root, network=True, timeout_s=left, memory_bytes=self.memory_bytes
+            workdir=self.root,
+            network=True,
+            timeout_s=left,
+            memory_bytes=self.memory_bytes,
+            policy=self.policy,
         )
         try:
             result = run_sandboxed([*prefix, *argv], spec, sink, self.cancel)

@@ -13,12 +13,13 @@ import re
 import stat
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
 from coprd.builder._process import ProcessResult
 from coprd.builder.macros import split_chroot
+from coprd.builder.sandbox import SandboxPolicy
 from coprd.builder.srpm import InvalidPackage, Nevra, arch_allowed, inspect_rpm, inspect_srpm
 
 _BCOND = re.compile(r"[A-Za-z0-9_]+")
@@ -45,6 +46,8 @@ class RpmTask:
     without_opts: tuple[str, ...]
     repos: tuple[str, ...]
     buildroot_pkgs: tuple[str, ...]
+    # The agent's sandbox settings (limits, build uid), for backends that use the sandbox.
+    sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
 
     def __post_init__(self) -> None:
         split_chroot(self.chroot)

@@ -134,6 +134,7 @@ class LocalBackend:
             network=task.enable_net,
             timeout_s=task.timeout_s,
             memory_bytes=task.memory_bytes,
+            policy=task.sandbox,
         )
         try:
             result = run_sandboxed(argv, spec, on_output, cancel)
