@@ -15,8 +15,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from coprd.builder.network import NAMESERVER
 from coprd.builder import protections
+from coprd.builder.network import NAMESERVER
 from coprd.builder.sandbox import (
     SandboxLimits,
     SandboxPolicy,
