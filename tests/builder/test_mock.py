@@ -35,7 +35,7 @@ def test_minimal_command() -> None:
         "-r",
         "fedora-45-x86_64",
         "--resultdir",
-        "/results/42",
+        "/work/42/results",
         f"--uniqueext={uniqueext(task())}",
         "--config-opts=rpmbuild_networking=False",
         "--config-opts=use_host_resolv=False",
