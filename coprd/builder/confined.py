@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import io
 import os
 import platform
 import shutil
@@ -49,7 +50,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import BinaryIO, Literal
+from typing import Literal
 
 Kind = Literal["file", "directory", "symlink", "other"]
 
@@ -254,7 +255,7 @@ class ConfinedDir:
             return False
         return True
 
-    def open_file(self, rel: str | PurePath) -> BinaryIO:
+    def open_file(self, rel: str | PurePath) -> io.BufferedReader:
         """The regular file at ``rel``, opened for reading."""
         parts = _split(rel)
         if not parts:
@@ -351,7 +352,7 @@ class ConfinedDir:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def create_file(self, rel: str | PurePath, mode: int = 0o644) -> BinaryIO:
+    def create_file(self, rel: str | PurePath, mode: int = 0o644) -> io.BufferedWriter:
         """A new regular file at ``rel``, open for writing; nothing may be there yet."""
         parts = _split(rel)
         if not parts:
