@@ -58,8 +58,8 @@ def make_srpm(
     own = http is None
     client = http if http is not None else anonymous_client()
     try:
-        job = Job.start(task, workdir, log, cancel, client)
-        return maker(job)
+        with Job.start(task, workdir, log, cancel, client) as job:
+            return maker(job)
     except OSError as exc:  # the builder's own files: a full disk, permissions, …
         raise SourceFailed(f"the builder could not work on the source: {exc}") from None
     finally:

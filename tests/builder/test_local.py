@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import shutil
 import socket
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -168,15 +167,6 @@ def test_symlinks_among_the_results_are_not_followed(
     assert [p.name for p in result.packages] == ["planted"]
     assert "skipped stolen-1-1.noarch.rpm: not a regular file" in output
     assert binary_rpms(task.outdir) == ["planted-1-1.fc45.noarch.rpm"]
-
-
-@pytest.fixture
-def outside() -> Iterator[Path]:
-    """An empty host directory under /tmp: a path the sandbox can create in its own /tmp
-    while it means this directory to the agent on the host."""
-    path = Path(tempfile.mkdtemp(prefix="coprd-outside-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path)
 
 
 @pytest.mark.parametrize(
