@@ -136,7 +136,7 @@ def collect_packages(
             continue
         if not entry.name.endswith(".rpm") or entry.name.endswith(".src.rpm"):
             continue
-        partial = outdir / f".incoming-{entry.name}"
+        partial = outdir / ".incoming"  # not the build's name: it may be any length
         results.copy_file(entry.path, partial, MAX_PACKAGE)
         try:
             nevra = inspect_rpm(partial)

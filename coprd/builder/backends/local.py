@@ -128,9 +128,9 @@ class LocalBackend:
         # Taken before the build runs: everything read back afterwards goes through it.
         with ConfinedDir(task.workdir) as files:
             # Whatever an earlier build left here (a symlink included) is replaced.
-            for name in ("srpm", "build", "tmp"):
-                files.remove(name)
-                files.make_dir(name)
+            for directory in ("srpm", "build", "tmp"):
+                files.remove(directory)
+                files.make_dir(directory)
             name = task.srpm.name if _SRPM_NAME.fullmatch(task.srpm.name) else "package.src.rpm"
             with task.srpm.open("rb") as source, files.create_file(f"srpm/{name}") as copy:
                 shutil.copyfileobj(source, copy)

@@ -3,7 +3,7 @@
 Needs a host where mock and its configs for the chroots (``/etc/mock/<chroot>.cfg``, from
 mock-core-configs) are installed, and an agent user allowed to run mock (member of the
 ``mock`` group). mock is not packaged for Debian; on such hosts use the local backend.
-Only :func:`mock_command` is tested here; running it needs mock.
+Running it needs mock; the tests run a script in its place.
 
 The command is ``mock -r <chroot> --rebuild <srpm> --resultdir <workdir>/results`` plus, per
 task:
