@@ -1,7 +1,8 @@
 """The builder: what an agent does with a claimed task, without HTTP or a database.
 
 ``macros``: the rpm macros a chroot implies. ``sandbox``: running a command in bubblewrap
-with a timeout, a cancel and a live log. ``srpm``: reading and checking RPM headers.
+with a timeout, a cancel and a live log. ``confined``: reading back what it wrote without
+following its symlinks. ``srpm``: reading and checking RPM headers.
 ``backends``: turning an SRPM into binary RPMs (``local``: rpmbuild in the sandbox; ``mock``).
 """
 

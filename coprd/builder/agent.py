@@ -346,6 +346,9 @@ class Agent:
                 return {"state": "failed", "message": f"could not download {url}: {_why(exc)}"}
         if cancel.is_set():
             return {"state": "canceled", "message": "canceled"}
+        # ``srpm`` is the agent's own file: downloaded here, or copied by make_srpm out of
+        # the sandbox into ``result/``, which no sandbox ever mounts (only ``sandbox/`` is,
+        # and make_srpm reads that through a ConfinedDir). Plain paths are safe from here on.
         try:
             info = inspect_srpm(srpm)
         except InvalidPackage as exc:
@@ -389,6 +392,9 @@ class Agent:
             return {"state": "failed", "message": f"cannot build this task: {exc}"}
         result = self.backend.build_rpm(rpm_task, live.write, cancel)
         if result.state == "succeeded":
+            # ``out/`` is never mounted into a sandbox or given to mock: the backend copied
+            # the checked RPMs into it through a ConfinedDir on ``build/``, the only
+            # directory the build could write.
             for path in sorted(outdir.glob("*.rpm")):
                 live.line(f"uploading {path.name}")
                 self._upload(task_id, path)

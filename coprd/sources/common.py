@@ -10,10 +10,14 @@ A :class:`Job` is one source task on the agent. Its work directory holds two par
     never visible to the sandbox; the finished SRPM is copied here and only here is it
     read by the agent (inspected, renamed, uploaded).
 
-Anything a sandboxed step left in ``sandbox/`` is untrusted on the host: it may be a symlink
-to anywhere. The agent reads such files only through :meth:`Job.contained` (the resolved
-path must stay inside ``sandbox/``) and opens them with ``O_NOFOLLOW``; files it writes
-there are created with ``O_EXCL | O_NOFOLLOW`` after removing what was in the way.
+Anything a sandboxed step left in ``sandbox/`` is untrusted on the host: any part of a path
+there may be a symlink to anywhere. :meth:`Job.start` opens ``sandbox/`` as a
+:class:`~coprd.builder.confined.ConfinedDir` before any step runs, and every later look
+into it goes through that handle (:attr:`Job.files`): listing, reading, copying the SRPM
+out, and the agent's own writes there (downloads, fresh directories), so that no symlink
+the sandbox planted is followed, at any component. Errors name the path relative to
+``sandbox/``. A spec or Makefile is only checked to exist there (a symlink is fine): the
+agent never opens it, rpmbuild or make in the sandbox does.
 
 Downloads of plain files whose URLs the server's settings determine (a PyPI simple index
 and its sdists, a RubyGems source and its gems, a dist-git lookaside cache) are done here in
@@ -27,16 +31,13 @@ ftps), as Copr's builders do.
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import os
 import re
 import shlex
-import shutil
-import stat
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -45,6 +46,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from coprd.builder._process import format_seconds
+from coprd.builder.confined import ConfinedDir, ConfinementError, Entry
 from coprd.builder.sandbox import (
     SANDBOX_WORKDIR,
     SandboxPolicy,
@@ -60,6 +62,8 @@ MAX_ARCHIVE = 1024 * 1024 * 1024
 """An sdist or a gem."""
 MAX_LOOKASIDE = 4 * 1024 * 1024 * 1024
 """One file of a dist-git lookaside cache (kernel tarballs are large)."""
+MAX_SRPM = 4 * 1024 * 1024 * 1024
+"""An SRPM a sandboxed step made or downloaded."""
 HTTP_ATTEMPTS = 3
 _CHUNK = 1024 * 1024
 
@@ -97,6 +101,8 @@ class Job:
     task: Mapping[str, Any]
     root: Path
     out: Path
+    files: ConfinedDir
+    """:attr:`root`, opened before any sandboxed step: the only way into it afterwards."""
     log: Callable[[bytes], None]
     cancel: threading.Event
     http: httpx.Client
@@ -107,6 +113,15 @@ class Job:
 
     def __post_init__(self) -> None:
         self.deadline = time.monotonic() + self.timeout_s
+
+    def __enter__(self) -> Job:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.files.close()
 
     @classmethod
     def start(
@@ -127,6 +142,7 @@ class Job:
             task=task,
             root=root,
             out=out,
+            files=ConfinedDir(root),
             log=log,
             cancel=cancel,
             http=http,
@@ -166,71 +182,66 @@ class Job:
             return path.name
         return relative or "."
 
-    def contained(self, path: Path) -> Path | None:
-        """``path`` resolved on the host if it exists and stays inside :attr:`root`."""
+    def rel(self, path: Path) -> str:
+        """``path`` (a host path under :attr:`root`) relative to it, for :attr:`files`."""
         try:
-            resolved = path.resolve(strict=True)
-            resolved.relative_to(self.root.resolve())
-        except (OSError, ValueError, RuntimeError):
-            return None
-        return resolved
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            raise SourceFailed(f"{path.name} is not inside the work directory") from None
+
+    def lstat(self, path: Path) -> Entry | None:
+        """What is at ``path`` (a symlink is reported, not followed), or None."""
+        with _confined():
+            return self.files.lstat(self.rel(path))
 
     def directory(self, path: Path, what: str) -> Path:
-        """``path`` as a directory inside the work directory, or SourceFailed naming it."""
-        resolved = self.contained(path)
-        if resolved is None or not resolved.is_dir():
+        """``path`` if it is a directory (reached without a symlink), or SourceFailed naming it."""
+        try:
+            found = self.files.is_dir(self.rel(path))
+        except SourceFailed:  # not under root at all
+            found = False
+        if not found:
             raise SourceFailed(f"{what} {self.shown(path)!r} is not a directory")
-        return resolved
+        return path
 
     def fresh_dir(self, path: Path) -> Path:
         """An empty directory at ``path`` (under :attr:`root`), whatever was there."""
-        remove(path)
-        path.mkdir(parents=True)
+        with _confined():
+            self.files.remove(self.rel(path))
+            self.files.make_dir(self.rel(path))
         return path
 
-    def read_file(self, path: Path, limit: int) -> bytes:
-        """A regular file a sandboxed step may have written, read safely (no symlinks)."""
-        if self.contained(path.parent) is None:
-            raise SourceFailed(f"{self.shown(path)} is not inside the work directory")
-        fd = self._open(path)
-        with os.fdopen(fd, "rb") as file:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise SourceFailed(f"{self.shown(path)} is not a regular file")
-            data = file.read(limit + 1)
-        if len(data) > limit:
-            raise SourceFailed(f"{self.shown(path)} is larger than {limit} bytes")
-        return data
+    def remove(self, path: Path) -> None:
+        """Remove whatever is at ``path`` (under :attr:`root`), following no symlink."""
+        with _confined():
+            self.files.remove(self.rel(path))
 
-    def _open(self, path: Path) -> int:
-        try:
-            return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise SourceFailed(f"{self.shown(path)} is not a regular file") from None
-            raise SourceFailed(f"cannot read {self.shown(path)}: {exc.strerror}") from None
+    def read_file(self, path: Path, limit: int) -> bytes:
+        """A regular file a sandboxed step may have written, at most ``limit`` bytes."""
+        with _confined():
+            return self.files.read_bytes(self.rel(path), limit)
 
     def copy_out(self, path: Path) -> Path:
         """Copy an SRPM a sandboxed step wrote into :attr:`out`; returns the copy."""
-        if self.contained(path.parent) is None or not FILE_NAME.fullmatch(path.name):
+        if not FILE_NAME.fullmatch(path.name):
             raise SourceFailed(f"{self.shown(path)} is not a usable file name")
-        fd = self._open(path)
         dest = self.out / path.name
-        with os.fdopen(fd, "rb") as src:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise SourceFailed(f"{self.shown(path)} is not a regular file")
-            with dest.open("xb") as dst:
-                shutil.copyfileobj(src, dst)
+        with _confined():
+            self.files.copy_file(self.rel(path), dest, MAX_SRPM)
         return dest
 
     def one_srpm(self, directory: Path, what: str) -> Path:
         """The only ``*.src.rpm`` a step left in ``directory``, copied out of the sandbox."""
-        resolved = self.directory(directory, f"{what}'s output directory")
-        found = sorted(p.name for p in resolved.iterdir() if p.name.endswith(".src.rpm"))
+        try:
+            entries = self.files.list_dir(self.rel(directory))
+        except ConfinementError as error:
+            raise SourceFailed(f"{what}'s output directory {error}") from None
+        found = [e.name for e in entries if e.name.endswith(".src.rpm")]
         if not found:
             raise SourceFailed(f"{what} made no .src.rpm in {self.shown(directory)}")
         if len(found) > 1:
             raise SourceFailed(f"{what} made several SRPMs, expected one: {', '.join(found)}")
-        srpm = self.copy_out(resolved / found[0])
+        srpm = self.copy_out(directory / found[0])
         self.note(f"{what} made {srpm.name}")
         return srpm
 
@@ -324,15 +335,21 @@ class Job:
         return self.one_srpm(srpm_dir, "rpmbuild -bs")
 
     def find_spec(self, directory: Path, name: str = "") -> Path:
-        """``name`` in ``directory``, or the only ``*.spec`` there; SourceFailed otherwise."""
-        resolved = self.directory(directory, "the directory")
+        """``name`` in ``directory``, or the only ``*.spec`` there; SourceFailed otherwise.
+
+        The spec may be a symlink: the agent never opens it, rpmbuild in the sandbox does.
+        """
         if name:
             path = directory / name
-            if self.contained(path) is None or not path.is_file():
+            if not self.is_sandbox_file(path):
                 raise SourceFailed(f"there is no spec file {self.shown(path)!r}")
             return path
-        specs = sorted(p.name for p in resolved.iterdir() if p.name.endswith(".spec"))
         where = self.shown(directory)
+        try:
+            entries = self.files.list_dir(self.rel(directory))
+        except ConfinementError:
+            raise SourceFailed(f"the directory {where!r} is not a directory") from None
+        specs = [e.name for e in entries if e.name.endswith(".spec") and e.kind != "directory"]
         if not specs:
             raise SourceFailed(f"no .spec file in {where!r}")
         if len(specs) > 1:
@@ -340,6 +357,16 @@ class Job:
                 f"several .spec files in {where!r}: {', '.join(specs)}; name the one to build"
             )
         return directory / specs[0]
+
+    def is_sandbox_file(self, path: Path) -> bool:
+        """Whether ``path`` is a file for a sandboxed step to read (a regular file, or a
+        symlink that the sandbox resolves in its own view); a directory on the way must not
+        be a symlink."""
+        try:
+            entry = self.files.lstat(self.rel(path))
+        except (ConfinementError, SourceFailed):
+            return False
+        return entry is not None and entry.kind in ("file", "symlink")
 
     # -- downloads ------------------------------------------------------------------------
 
@@ -358,14 +385,17 @@ class Job:
         limit: int = MAX_ARCHIVE,
         digest: tuple[str, str] | None = None,
     ) -> None:
-        """Fetch ``url`` into the new file ``dest``; ``digest`` = (hash name, hex value) is
-        checked, and the file removed if it does not match."""
+        """Fetch ``url`` into the new file ``dest`` (under :attr:`root`; whatever was there is
+        replaced); ``digest`` = (hash name, hex value) is checked, and the file removed if it
+        does not match."""
         self.note(f"downloading {url}")
-        remove(dest)
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        rel = self.rel(dest)
+        with _confined():
+            self.files.remove(rel)
+            opened = self.files.create_file(rel)
         hashers: list[hashlib._Hash] = []
         try:
-            with os.fdopen(fd, "wb") as file:
+            with opened as file:
 
                 def start() -> None:  # each attempt starts from an empty file
                     file.seek(0)
@@ -386,7 +416,7 @@ class Job:
                         f"(expected {digest[1]}, got {got})"
                     )
         except BaseException:
-            dest.unlink(missing_ok=True)
+            self.files.remove(rel)
             raise
 
     def _stream(
@@ -460,16 +490,13 @@ def check_url(url: str, what: str, schemes: tuple[str, ...] = ("http", "https"))
     return url
 
 
-def remove(path: Path) -> None:
-    """Remove whatever is at ``path`` without following a symlink there."""
+@contextmanager
+def _confined() -> Iterator[None]:
+    """A path the sandbox made unusable, as the task's failure (its message names it)."""
     try:
-        mode = path.lstat().st_mode
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(mode):
-        shutil.rmtree(path)
-    else:
-        path.unlink()
+        yield
+    except ConfinementError as error:
+        raise SourceFailed(str(error)) from None
 
 
 def spec_escape(text: str) -> str:

@@ -27,7 +27,7 @@ def make_srpm(job: Job) -> Path:
     git_checkout(job, url, committish, checkout)
     job.directory(checkout, "the checkout")
     spec = checkout / f"{name}.spec"
-    if job.contained(spec) is None or not spec.is_file():
+    if not job.is_sandbox_file(spec):
         at = committish or "its default branch"
         raise SourceFailed(f"the dist-git repository {url} has no {name}.spec (at {at})")
     lookaside = job.task.get("lookaside_url")

@@ -7,7 +7,7 @@ setup) and tell the user, by its answer, what is there. So curl fetches it insid
 sandbox, whose network has no way to the host's 127.0.0.1 (``builder/network.py``);
 redirects are followed only to http, https, ftp and ftps, and what arrives is cut off past
 :data:`MAX_SRPM` bytes. The agent then reads the file as any sandbox output: only through
-``Job.copy_out`` (no symlinks, a plain file inside the work directory).
+``Job.copy_out`` (``Job.files``: a regular file, no symlink on the way).
 
 A URL whose file name ends in ``.spec`` is built into an SRPM there (``rpmbuild -bs``,
 with its Source URLs downloaded), as Copr does with spec links.
@@ -18,9 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from coprd.sources.common import FILE_NAME, Job, SourceFailed, check_url
+from coprd.sources.common import FILE_NAME, MAX_SRPM, Job, SourceFailed, check_url
 
-MAX_SRPM = 4 * 1024 * 1024 * 1024
 _SCHEMES = ("http", "https", "ftp")
 _PROTOCOLS = "=http,https,ftp,ftps"
 # curl's output goes through head so that a server that never stops sending (or does not
@@ -83,7 +82,8 @@ def make_srpm(job: Job) -> Path:
         check=False,
         shown=["curl", url],
     )
-    size = dest.lstat().st_size if job.contained(dest) else 0
+    entry = job.lstat(dest)
+    size = entry.size if entry is not None and entry.kind == "file" else 0
     if size > MAX_SRPM or result.returncode == _CURL_TOO_LARGE:
         raise SourceFailed(f"could not download {url}: it is larger than {MAX_SRPM} bytes")
     if result.returncode != 0:

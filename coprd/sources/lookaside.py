@@ -9,13 +9,12 @@ cache URL is the server's template with ``{namespace}``, ``{name}``, ``{filename
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from coprd.builder.confined import ConfinementError
 from coprd.sources.common import FILE_NAME, MAX_LOOKASIDE, Job, SourceFailed
 
 MAX_SOURCES_FILE = 1024 * 1024
@@ -60,13 +59,13 @@ def fetch_lookaside(
 ) -> None:
     """Fetch what ``directory/sources`` lists into ``directory``, if there is such a file."""
     path = directory / "sources"
-    if not os.path.lexists(path):
+    if job.lstat(path) is None:
         return
     entries = parse_sources(job.read_file(path, MAX_SOURCES_FILE).decode(errors="replace"))
     if not entries:
         return
     if template is None:
-        missing = [e.name for e in entries if _digest(directory / e.name, e.hashtype) is None]
+        missing = [e.name for e in entries if _digest(job, directory / e.name, e.hashtype) is None]
         if missing:
             job.note(
                 f"the sources file lists {', '.join(missing)}, but this task names no "
@@ -75,7 +74,7 @@ def fetch_lookaside(
         return
     for entry in entries:
         dest = directory / entry.name
-        if _digest(dest, entry.hashtype) == entry.hash:
+        if _digest(job, dest, entry.hashtype) == entry.hash:
             job.note(f"{entry.name} is in the repository already")
             continue
         url = (
@@ -94,13 +93,11 @@ def fetch_lookaside(
         )
 
 
-def _digest(path: Path, hashtype: str) -> str | None:
-    """The hash of the regular file at ``path`` (not following a symlink), or None."""
+def _digest(job: Job, path: Path, hashtype: str) -> str | None:
+    """The hash of the regular file at ``path`` (in the checkout, so read through
+    ``job.files``), or None if there is none."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+        with job.files.open_file(job.rel(path)) as file:
+            return hashlib.file_digest(file, hashtype).hexdigest()
+    except ConfinementError:
         return None
-    with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return hashlib.file_digest(file, hashtype).hexdigest()

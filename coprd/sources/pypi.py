@@ -450,6 +450,7 @@ def make_srpm(job: Job) -> Path:
         None,
     )
     job.download(entry.url, sdist_path, f"the sdist {entry.filename}", digest=digest)
+    # Nothing has run in the sandbox yet: the agent reads and writes its own files here.
     sdist = read_sdist(sdist_path)
     job.note(
         f"{entry.filename}: {sdist.name} {sdist.version}, "

@@ -380,6 +380,7 @@ def make_srpm(job: Job) -> Path:
     path = workdir / gem_file
     digest = ("sha256", str(sha256)) if isinstance(sha256, str) and sha256 else None
     job.download(gem_url, path, f"the gem {gem_file}", digest=digest)
+    # Nothing has run in the sandbox yet: the agent reads and writes its own files here.
     spec = read_gem(path)
     if spec.name != name:
         raise SourceFailed(f"{gem_file} is the gem {spec.name!r}, not {name!r}")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from coprd.sources.common import Job, SourceFailed, remove
+from coprd.sources.common import Job, SourceFailed
 from coprd.sources.lookaside import fetch_lookaside
 
 GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "GIT_LFS_SKIP_SMUDGE": "1"}
@@ -63,7 +63,7 @@ def git_checkout(job: Job, url: str, committish: str, dest: Path, *, shallow: bo
         if not done:
             reason = _first_line(output) or result.reason
             job.note(f"a shallow clone did not work ({reason}); cloning the whole repository")
-            remove(dest)
+            job.remove(dest)
     if not done:
         argv = [*_GIT, "clone", "--quiet"]
         if committish:
@@ -170,7 +170,7 @@ def make_srpm(job: Job) -> Path:
 
 def _make_srpm(job: Job, checkout: Path, workdir: Path, spec_name: str) -> Path:
     makefile = checkout / ".copr" / "Makefile"
-    if job.contained(makefile) is None or not makefile.is_file():
+    if not job.is_sandbox_file(makefile):
         raise SourceFailed("the make_srpm method needs a .copr/Makefile in the repository")
     spec = ""
     if spec_name:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,16 @@ def build_binary_rpm(tmp_path: Path) -> Callable[[str], Path]:
         return rpm
 
     return build
+
+
+@pytest.fixture
+def outside() -> Iterator[Path]:
+    """An empty host directory under /tmp. A build can plant a symlink to the same path
+    and work on through it in the sandbox, whose /tmp is a tmpfs of its own; the agent on
+    the host, following that symlink, would land here instead."""
+    path = Path(tempfile.mkdtemp(prefix="coprd-outside-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path)
 
 
 @pytest.fixture(scope="session")

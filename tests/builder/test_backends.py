@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from coprd.builder.backends import Backend, LocalBackend, MockBackend, RpmResult, RpmTask
-from coprd.builder.backends.base import built_packages, failed, srpm_problem, write_note
+from coprd.builder.backends.base import collect_packages, failed, srpm_problem, write_note
+from coprd.builder.confined import ConfinedDir, ConfinementError
 from coprd.builder.macros import chroot_macros
 from coprd.builder.srpm import Nevra, inspect_rpm, inspect_srpm
 from tests.builder.conftest import Build, BuildSrpm, binary_rpms, requires_tools
@@ -66,10 +67,8 @@ class FakeBackend:
             check=True,
             capture_output=True,
         )
-        task.outdir.mkdir(parents=True, exist_ok=True)
-        for rpm in (topdir / "RPMS").rglob("*.rpm"):
-            shutil.copy(rpm, task.outdir / rpm.name)
-        packages = built_packages(task.outdir)
+        with ConfinedDir(task.workdir) as files:
+            packages = collect_packages(files, "fake/RPMS", task.outdir, on_output)
         return RpmResult("succeeded", packages, f"built {len(packages)} package(s)")
 
 
@@ -163,3 +162,40 @@ def test_timeout_fails_the_build(
     result = build.run()
     assert time.monotonic() - started < 1.5 + 10
     assert result == RpmResult("failed", [], "timed out after 1.5 s")
+
+
+def test_collect_packages_copies_only_the_builds_own_binary_rpms(
+    build_binary_rpm: Callable[[str], Path], tmp_path: Path
+) -> None:
+    # A result directory as mock leaves it (flat: RPMs, the SRPM, logs), with what a hostile
+    # build could add: links to RPMs and to a directory of RPMs on the host.
+    rpm = build_binary_rpm("hello")
+    host = tmp_path / "host"
+    host.mkdir()
+    shutil.copy(rpm, host / "foreign-1-1.noarch.rpm")
+    work = tmp_path / "work"
+    results = work / "results"
+    results.mkdir(parents=True)
+    with ConfinedDir(work) as files:
+        shutil.copy(rpm, results / "renamed.rpm")
+        (results / "hello-1.0-1.src.rpm").write_text("not collected")
+        (results / "build.log").write_text("log")
+        (results / "stolen.rpm").symlink_to(host / "foreign-1-1.noarch.rpm")
+        (results / "more").symlink_to(host)
+        notes = bytearray()
+        outdir = tmp_path / "out"
+        packages = collect_packages(files, "results", outdir, notes.extend)
+        assert packages == [inspect_rpm(rpm)]
+        assert binary_rpms(outdir) == ["hello-1.0-1.noarch.rpm"]
+        assert sorted(p.name for p in outdir.iterdir()) == ["hello-1.0-1.noarch.rpm"]
+        assert notes.decode().splitlines() == [
+            "[coprd] skipped more: not a regular file",
+            "[coprd] skipped stolen.rpm: not a regular file",
+        ]
+        # The result directory itself swapped for a link to the host: nothing is collected.
+        results.rename(work / "moved")
+        results.symlink_to(host)
+        with pytest.raises(ConfinementError, match=r"^results is a symlink$"):
+            collect_packages(files, "results", tmp_path / "out2", notes.extend)
+        assert collect_packages(files, "missing", tmp_path / "out3", notes.extend) == []
+    assert not (tmp_path / "out2").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -166,6 +167,37 @@ def test_symlinks_among_the_results_are_not_followed(
     assert [p.name for p in result.packages] == ["planted"]
     assert "skipped stolen-1-1.noarch.rpm: not a regular file" in output
     assert binary_rpms(task.outdir) == ["planted-1-1.fc45.noarch.rpm"]
+
+
+@pytest.mark.parametrize(
+    ("swap", "holds", "message"),
+    [
+        ("topdir", "RPMS/noarch", "rpmbuild's results cannot be collected: build is a symlink"),
+        ("rpms", "noarch", "rpmbuild's results cannot be collected: build/RPMS is a symlink"),
+        ("arch", "", "rpmbuild produced no binary RPMs"),
+    ],
+)
+def test_a_result_directory_swapped_for_a_symlink_publishes_nothing_from_outside(
+    build_srpm: BuildSrpm,
+    build_binary_rpm: Callable[[str], Path],
+    make_task: Callable[..., RpmTask],
+    outside: Path,
+    swap: str,
+    holds: str,
+    message: str,
+) -> None:
+    # The build replaces %_topdir, %_rpmdir or %_rpmdir/noarch by a symlink to the host
+    # directory ``outside``, which holds an RPM that is not the build's.
+    foreign = outside / holds
+    foreign.mkdir(parents=True, exist_ok=True)
+    shutil.copy(build_binary_rpm("hello"), foreign)
+    task = make_task(build_srpm("swapper", swap=swap, outside=str(outside)))
+    result, output = build(task)
+    assert "swapper: /builddir/build" in output
+    assert result == RpmResult("failed", [], message), output
+    assert not task.outdir.exists() or binary_rpms(task.outdir) == []
+    if swap == "arch":
+        assert "skipped noarch: not a regular file" in output
 
 
 @pytest.mark.parametrize("how", ["cancel", "timeout"])

@@ -1,14 +1,18 @@
-"""The mock backend's command line. mock itself cannot run on this Debian host."""
+"""The mock backend's command line, and its handling of what mock leaves (with a script in
+mock's place: mock itself cannot run on this Debian host)."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from coprd.builder.backends import MockBackend, RpmResult, RpmTask, mock_command
 from coprd.builder.backends.mock import uniqueext
+from coprd.builder.srpm import inspect_rpm
+from tests.builder.conftest import BuildSrpm, requires_tools
 
 
 def task(**changes: object) -> RpmTask:
@@ -35,7 +39,7 @@ def test_minimal_command() -> None:
         "-r",
         "fedora-45-x86_64",
         "--resultdir",
-        "/results/42",
+        "/work/42/results",
         f"--uniqueext={uniqueext(task())}",
         "--config-opts=rpmbuild_networking=False",
         "--config-opts=use_host_resolv=False",
@@ -112,3 +116,59 @@ def test_without_mock_the_backend_fails_clearly(tmp_path: Path) -> None:
     )
     assert result == RpmResult("failed", [], "mock (mock) is not installed on this builder")
     assert b"not installed" in output
+
+
+def _fake_mock(tmp_path: Path, body: str) -> str:
+    """An executable standing in for mock: ``body`` runs with ``$resultdir`` set from
+    ``--resultdir``."""
+    script = tmp_path / "fake-mock"
+    script.write_text(
+        "#!/bin/sh\nset -e\n"
+        'while [ $# -gt 0 ]; do [ "$1" = --resultdir ] && resultdir=$2; shift; done\n' + body
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+@requires_tools
+def test_results_are_read_through_the_work_directory(
+    build_srpm: BuildSrpm,
+    build_binary_rpm: Callable[[str], Path],
+    make_task: Callable[..., RpmTask],
+    tmp_path: Path,
+) -> None:
+    # mock fills its result directory from a buildroot the build controlled: the binary
+    # RPMs are copied out of it into outdir, nothing else.
+    rpm = build_binary_rpm("hello")
+    mock = _fake_mock(
+        tmp_path,
+        f'cp {rpm} "$resultdir/"\n'
+        'echo source > "$resultdir/hello-1.0-1.src.rpm"\n'
+        'echo log > "$resultdir/build.log"\n',
+    )
+    task = make_task(build_srpm("hello"))
+    output = bytearray()
+    result = MockBackend(mock=mock).build_rpm(task, output.extend)
+    assert result.state == "succeeded", output.decode()
+    assert result.packages == [inspect_rpm(rpm)]
+    assert sorted(p.name for p in task.outdir.iterdir()) == ["hello-1.0-1.noarch.rpm"]
+
+
+@requires_tools
+def test_a_result_directory_swapped_for_a_symlink_yields_nothing(
+    build_srpm: BuildSrpm,
+    build_binary_rpm: Callable[[str], Path],
+    make_task: Callable[..., RpmTask],
+    tmp_path: Path,
+) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    shutil.copy(build_binary_rpm("hello"), host)
+    mock = _fake_mock(tmp_path, f'rm -rf "$resultdir"\nln -s {host} "$resultdir"\n')
+    task = make_task(build_srpm("hello"))
+    output = bytearray()
+    result = MockBackend(mock=mock).build_rpm(task, output.extend)
+    assert result == RpmResult(
+        "failed", [], "mock's results cannot be collected: results is a symlink"
+    )
+    assert not task.outdir.exists() or list(task.outdir.iterdir()) == []

@@ -14,7 +14,7 @@ import pytest
 from coprd.builder.backends import LocalBackend
 from coprd.builder.backends.local import host_target_cpu
 from coprd.sources import SourceFailed, make_srpm
-from tests.builder.conftest import rpm_task
+from tests.builder.conftest import outside, rpm_task  # noqa: F401 - a fixture
 from tests.sources.servers import (  # noqa: F401 - fixtures
     dist_git,
     files_server,

@@ -66,8 +66,8 @@ def job(tmp_path: Path) -> Iterator[Job]:
     client = anonymous_client()
     workdir = tmp_path / "task"
     workdir.mkdir()
-    made = Job.start({"timeout": 60}, workdir, lambda _: None, threading.Event(), client)
-    yield made
+    with Job.start({"timeout": 60}, workdir, lambda _: None, threading.Event(), client) as made:
+        yield made
     client.close()
 
 
@@ -90,6 +90,33 @@ def test_download_limits_and_errors(flaky: str, job: Job) -> None:
     with pytest.raises(SourceFailed, match="does not match its sha256 hash"):
         job.download(f"{flaky}/flaky", dest, "a test file", digest=("sha256", "00" * 32))
     assert not dest.exists()
+
+
+def test_the_job_follows_no_symlink_a_sandboxed_step_left(
+    flaky: str, job: Job, tmp_path: Path
+) -> None:
+    # A step replaced the checkout by a link to a host directory: nothing is read from it,
+    # nothing written into it, and the link itself is what a fresh directory replaces.
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "sources").write_text("host data\n")
+    (host / "one.src.rpm").write_text("host package\n")
+    checkout = job.root / "checkout"
+    checkout.symlink_to(host)
+    with pytest.raises(SourceFailed, match=r"^checkout is a symlink$"):
+        job.read_file(checkout / "sources", 100)
+    with pytest.raises(SourceFailed, match=r"^checkout is a symlink$"):
+        job.download(f"{flaky}/flaky", checkout / "data.tar", "a test file")
+    with pytest.raises(SourceFailed, match=r"^checkout is a symlink$"):
+        job.copy_out(checkout / "one.src.rpm")
+    with pytest.raises(SourceFailed, match=r"^make srpm's output directory checkout is a symlink$"):
+        job.one_srpm(checkout, "make srpm")
+    with pytest.raises(SourceFailed, match=r"^the checkout 'checkout' is not a directory$"):
+        job.directory(checkout, "the checkout")
+    job.fresh_dir(checkout)
+    assert checkout.is_dir() and not checkout.is_symlink()
+    assert sorted(p.name for p in host.iterdir()) == ["one.src.rpm", "sources"]
+    assert list(job.out.iterdir()) == []
 
 
 @pytest.mark.parametrize(

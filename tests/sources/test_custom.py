@@ -90,3 +90,20 @@ def test_script_cannot_escape_the_sandbox(run_source: RunSource, tmp_path: Path)
     assert outcome.error is not None and outcome.error.startswith(
         "the script left no result directory 'out'"
     )
+
+
+def test_a_spec_that_swaps_the_srpm_directory_for_a_symlink_yields_nothing(
+    run_source: RunSource, outside: Path, tmp_path: Path
+) -> None:
+    # While rpmbuild -bs parses it, the spec replaces the directory the SRPM goes to by a
+    # symlink to ``outside``: the sandbox's own /tmp there, a host directory here that
+    # holds someone else's SRPM.
+    (outside / "foreign-1-1.src.rpm").write_bytes(b"someone else's package")
+    srpm_dir = "/builddir/.coprd-srpm"
+    swap = f"rm -rf {srpm_dir}; mkdir -p {outside}; ln -s {outside} {srpm_dir}"
+    spec = data_spec("swapsrpm", header=f"%global swapped %({swap})")
+    script = f"echo hi > hello.txt\ncat > swapsrpm.spec <<'SPEC'\n{spec}\nSPEC\n"
+    outcome = run_source("custom", custom(script))
+    assert "Wrote: /builddir/.coprd-srpm/swapsrpm-1.0-1.src.rpm" in outcome.log
+    assert outcome.error == "rpmbuild -bs's output directory .coprd-srpm is a symlink"
+    assert list((tmp_path / "task-1" / "result").iterdir()) == []

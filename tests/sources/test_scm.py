@@ -149,7 +149,7 @@ def test_symlinks_in_the_repository_do_not_reach_the_host(
     escape = run_source("scm", scm(repo.url, subdirectory="escape"))
     assert escape.error == "the subdirectory 'checkout/escape' is not a directory"
     sources = run_source("scm", scm(repo.url))
-    assert sources.error == "checkout/sources is not a regular file"
+    assert sources.error == "checkout/sources is a symlink"
     assert "host secret" not in sources.log
 
 
@@ -275,3 +275,25 @@ def test_spec_in_the_srpm_is_the_repository_s(git_host: GitHost, run_source: Run
     srpm = run_source("scm", scm(repo.url)).ok()
     assert spec_of(srpm, "exact.spec") == spec
     assert git("rev-parse", "HEAD", cwd=repo.work) == repo.commit
+
+
+def test_a_makefile_that_swaps_its_outdir_for_a_symlink_yields_nothing(
+    git_host: GitHost, run_source: RunSource, outside: Path, tmp_path: Path
+) -> None:
+    # The Makefile replaces its outdir by a symlink to ``outside``, a /tmp path: in the
+    # sandbox its own tmpfs, where the SRPM is made; on the host a directory holding an
+    # SRPM that is not the build's.
+    (outside / "foreign-1-1.src.rpm").write_bytes(b"someone else's package")
+    makefile = (
+        "srpm:\n"
+        f"\trm -rf $(outdir) && mkdir -p {outside} && ln -s {outside} $(outdir)\n"
+        + MAKEFILE.split("\n", 1)[1]
+    )
+    repo = git_host.create(
+        "swap-make",
+        {".copr/Makefile": makefile, "swap.spec": data_spec("swap"), "hello.txt": "x\n"},
+    )
+    outcome = run_source("scm", scm(repo.url, source_build_method="make_srpm"))
+    assert "Wrote: /builddir/.coprd-make-srpm/swap-1.0-1.src.rpm" in outcome.log
+    assert outcome.error == "make srpm's output directory .coprd-make-srpm is a symlink"
+    assert list((tmp_path / "task-1" / "result").iterdir()) == []

@@ -5,12 +5,16 @@ An implementation (``local.py``: rpmbuild in bubblewrap; ``mock.py``: mock) take
 is set or ``timeout_s`` has passed, leaves the binary RPMs in ``outdir`` and says how it went
 in an :class:`RpmResult`. It never raises for anything the package does: a broken SRPM, a
 failing %build or a build that runs too long are results, not exceptions.
+
+The build writes into ``workdir``; ``outdir`` is the agent's alone. A backend opens a
+:class:`~coprd.builder.confined.ConfinedDir` on ``workdir`` before the build starts and
+:func:`collect_packages` copies the RPMs through it into ``outdir``, so nothing the build
+planted (a symlink to a host directory in place of its result directory, say) is followed.
 """
 
 from __future__ import annotations
 
 import re
-import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,11 +22,17 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from coprd.builder._process import ProcessResult
+from coprd.builder.confined import ConfinedDir, ConfinementError
 from coprd.builder.macros import split_chroot
 from coprd.builder.sandbox import SandboxPolicy
 from coprd.builder.srpm import InvalidPackage, Nevra, arch_allowed, inspect_rpm, inspect_srpm
 
 _BCOND = re.compile(r"[A-Za-z0-9_]+")
+
+MAX_PACKAGE = 4 * 1024 * 1024 * 1024
+"""The largest binary RPM a backend collects."""
+MAX_RESULT_ENTRIES = 100_000
+"""How many files and directories a result directory may hold (texlive has ~6,000 RPMs)."""
 
 
 @dataclass(frozen=True)
@@ -103,17 +113,48 @@ def failed(on_output: Callable[[bytes], None], message: str) -> RpmResult:
     return RpmResult("failed", [], message)
 
 
-def built_packages(directory: Path) -> list[Nevra]:
-    """The binary RPMs directly in ``directory`` (``*.src.rpm`` and non-files skipped).
+def collect_packages(
+    results: ConfinedDir, where: str, outdir: Path, on_output: Callable[[bytes], None]
+) -> list[Nevra]:
+    """Copy the binary RPMs the build left under ``where`` (in ``results``) into ``outdir``.
 
-    Raises InvalidPackage if one of them is not an intact binary RPM.
+    ``results`` is the handle on the work directory taken before the build ran. Nothing at
+    ``where``: no packages. A symlink on the way to ``where``, or at it, raises
+    ConfinementError: the build swapped its result directory for something else, and the
+    task fails saying so. Below ``where`` every directory is searched and no link is
+    followed: a symlink, FIFO or device there is skipped with a note in the log. Each
+    regular ``*.rpm`` (not ``*.src.rpm``) is copied, checked to be an intact binary RPM
+    (InvalidPackage otherwise) and stored as ``name-version-release.arch.rpm`` whatever the
+    build called it.
     """
-    packages = []
-    for path in sorted(directory.glob("*.rpm")):
-        if path.name.endswith(".src.rpm") or not stat.S_ISREG(path.lstat().st_mode):
+    if results.lstat(where) is None:
+        return []
+    entries = results.walk(where, max_entries=MAX_RESULT_ENTRIES)
+    outdir.mkdir(parents=True, exist_ok=True)
+    packages: list[Nevra] = []
+    seen: set[Path] = set()
+    for entry in entries:
+        if entry.kind != "file":
+            write_note(on_output, f"skipped {entry.name}: not a regular file")
             continue
-        packages.append(inspect_rpm(path))
-    return packages
+        if not entry.name.endswith(".rpm") or entry.name.endswith(".src.rpm"):
+            continue
+        partial = outdir / ".incoming"  # not the build's name: it may be any length
+        results.copy_file(entry.path, partial, MAX_PACKAGE)
+        try:
+            nevra = inspect_rpm(partial)
+        except InvalidPackage:
+            partial.unlink()
+            raise
+        final = outdir / f"{nevra.name}-{nevra.version}-{nevra.release}.{nevra.arch}.rpm"
+        if final in seen:
+            partial.unlink()
+            write_note(on_output, f"skipped {entry.name}: a second copy of {nevra}")
+            continue
+        partial.replace(final)
+        seen.add(final)
+        packages.append(nevra)
+    return sorted(packages, key=str)
 
 
 def srpm_problem(task: RpmTask) -> str | None:
@@ -157,6 +198,8 @@ def rpm_result(
         packages = collect()
     except InvalidPackage as error:
         return failed(on_output, f"{tool} produced an invalid package: {error}")
+    except ConfinementError as error:
+        return failed(on_output, f"{tool}'s results cannot be collected: {error}")
     if not packages:
         return failed(on_output, f"{tool} produced no binary RPMs")
     write_note(on_output, f"built {', '.join(str(p) for p in packages)}")

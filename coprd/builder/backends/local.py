@@ -19,9 +19,13 @@ Layout of the work directory (mounted at ``/builddir`` in the sandbox)::
     .rpmdb/               Debian's rpm keeps its (empty) database under $HOME
 
 Collecting results runs on the host as the agent's user, over files the build wrote, so it
-trusts nothing in them: only regular files are copied (``O_NOFOLLOW``; symlinks, FIFOs and
-devices are skipped with a note), each copy is checked to be an intact binary RPM, and it is
-stored under the canonical ``name-version-release.arch.rpm`` whatever the build called it.
+trusts nothing in them. The work directory is opened as a
+:class:`~coprd.builder.confined.ConfinedDir` before rpmbuild starts and the RPMs are read
+through it (:func:`~coprd.builder.backends.base.collect_packages`): if the build replaced
+``build/`` or ``build/RPMS`` by a symlink the task fails ("build is a symlink"); a symlink,
+FIFO or device inside ``build/RPMS`` (a subdirectory included) is skipped with a note; each
+copy is checked to be an intact binary RPM and stored under the canonical
+``name-version-release.arch.rpm`` whatever the build called it.
 """
 
 from __future__ import annotations
@@ -30,20 +34,20 @@ import functools
 import os
 import re
 import shutil
-import stat
 import subprocess
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from coprd.builder.backends.base import (
     RpmResult,
     RpmTask,
+    collect_packages,
     failed,
     rpm_result,
     srpm_problem,
     write_note,
 )
+from coprd.builder.confined import ConfinedDir
 from coprd.builder.macros import chroot_macros, chroot_target
 from coprd.builder.sandbox import (
     SANDBOX_WORKDIR,
@@ -51,7 +55,6 @@ from coprd.builder.sandbox import (
     SandboxUnavailable,
     run_sandboxed,
 )
-from coprd.builder.srpm import InvalidPackage, Nevra, inspect_rpm
 
 # Set by --target; defining them as well would only repeat it.
 _TARGET_MACROS = frozenset({"_arch", "_target_cpu"})
@@ -122,27 +125,33 @@ class LocalBackend:
         )
 
         task.workdir.mkdir(parents=True, exist_ok=True)
-        srpm_dir = _fresh_dir(task.workdir / "srpm")
-        topdir = _fresh_dir(task.workdir / "build")
-        _fresh_dir(task.workdir / "tmp")
-        name = task.srpm.name if _SRPM_NAME.fullmatch(task.srpm.name) else "package.src.rpm"
-        srpm_copy = srpm_dir / name
-        shutil.copyfile(task.srpm, srpm_copy)
-        argv = _rpmbuild_argv(task, target, srpm_copy.name)
-        spec = SandboxSpec(
-            workdir=task.workdir,
-            network=task.enable_net,
-            timeout_s=task.timeout_s,
-            memory_bytes=task.memory_bytes,
-            policy=task.sandbox,
-        )
-        try:
-            result = run_sandboxed(argv, spec, on_output, cancel)
-        except SandboxUnavailable as error:
-            return failed(on_output, str(error))
-        return rpm_result(
-            "rpmbuild", result, on_output, lambda: _collect(topdir / "RPMS", task.outdir, on_output)
-        )
+        # Taken before the build runs: everything read back afterwards goes through it.
+        with ConfinedDir(task.workdir) as files:
+            # Whatever an earlier build left here (a symlink included) is replaced.
+            for directory in ("srpm", "build", "tmp"):
+                files.remove(directory)
+                files.make_dir(directory)
+            name = task.srpm.name if _SRPM_NAME.fullmatch(task.srpm.name) else "package.src.rpm"
+            with task.srpm.open("rb") as source, files.create_file(f"srpm/{name}") as copy:
+                shutil.copyfileobj(source, copy)
+            argv = _rpmbuild_argv(task, target, name)
+            spec = SandboxSpec(
+                workdir=task.workdir,
+                network=task.enable_net,
+                timeout_s=task.timeout_s,
+                memory_bytes=task.memory_bytes,
+                policy=task.sandbox,
+            )
+            try:
+                result = run_sandboxed(argv, spec, on_output, cancel)
+            except SandboxUnavailable as error:
+                return failed(on_output, str(error))
+            return rpm_result(
+                "rpmbuild",
+                result,
+                on_output,
+                lambda: collect_packages(files, "build/RPMS", task.outdir, on_output),
+            )
 
 
 def _rpmbuild_argv(task: RpmTask, target: str, srpm_name: str) -> list[str]:
@@ -165,63 +174,3 @@ def _rpmbuild_argv(task: RpmTask, target: str, srpm_name: str) -> list[str]:
     argv += [f"--without={option}" for option in task.without_opts]
     argv.append(str(inside / "srpm" / srpm_name))
     return argv
-
-
-def _fresh_dir(path: Path) -> Path:
-    """An empty directory at ``path``, whatever was there (a symlink is removed, not followed)."""
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    return path
-
-
-def _collect(rpms_dir: Path, outdir: Path, on_output: Callable[[bytes], None]) -> list[Nevra]:
-    """Copy the binary RPMs the build left under ``rpms_dir`` into ``outdir``; see module doc."""
-    try:
-        if not stat.S_ISDIR(rpms_dir.lstat().st_mode):
-            return []
-    except FileNotFoundError:
-        return []
-    outdir.mkdir(parents=True, exist_ok=True)
-    packages: list[Nevra] = []
-    seen: set[Path] = set()
-    for root, _dirs, files in os.walk(rpms_dir, followlinks=False):
-        for filename in sorted(files):
-            if not filename.endswith(".rpm") or filename.endswith(".src.rpm"):
-                continue
-            nevra = _copy_package(Path(root) / filename, outdir, seen, on_output)
-            if nevra is not None:
-                packages.append(nevra)
-    return sorted(packages, key=str)
-
-
-def _copy_package(
-    source: Path, outdir: Path, seen: set[Path], on_output: Callable[[bytes], None]
-) -> Nevra | None:
-    try:
-        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        write_note(on_output, f"skipped {source.name}: not a regular file")
-        return None
-    with os.fdopen(fd, "rb") as src:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            write_note(on_output, f"skipped {source.name}: not a regular file")
-            return None
-        partial = outdir / f".incoming-{source.name}"
-        with partial.open("wb") as dst:
-            shutil.copyfileobj(src, dst)
-    try:
-        nevra = inspect_rpm(partial)
-    except InvalidPackage:
-        partial.unlink()
-        raise
-    final = outdir / f"{nevra.name}-{nevra.version}-{nevra.release}.{nevra.arch}.rpm"
-    if final in seen:
-        partial.unlink()
-        write_note(on_output, f"skipped {source.name}: a second copy of {nevra}")
-        return None
-    partial.replace(final)
-    seen.add(final)
-    return nevra

@@ -3,9 +3,10 @@
 Needs a host where mock and its configs for the chroots (``/etc/mock/<chroot>.cfg``, from
 mock-core-configs) are installed, and an agent user allowed to run mock (member of the
 ``mock`` group). mock is not packaged for Debian; on such hosts use the local backend.
-Only :func:`mock_command` is tested here; running it needs mock.
+Running it needs mock; the tests run a script in its place.
 
-The command is ``mock -r <chroot> --rebuild <srpm> --resultdir <outdir>`` plus, per task:
+The command is ``mock -r <chroot> --rebuild <srpm> --resultdir <workdir>/results`` plus, per
+task:
 
 * network: ``--enable-network`` (mock turns on ``rpmbuild_networking`` and the host's
   resolv.conf), otherwise both are turned off explicitly with ``--config-opts``, so that a
@@ -27,6 +28,11 @@ rather than to that group; mock's own SIGTERM handling is what stops them. Where
 setuid (consolehelper) and the agent is not root, the agent's signals may not reach it.
 ``memory_bytes`` is not enforced here: mock has no per-build limit, and RLIMIT_AS on mock
 itself would constrain dnf rather than the build. Limit the agent's cgroup instead.
+
+mock copies the build's RPMs (and the rebuilt SRPM, and its logs) into its result directory,
+from a buildroot the build controlled. That directory lies in the work directory and is read
+like the local backend's ``build/RPMS``: through a handle taken before mock starts, the
+binary RPMs copied into ``outdir`` and nothing followed (``base.collect_packages``).
 """
 
 from __future__ import annotations
@@ -42,14 +48,17 @@ from coprd.builder._process import describe_exit, run_process_group
 from coprd.builder.backends.base import (
     RpmResult,
     RpmTask,
-    built_packages,
+    collect_packages,
     failed,
     rpm_result,
     srpm_problem,
     write_note,
 )
+from coprd.builder.confined import ConfinedDir
 
 KILL_GRACE_S = 30.0
+RESULTS = "results"
+"""mock's ``--resultdir``, in the task's work directory."""
 
 Isolation = Literal["nspawn", "simple", "auto"]
 
@@ -62,7 +71,7 @@ def mock_command(
     bootstrap: bool | None = None,
 ) -> list[str]:
     """The mock command line that builds ``task``; see the module docstring for each part."""
-    command = [mock, "-r", task.chroot, "--resultdir", str(task.outdir)]
+    command = [mock, "-r", task.chroot, "--resultdir", str(task.workdir / RESULTS)]
     command.append(f"--uniqueext={uniqueext(task)}")
     if task.enable_net:
         command.append("--enable-network")
@@ -110,7 +119,7 @@ class MockBackend:
         on_output: Callable[[bytes], None],
         cancel: threading.Event | None = None,
     ) -> RpmResult:
-        """Run mock for ``task``; mock leaves RPMs, the rebuilt SRPM and its logs in outdir."""
+        """Run mock for ``task``; the binary RPMs it makes are copied into ``task.outdir``."""
         executable = shutil.which(self.mock)
         if executable is None:
             return failed(on_output, f"mock ({self.mock}) is not installed on this builder")
@@ -120,29 +129,31 @@ class MockBackend:
         if task.memory_bytes is not None:
             write_note(on_output, "the mock backend does not enforce a memory limit")
         task.workdir.mkdir(parents=True, exist_ok=True)
-        task.outdir.mkdir(parents=True, exist_ok=True)
-        command = mock_command(
-            task, mock=executable, isolation=self.isolation, bootstrap=self.bootstrap
-        )
-        write_note(on_output, " ".join(command))
-        env = {
-            "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
-            "LANG": "C.UTF-8",
-            "HOME": os.environ.get("HOME", str(task.workdir)),
-        }
-        result = run_process_group(
-            command,
-            env=env,
-            on_output=on_output,
-            timeout_s=task.timeout_s,
-            cancel=cancel,
-            kill_grace_s=KILL_GRACE_S,
-            cwd=str(task.workdir),
-        )
-        return rpm_result(
-            "mock",
-            result,
-            on_output,
-            lambda: built_packages(task.outdir),
-            exit_text=describe_exit(result.returncode),
-        )
+        with ConfinedDir(task.workdir) as files:
+            files.remove(RESULTS)
+            files.make_dir(RESULTS)
+            command = mock_command(
+                task, mock=executable, isolation=self.isolation, bootstrap=self.bootstrap
+            )
+            write_note(on_output, " ".join(command))
+            env = {
+                "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+                "LANG": "C.UTF-8",
+                "HOME": os.environ.get("HOME", str(task.workdir)),
+            }
+            result = run_process_group(
+                command,
+                env=env,
+                on_output=on_output,
+                timeout_s=task.timeout_s,
+                cancel=cancel,
+                kill_grace_s=KILL_GRACE_S,
+                cwd=str(task.workdir),
+            )
+            return rpm_result(
+                "mock",
+                result,
+                on_output,
+                lambda: collect_packages(files, RESULTS, task.outdir, on_output),
+                exit_text=describe_exit(result.returncode),
+            )
