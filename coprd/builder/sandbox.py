@@ -80,6 +80,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import shutil
 import socket
 import threading
@@ -310,7 +311,14 @@ def _run(
         # the first process on (setting them from here needs CAP_SYS_RESOURCE, which a
         # root agent in a container may lack).
         rlimits = {"fsize": limits.disk_bytes, "core": 0}
-        if counter is not None:
+        # RLIMIT_NPROC counts a uid's processes. A root agent's slots have a build uid each,
+        # so the limit goes on that uid from the start. An unprivileged agent shares its uid
+        # with its builds: the limit is set on the sandbox's first process only once that
+        # process has made its user namespace (which records the creator's limit as its
+        # own, unlimited, ceiling), so that since Linux 5.14 it counts the processes of this
+        # sandbox alone, not the agent's nor a sibling slot's.
+        nproc_later = counter is not None and user is None
+        if counter is not None and not nproc_later:
             rlimits["nproc"] = limits.processes
         if memory is not None and (group is None or group.memory is None):
             rlimits["as"] = memory
@@ -324,6 +332,10 @@ def _run(
                 group.add(sandbox_pid)
             if counter is not None:
                 counter.watch(sandbox_pid)
+            if nproc_later:
+                resource.prlimit(
+                    sandbox_pid, resource.RLIMIT_NPROC, (limits.processes, limits.processes)
+                )
             if network is not None and not network.attach(sandbox_pid, deadline):
                 return  # bubblewrap failed; its output and status say why
             gate.release()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -149,3 +151,124 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("coprd"))
     yield srv
     stop_server(srv)
+
+
+# -- builder agents outside the server, as root or as an unprivileged user ---------------
+
+UNPRIVILEGED_UID = 1_999_990_000
+"""The uid an unprivileged test agent runs as: no account, far from login users and from
+the build uids of root agents (2000000000 and up)."""
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    workdir: Path
+    log: Path
+    uid: int
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def agent_python(uid: int) -> tuple[list[str], dict[str, str]]:
+    """A Python command that ``uid`` can run with coprd importable, and the environment it
+    needs: this interpreter where ``uid`` may execute it, else the system's python3 of the
+    same version with this checkout and the venv's packages on its path."""
+
+    def runs(command: list[str], env: dict[str, str]) -> bool:
+        try:
+            done = subprocess.run(
+                command,
+                user=uid,
+                group=uid,
+                extra_groups=[],
+                cwd="/",
+                capture_output=True,
+                env={**os.environ, **env},
+                timeout=60,
+            )
+        except OSError:  # not executable by uid
+            return False
+        return done.returncode == 0
+
+    if runs([sys.executable, "-c", "import coprd"], {}):
+        return [sys.executable], {}
+    system = Path("/usr/bin/python3")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    site = Path(sys.prefix) / "lib" / f"python{version}" / "site-packages"
+    repo = Path(__file__).resolve().parents[2]
+    env = {"PYTHONPATH": f"{repo}:{site}"}
+    check = f"import sys, coprd; assert sys.version.startswith('{version}.')"
+    if system.exists() and runs([str(system), "-c", check], env):
+        return [str(system)], env
+    pytest.skip(f"no Python {version} with coprd that uid {uid} may run")
+
+
+def start_worker(
+    server: Server,
+    home: Path,
+    *,
+    uid: int | None = None,
+    concurrency: int = 2,
+    env: dict[str, str] | None = None,
+) -> Worker:
+    """``coprd worker`` against ``server`` with a builder token of its own, as root
+    (``uid`` None) or as the unprivileged ``uid``; ``home`` (which ``uid`` must be able to
+    reach) holds its token, settings and work directory."""
+    name = f"agent-{secrets.token_hex(3)}"
+    token = server.coprd("builder", "add", name).stdout.strip()
+    home.mkdir(parents=True, exist_ok=True)
+    token_file = home / "token"
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
+    workdir = home / "work"
+    log = home / "worker.log"
+    command = [str(BIN / "coprd")]
+    extra: dict[str, str] = {}
+    user: dict[str, Any] = {}
+    if uid is not None:
+        python, extra = agent_python(uid)
+        command = [*python, "-m", "coprd.cli"]
+        for path in (home, token_file):
+            os.chown(path, uid, uid)
+        user = {"user": uid, "group": uid, "extra_groups": []}
+    process_env = {k: v for k, v in os.environ.items() if not k.startswith("COPRD_")}
+    process_env.update(HOME=str(home), COPRD_DATA_DIR=str(home / "data"), **extra, **(env or {}))
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                *command,
+                "worker",
+                "--server",
+                server.url,
+                "--token-file",
+                str(token_file),
+                "--workdir",
+                str(workdir),
+                "--concurrency",
+                str(concurrency),
+            ],
+            env=process_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd="/",
+            **user,
+        )
+    worker = Worker(process, workdir, log, uid if uid is not None else 0)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while "slot(s) for" not in worker.output():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"coprd worker did not start:\n{worker.output()}")
+        time.sleep(0.1)
+    return worker
+
+
+def stop_worker(worker: Worker) -> None:
+    worker.process.terminate()
+    try:
+        worker.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.process.kill()
+        worker.process.wait()

@@ -1,0 +1,374 @@
+"""The escape suite: a malicious user's builds, through the whole pipeline, against an agent
+run as root and one run as an unprivileged user.
+
+Each attack is a crafted SRPM (or a custom source) submitted with the real copr-cli to a real
+``coprd serve``, built by a real ``coprd worker`` in the real sandbox. Each test asserts what
+the user sees (the build's state and the sentence in its log) and what the host sees (no
+file, key, process or package of the attacker's where it must not be). The agents run with
+lowered limits (256 processes, 256 MiB of disk) so that the attacks end in seconds; the
+defaults are enforced by the same code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import stat
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import (
+    UNPRIVILEGED_UID,
+    Server,
+    Worker,
+    start_server,
+    start_worker,
+    stop_server,
+    stop_worker,
+)
+from tests.integration.test_builds import CHROOT, make_srpm
+from tests.integration.test_sandbox_builds import fetch_log, submitted_id, wait_ended
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(os.geteuid() != 0, reason="runs agents as root and as another user"),
+]
+
+PROCESSES = 256
+DISK_MB = 256
+WORKER_ENV = {
+    "COPRD_BUILD_MAX_PROCS": str(PROCESSES),
+    "COPRD_BUILD_DISK_MB": str(DISK_MB),
+}
+
+SPEC = """\
+Name:           @NAME@
+Version:        1
+Release:        1
+Summary:        An attack on the builder
+License:        MIT
+BuildArch:      noarch
+
+%description
+An attack on the builder.
+
+%build
+@BUILD@
+
+%install
+@INSTALL@
+install -D -m 0644 /dev/null %{buildroot}%{_datadir}/@NAME@/ran
+
+%files
+%{_datadir}/@NAME@/ran
+"""
+
+
+@dataclass
+class Attack:
+    """One attack: the %build and %install scripts, or a custom source's script."""
+
+    build: str = "true"
+    install: str = "true"
+    custom_script: str | None = None
+
+
+@dataclass
+class Outside:
+    """A host directory the attacks point their symlinks at, holding packages that are not
+    the attacker's to publish; inside the sandbox the same path is the build's own /var/tmp."""
+
+    path: Path
+    rpm_name: str
+    srpm_name: str
+
+
+def outside_packages(tmp: Path) -> Outside:
+    nonce = secrets.token_hex(4)
+    path = Path(f"/var/tmp/coprd-escape-{nonce}")
+    path.mkdir()
+    name = f"planted{nonce}"
+    spec = tmp / f"{name}.spec"
+    spec.write_text(
+        SPEC.replace("@NAME@", name).replace("@BUILD@", "true").replace("@INSTALL@", "true")
+    )
+    top = tmp / "planted-top"
+    subprocess.run(
+        ["rpmbuild", "-ba", str(spec), "--define", f"_topdir {top}"],
+        check=True,
+        capture_output=True,
+    )
+    for rpm in top.rglob("*.rpm"):
+        shutil.copy(rpm, path)
+        if not rpm.name.endswith(".src.rpm"):
+            # Also where rpmbuild would look for its own noarch packages.
+            (path / "noarch").mkdir(exist_ok=True)
+            shutil.copy(rpm, path / "noarch")
+            (path / "RPMS" / "noarch").mkdir(parents=True, exist_ok=True)
+            shutil.copy(rpm, path / "RPMS" / "noarch")
+    return Outside(path, f"{name}-1-1.noarch.rpm", f"{name}-1-1.src.rpm")
+
+
+_SWAP = 'mkdir -p "$victim"; mv "$victim" @OUT@; ln -s @OUT@ "$victim"; echo "swapped $victim"'
+
+_SYSCALLS = r"""
+cat > probe.py <<'EOF'
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+agent = int(sys.argv[1])
+def call(name, number, *args):
+    result = libc.syscall(number, *args)
+    print("probe", name, "ok" if result >= 0 else errno.errorcode[ctypes.get_errno()])
+call("add_key", 248, b"user", b"@KEY@", b"secret", 1, ctypes.c_long(-4))
+call("keyctl", 250, 0, -4)
+call("bpf", 321, 0, 0, 0)
+call("mount", 165, b"none", b"/usr", b"tmpfs", 0, 0)
+call("unshare", 272, 0x10000000)
+call("ptrace-agent", 101, 16, agent, 0, 0)
+EOF
+/usr/bin/python3 probe.py @AGENT@
+unshare --user --map-root-user true && echo "probe unshare-cmd ok" \
+    || echo "probe unshare-cmd refused"
+mount -t tmpfs none /builddir && echo "probe mount-cmd ok" || echo "probe mount-cmd refused"
+"""
+
+_SETUID = """\
+cp /bin/true suid-@NONCE@
+chmod 4755 suid-@NONCE@
+ls -ln suid-@NONCE@
+i=0; while [ ! -e go-@NONCE@ ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+"""
+
+# A spec whose mere parsing (rpmbuild -bs, in the source task) swaps the directory the
+# agent takes the SRPM from for a symlink to the outside.
+_CUSTOM = """\
+#!/bin/sh
+cat > evil.spec <<'EOF'
+%global swap %(mkdir -p @OUT@; rm -rf /builddir/.coprd-srpm; ln -s @OUT@ /builddir/.coprd-srpm)
+Name: evilsource
+Version: 1
+Release: 1
+Summary: x
+License: MIT
+%description
+x
+%files
+EOF
+"""
+
+
+def attacks(outside: Outside, nonce: str, key: str) -> dict[str, Attack]:
+    out = str(outside.path)
+    swap = _SWAP.replace("@OUT@", out)
+    return {
+        # Results collection must not follow a directory the build replaced by a symlink.
+        "swaptopdir": Attack(install=f"victim=%{{_topdir}}; {swap}"),
+        "swaprpms": Attack(install=f"victim=%{{_rpmdir}}; {swap}"),
+        "swaparch": Attack(install=f"victim=%{{_rpmdir}}/noarch; {swap}"),
+        "swapsrpms": Attack(install=f"victim=%{{_srcrpmdir}}; {swap}"),
+        "swapsource": Attack(custom_script=_CUSTOM.replace("@OUT@", out)),
+        "forkbomb": Attack(build="bomb() { bomb | bomb & }; bomb; sleep 60"),
+        "syscalls": Attack(build=_SYSCALLS.replace("@KEY@", key)),
+        "setuid": Attack(build=_SETUID.replace("@NONCE@", nonce)),
+        "diskfill": Attack(
+            build="i=0; while :; do head -c 1048576 /dev/zero > f$i || exit 1; i=$((i+1)); done"
+        ),
+    }
+
+
+@dataclass
+class Run:
+    server: Server
+    worker: Worker
+    config: Path
+    outside: Outside
+    nonce: str
+    key: str
+    ids: dict[str, int] = field(default_factory=dict)
+    max_processes: int = 0
+    baseline_processes: int = 0
+    setuid_owners: set[int] = field(default_factory=set)
+
+
+def _processes() -> int:
+    return sum(1 for entry in os.scandir("/proc") if entry.name.isdigit())
+
+
+@pytest.fixture(scope="module", params=["root", "unprivileged"])
+def run(
+    request: pytest.FixtureRequest, _passable_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Run]:
+    """A server, one agent (as root, or as an unprivileged uid) and every attack submitted
+    at once; waits until all have ended, counting the host's processes meanwhile."""
+    mode = str(request.param)
+    tmp = tmp_path_factory.mktemp(f"escapes-{mode}")
+    server = start_server(tmp / "server")
+    home = Path(os.path.join(_passable_root, f"worker-{mode}-{secrets.token_hex(3)}"))
+    uid = UNPRIVILEGED_UID if mode == "unprivileged" else None
+    worker = start_worker(server, home, uid=uid, env=WORKER_ENV)
+    outside = outside_packages(tmp)
+    nonce = secrets.token_hex(4)
+    key = f"coprd-escape-{nonce}"
+    try:
+        config = server.add_user("mallory")
+        created = server.copr_cli(config, "create", "evil", "--chroot", CHROOT)
+        assert created.returncode == 0, created.stderr
+        result = Run(server, worker, config, outside, nonce, key)
+        result.baseline_processes = _processes()
+        for name, attack in attacks(outside, nonce, key).items():
+            result.ids[name] = _submit(result, tmp, name, attack)
+        _wait_watching(result)
+        yield result
+    finally:
+        stop_worker(worker)
+        stop_server(server)
+        shutil.rmtree(outside.path, ignore_errors=True)
+
+
+def _submit(run: Run, tmp: Path, name: str, attack: Attack) -> int:
+    if attack.custom_script is not None:
+        script = tmp / f"{name}.sh"
+        script.write_text(attack.custom_script)
+        built = run.server.copr_cli(
+            run.config, "buildcustom", "--nowait", "evil", "--script", str(script)
+        )
+    else:
+        build = attack.build.replace("@AGENT@", str(run.worker.process.pid))
+        spec = tmp / name / f"{name}.spec"
+        spec.parent.mkdir(parents=True)
+        spec.write_text(
+            SPEC.replace("@NAME@", name)
+            .replace("@BUILD@", build)
+            .replace("@INSTALL@", attack.install)
+        )
+        srpm = make_srpm(spec, tmp / name / "srpm")
+        built = run.server.copr_cli(run.config, "build", "--nowait", "evil", str(srpm))
+    assert built.returncode == 0, built.stdout + built.stderr
+    return submitted_id(built.stdout)
+
+
+def _wait_watching(run: Run) -> None:
+    """Wait for every build; meanwhile count the host's processes, and let the setuid
+    attack go on once its file was seen on the host (see test_setuid_...)."""
+    done = threading.Event()
+
+    def count() -> None:
+        rounds = 0
+        while not done.wait(0.05):
+            run.max_processes = max(run.max_processes, _processes())
+            rounds += 1
+            if rounds % 4 == 0:
+                _release_setuid(run)
+
+    counter = threading.Thread(target=count, daemon=True)
+    counter.start()
+    try:
+        deadline = time.monotonic() + 600
+        for build_id in run.ids.values():
+            wait_ended(run.server, build_id, timeout_s=max(1.0, deadline - time.monotonic()))
+    finally:
+        done.set()
+        counter.join()
+
+
+def _release_setuid(run: Run) -> None:
+    """Note who owns the setuid attack's file on the host, then let the build end."""
+    with contextlib.suppress(OSError):  # the agent removes task directories meanwhile
+        for path in run.worker.workdir.rglob(f"suid-{run.nonce}"):
+            st = path.lstat()
+            if st.st_mode & stat.S_ISUID:
+                run.setuid_owners.add(st.st_uid)
+                (path.parent / f"go-{run.nonce}").touch()
+
+
+def _log(run: Run, name: str) -> str:
+    build_id = run.ids[name]
+    chroot = "srpm-builds" if name == "swapsource" else CHROOT
+    where = f"{build_id:08d}" if chroot == "srpm-builds" else f"{build_id:08d}-{name}"
+    return fetch_log(f"{run.server.url}/results/mallory/evil/{chroot}/{where}/builder-live.log.gz")
+
+
+def _state(run: Run, name: str) -> str:
+    return str(httpx.get(f"{run.server.url}/api_3/build/{run.ids[name]}").json()["state"])
+
+
+def _published(run: Run) -> str:
+    """Every file name under the project's results, and its repodata's primary list."""
+    names = [p.name for p in (run.server.data_dir / "results" / "mallory").rglob("*")]
+    return "\n".join(names)
+
+
+@pytest.mark.parametrize("name", ["swaptopdir", "swaprpms", "swaparch", "swapsource"])
+def test_a_symlinked_result_directory_publishes_nothing_from_outside(run: Run, name: str) -> None:
+    assert _state(run, name) == "failed"
+    log = _log(run, name)
+    assert "is a symlink" in log or "not a regular file" in log, log[-3000:]
+    published = _published(run)
+    assert run.outside.rpm_name not in published
+    assert run.outside.srpm_name not in published
+
+
+def test_a_symlinked_srpms_directory_changes_nothing(run: Run) -> None:
+    # rpmbuild --rebuild writes no SRPM there, and the agent takes none from it: the build
+    # publishes its own package, nothing from outside.
+    assert _state(run, "swapsrpms") == "succeeded"
+    published = _published(run)
+    assert "swapsrpms-1-1.noarch.rpm" in published
+    assert run.outside.rpm_name not in published
+    assert run.outside.srpm_name not in published
+
+
+def test_a_fork_bomb_fails_the_build_and_the_host_stays_bounded(run: Run) -> None:
+    assert _state(run, "forkbomb") == "failed"
+    log = _log(run, "forkbomb")
+    assert f"the build reached its limit of {PROCESSES} processes" in log, log[-3000:]
+    # The other attacks ran beside it: a few dozen processes of theirs, and the agent's.
+    assert run.max_processes - run.baseline_processes < PROCESSES + 150
+
+
+def test_keyrings_mounts_namespaces_bpf_and_ptrace_are_refused(run: Run) -> None:
+    log = _log(run, "syscalls")
+    probes = dict(re.findall(r"^probe (\S+) (\S+)$", log, re.MULTILINE))
+    assert probes["add_key"] == "EPERM" and probes["keyctl"] == "EPERM", log[-3000:]
+    assert probes["bpf"] == "EPERM"
+    assert probes["mount"] == "EPERM" and probes["mount-cmd"] == "refused"
+    assert probes["unshare"] == "EPERM" and probes["unshare-cmd"] == "refused"
+    # The agent is not in the build's pid namespace: its pid names nothing there.
+    assert probes["ptrace-agent"] in ("ESRCH", "EPERM")
+    # No key of the build's anywhere on the host.
+    assert run.key not in Path("/proc/keys").read_text()
+
+
+def test_chmod_u_plus_s_makes_no_host_root_setuid_file(run: Run) -> None:
+    log = _log(run, "setuid")
+    assert _state(run, "setuid") == "succeeded", log[-3000:]
+    # The build reported its file as its own uid 1000, mode rwsr-xr-x; on the host it was
+    # the build uid's (checked while it waited, in _setuid_files), never root's.
+    assert re.search(rf"-rwsr-xr-x 1 1000 1000 \d+ .* suid-{run.nonce}", log), log[-3000:]
+    assert run.setuid_owners, "the setuid file was never seen on the host"
+    assert 0 not in run.setuid_owners
+    # A root agent's builds are its build uid; an unprivileged agent's are its own.
+    expected = 2_000_000_000 if run.worker.uid == 0 else run.worker.uid
+    assert run.setuid_owners == {expected}
+
+
+def test_writing_past_the_disk_limit_fails_the_build(run: Run) -> None:
+    assert _state(run, "diskfill") == "failed"
+    log = _log(run, "diskfill")
+    assert f"disk limit of {DISK_MB} MiB exceeded" in log, log[-3000:]
+
+
+def test_the_agent_survived_every_attack(run: Run) -> None:
+    assert run.worker.process.poll() is None
+    # Nothing of the builds is left in the agent's work directory.
+    assert list(run.worker.workdir.rglob("task-*")) == []
