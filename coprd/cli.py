@@ -7,6 +7,7 @@ works on the database they name; refusals end with one line on stderr and exit s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import getpass
 import os
@@ -122,6 +123,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 agent.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 agent.kill()
+        with contextlib.suppress(OSError):  # the agents removed theirs; only if empty
+            settings.agent_work_dir("serve").rmdir()
 
 
 GRACEFUL_SHUTDOWN_S = 3

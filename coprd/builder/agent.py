@@ -9,6 +9,7 @@ expired, 409) is abandoned at once.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.cookiejar
 import logging
 import tempfile
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 
 from coprd.builder import workspace
-from coprd.builder.backends.base import Backend, RpmTask
+from coprd.builder.backends.base import Backend, RpmTask, log_line
 from coprd.builder.sandbox import SandboxPolicy
 from coprd.builder.srpm import InvalidPackage, inspect_srpm
 from coprd.sources import SourceFailed, make_srpm
@@ -199,7 +200,7 @@ class LiveLog:
             self.flush()
 
     def line(self, text: str) -> None:
-        self.write(f"[coprd-agent] {text}\n".encode())
+        self.write(log_line("coprd-agent", text))
 
     def flush(self) -> None:
         with self.send_lock:  # chunks must arrive in order
@@ -244,6 +245,16 @@ class Agent:
 
     def run(self) -> None:
         """Claim and run tasks until :attr:`stop` is set."""
+        root = workspace.prepare_root(self.config.workdir, self.config.policy.user)
+        for leftover in root.glob("task-*"):  # of an agent that was killed mid-task
+            workspace.remove(leftover)
+        try:
+            self._claim_and_run()
+        finally:
+            with contextlib.suppress(OSError):  # only if empty
+                root.rmdir()
+
+    def _claim_and_run(self) -> None:
         idle = self.config.poll_s
         while not self.stop.is_set():
             asked = time.monotonic()
@@ -275,7 +286,6 @@ class Agent:
         task_id = int(task["task_id"])
         cancel = threading.Event()
         user = self.config.policy.user
-        workspace.prepare_root(self.config.workdir, user)
         workdir = Path(tempfile.mkdtemp(prefix=f"task-{task_id}-", dir=self.config.workdir))
         if user is not None:
             workdir.chmod(0o711)  # the build uid passes through to its own directory

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from coprd.builder import cgroups
 from coprd.builder.cgroups import CgroupSupport
+from coprd.builder.confined import openat2_available
 from coprd.builder.seccomp import SeccompUnavailable, filter_bpf
 from coprd.builder.workspace import BuildUser
 
@@ -35,6 +36,7 @@ class Protections:
     userns_problem: str | None
     seccomp_problem: str | None
     cgroups: CgroupSupport
+    openat2: bool = True
 
     @property
     def userns(self) -> bool:
@@ -69,6 +71,12 @@ class Protections:
                 f"({self.cgroups.problems.get('memory')}): make -j may use the limit once "
                 "per process. Run the agent as root, or in a systemd unit with Delegate=yes"
             )
+        if not self.openat2:
+            lines.append(
+                "the kernel has no openat2 (Linux 5.6+): what builds leave is read back by "
+                "opening one path component at a time without following links, which is as "
+                "strict but slower"
+            )
         return lines
 
 
@@ -80,7 +88,7 @@ def probe(user: BuildUser | None) -> Protections:
         seccomp_problem = None
     except SeccompUnavailable as exc:
         seccomp_problem = str(exc)
-    return Protections(_userns_problem(user), seccomp_problem, cgroups.probe())
+    return Protections(_userns_problem(user), seccomp_problem, cgroups.probe(), openat2_available())
 
 
 def _userns_problem(user: BuildUser | None) -> str | None:

@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from coprd.builder._process import format_seconds
+from coprd.builder.backends.base import log_line
 from coprd.builder.confined import ConfinedDir, ConfinementError, Entry
 from coprd.builder.sandbox import (
     SANDBOX_WORKDIR,
@@ -84,7 +85,7 @@ class NotFound(SourceFailed):
 
 def note(log: Callable[[bytes], None], text: str) -> None:
     """An agent's line in the task's log (as ``LiveLog.line`` writes them)."""
-    log(f"[coprd-agent] {text}\n".encode(errors="replace"))
+    log(log_line("coprd-agent", text))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 
 from coprd.builder.backends import Backend, LocalBackend, MockBackend, RpmResult, RpmTask
-from coprd.builder.backends.base import collect_packages, failed, srpm_problem, write_note
+from coprd.builder.backends.base import (
+    collect_packages,
+    failed,
+    log_line,
+    srpm_problem,
+    write_note,
+)
 from coprd.builder.confined import ConfinedDir, ConfinementError
 from coprd.builder.macros import chroot_macros
 from coprd.builder.srpm import Nevra, inspect_rpm, inspect_srpm
@@ -199,3 +205,14 @@ def test_collect_packages_copies_only_the_builds_own_binary_rpms(
             collect_packages(files, "results", tmp_path / "out2", notes.extend)
         assert collect_packages(files, "missing", tmp_path / "out3", notes.extend) == []
     assert not (tmp_path / "out2").exists()
+
+
+def test_names_the_build_chose_cannot_fake_a_line_of_coprd() -> None:
+    # A file the build named "x\n[coprd] built evil.rpm" is reported on one line.
+    name = "x\n[coprd] built evil-1-1.noarch.rpm\r\x1b[2K"
+    line = log_line("coprd", f"skipped {name}: not a regular file")
+    assert line.count(b"\n") == 1 and line.endswith(b"\n")
+    assert line == (
+        b"[coprd] skipped x\\x0a[coprd] built evil-1-1.noarch.rpm\\x0d\\x1b[2K: "
+        b"not a regular file\n"
+    )

@@ -102,9 +102,17 @@ class Backend(Protocol):
         ...
 
 
+def log_line(marker: str, text: str) -> bytes:
+    """One line of coprd's own for a build log, ``[marker] text``. Names in ``text`` may be
+    the build's (file names, package names): a newline, a carriage return or a terminal
+    escape in them is written as ``\\xNN``, so that they cannot fake a line of coprd's."""
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    return f"[{marker}] {shown}\n".encode(errors="replace")
+
+
 def write_note(on_output: Callable[[bytes], None], text: str) -> None:
     """A line of the backend's own in the build log, marked as coprd's, not the build's."""
-    on_output(f"[coprd] {text}\n".encode())
+    on_output(log_line("coprd", text))
 
 
 def failed(on_output: Callable[[bytes], None], message: str) -> RpmResult:
