@@ -56,6 +56,14 @@ class Settings:
     signing: bool = True
     signing_key_type: str = SIGNING_KEY_TYPES[0]
     signing_key_days: int = 5 * 365 + 1
+    # What one task may leave behind (coprd/core/limits.py). The agent holds a build to
+    # the settings of the host it runs on, the server to its own.
+    # A log keeps its first max_log_bytes, then a line that says it was cut, then the last
+    # log_tail_bytes of the rest (which the agent holds in memory while the build runs).
+    # 64 MiB is many times the log of an ordinary build, yet what a runaway loop prints in
+    # seconds; it gzips to a few MiB in the results.
+    max_log_bytes: int = 64 * 1024 * 1024
+    log_tail_bytes: int = 1024 * 1024
 
     @property
     def effective_database_url(self) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
@@ -24,19 +24,22 @@ from coprd.agent_api.schemas import ClaimIn, FinishIn, FinishOut, HeartbeatOut, 
 from coprd.agent_api.wakeup import RECHECK_S, WorkSignal
 from coprd.config import Settings
 from coprd.core import builds, results, scheduling
-from coprd.core.errors import NotFound, TooLarge
+from coprd.core.errors import InvalidInput, NotFound, TooLarge
 from coprd.core.project_chroots import build_config
 from coprd.core.projects import get_project
 from coprd.core.sources import SourceSettings
 from coprd.db.engine import read_session, write_session
 from coprd.db.models import Builder, BuildTask
 from coprd.http import DB, AppSettings, ReadDB
+from coprd.publish import livelog
 from coprd.publish.createrepo import CreaterepoFailed
 from coprd.publish.publisher import Publisher
 
 router = APIRouter(prefix="/backend", tags=["builder agents"])
 
 MAX_LOG_CHUNK = 1024 * 1024
+# The line an agent says its log was cut with (``?cut=true``).
+MAX_CUT_MARKER = 1024
 # Result files are streamed to disk; the configured limit is enforced while streaming.
 MAX_RESULT_BODY = 64 * 1024 * 1024 * 1024
 TaskId = Annotated[int, PathParam(ge=1)]
@@ -142,8 +145,7 @@ def _claim_once(request: Request, builder_id: int, arches: list[str]) -> TaskOut
         out = _task_out(db, settings, task)
         build = builds.get_build_of_task(db, task)
         if not task.is_source and build.project.fedora_review:
-            with open(_held_dir(db, settings, builder, task.id) / results.LIVE_LOG, "ab") as log:
-                log.write(FEDORA_REVIEW_SKIPPED)
+            _append_log(settings, _held_dir(db, settings, builder, task.id), FEDORA_REVIEW_SKIPPED)
         return out
 
 
@@ -165,12 +167,30 @@ def _held_dir(db: Session, settings: Settings, builder: Builder, task_id: int) -
 
 @router.post("/task/{task_id}/log", status_code=204, max_body_size=MAX_LOG_CHUNK)
 async def append_log(
-    request: Request, db: ReadDB, settings: AppSettings, builder: ReadingBuilder, task_id: TaskId
+    request: Request,
+    db: ReadDB,
+    settings: AppSettings,
+    builder: ReadingBuilder,
+    task_id: TaskId,
+    cut: Annotated[
+        bool, Query(description="the agent cut the log here; the body is its line")
+    ] = False,
 ) -> Response:
-    """Append a chunk to the task's ``builder-live.log``, readable over HTTP at once."""
+    """Append a chunk to the task's ``builder-live.log``, readable over HTTP at once.
+
+    The log is cut past ``max_log_bytes`` whatever the agent sends (``core/limits.py``).
+    With ``cut=true`` the agent says it cut the log itself (with its own settings): the
+    body is the line that says so, and what the agent sends next is the log's tail."""
     chunk = await request.body()
+    if cut and len(chunk) > MAX_CUT_MARKER:
+        raise InvalidInput(f"a cut line is at most {MAX_CUT_MARKER} bytes", "cut")
     directory = await run_in_threadpool(_held_dir, db, settings, builder, task_id)
-    await run_in_threadpool(_append_log, directory, chunk)
+    if cut:
+        await run_in_threadpool(
+            livelog.cut_log, directory, chunk, tail_bytes=settings.log_tail_bytes
+        )
+    else:
+        await run_in_threadpool(_append_log, settings, directory, chunk)
     return Response(status_code=204)
 
 
@@ -179,9 +199,10 @@ def _held_task_dir(db: Session, builder: Builder, task_id: int) -> str:
     return str(results.task_dir(builds.get_build_of_task(db, task), task))
 
 
-def _append_log(directory: Path, chunk: bytes) -> None:
-    with open(directory / results.LIVE_LOG, "ab") as log:
-        log.write(chunk)
+def _append_log(settings: Settings, directory: Path, chunk: bytes) -> None:
+    livelog.append_log(
+        directory, chunk, max_bytes=settings.max_log_bytes, tail_bytes=settings.log_tail_bytes
+    )
 
 
 @router.put("/task/{task_id}/files/{name}", status_code=204, max_body_size=MAX_RESULT_BODY)
@@ -248,7 +269,8 @@ def finish(
     build = builds.get_build_of_task(db, task)
     directory = str(results.task_dir(build, task))
     if body.log_tail:
-        _append_log(_held_dir(db, request.app.state.settings, builder, task_id), body.log_tail)
+        settings: Settings = request.app.state.settings
+        _append_log(settings, _held_dir(db, settings, builder, task_id), body.log_tail)
     outcome = scheduling.TaskOutcome(
         state=body.state,
         message=body.message,

@@ -12,6 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+# In a running task's directory: the lock its live log and its uploads are written under
+# (see publish/livelog.py and publish/builddir.py). Hidden, like every file of coprd's own
+# there: the results pages and createrepo_c never see it.
+TASK_LOCK = ".coprd-task.lock"
+
 
 @contextmanager
 def flocked(path: Path) -> Iterator[tuple[int, float]]:

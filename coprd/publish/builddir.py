@@ -9,7 +9,8 @@ for another build of the same chroot never indexes a package whose build has not
 succeeded.
 
 **Logs are gzipped.** While a build runs, ``builder-live.log`` grows and is served as
-plain text; afterwards every ``X.log`` becomes ``X.log.gz`` (the results pages redirect
+plain text (cut past a size, see ``publish/livelog.py``); afterwards its cut tail is
+written below it, and every ``X.log`` becomes ``X.log.gz`` (the results pages redirect
 a request for the plain name to the gzipped one, as Copr's web servers do).
 """
 
@@ -22,7 +23,8 @@ from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
-from coprd.publish._fs import fsync_dir, write_atomically
+from coprd.publish._fs import TASK_LOCK, fsync_dir, write_atomically
+from coprd.publish.livelog import close_log
 
 __all__ = ["drop_packages", "finish_build_dir", "pending_name", "reveal_packages"]
 
@@ -36,7 +38,8 @@ _LEVEL = 6
 def finish_build_dir(build_dir: Path) -> list[Path]:
     """Gzip every ``*.log`` directly in ``build_dir`` (``builder-live.log``,
     ``backend.log``, …) into ``*.log.gz`` and remove the plain file; returns the
-    ``.log.gz`` files written.
+    ``.log.gz`` files written. The live log's cut tail, if any, is written below it first,
+    and the task directory's lock goes at the end.
 
     Each ``.log.gz`` is written atomically before its ``.log`` is removed, so a crash
     leaves one or both, never a truncated ``.gz``; calling again after a crash or a
@@ -44,6 +47,7 @@ def finish_build_dir(build_dir: Path) -> list[Path]:
     build's writers have stopped. Hidden files, symlinks and sub-directories are left
     alone.
     """
+    close_log(build_dir)
     written = []
     for log in sorted(build_dir.glob("*.log")):
         if log.name.startswith(".") or log.is_symlink() or not log.is_file():
@@ -56,6 +60,7 @@ def finish_build_dir(build_dir: Path) -> list[Path]:
         os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
         log.unlink()
         written.append(target)
+    (build_dir / TASK_LOCK).unlink(missing_ok=True)
     if written:
         fsync_dir(build_dir)
     return written
