@@ -92,6 +92,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
                         str(token_file),
                         "--workdir",
                         str(settings.data_dir / "work" / f"agent-{i}"),
+                        # The agents read this host's settings as the server does (their
+                        # limits: max_log_bytes, max_result_files, ...), from the same place.
+                        "--data-dir",
+                        str(settings.data_dir),
                     ],
                     preexec_fn=_die_with_parent,
                 )
@@ -169,8 +173,16 @@ def cmd_worker(args: argparse.Namespace) -> None:
     def backend() -> Backend:
         return MockBackend() if args.backend == "mock" else LocalBackend()
 
+    settings = _settings(args)  # this host's: what a build may leave behind
     configs = [
-        AgentConfig(args.server, token, arches, workdir / f"slot-{i}")
+        AgentConfig(
+            args.server,
+            token,
+            arches,
+            workdir / f"slot-{i}",
+            max_log_bytes=settings.max_log_bytes,
+            log_tail_bytes=settings.log_tail_bytes,
+        )
         for i in range(args.concurrency)
     ]
     print(

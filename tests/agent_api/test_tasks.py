@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coprd.agent_api import tasks
 from coprd.app import create_app
+from coprd.builder.agent import AgentConfig, LiveLog
+from coprd.builder.agent import Server as AgentServer
 from coprd.config import Settings
 from coprd.core import builders, builds, limits, projects, tokens, users
 from coprd.core.builds import BuildOptions, Source
@@ -463,6 +465,33 @@ def test_a_log_the_agent_cut_keeps_the_agents_line_once(
     client.post(f"/backend/task/{rid}/finish", json={"state": "failed"}, headers=auth)
     log = gzip.decompress((build_dir / "builder-live.log.gz").read_bytes())
     assert log == cut_as_the_rule_says(data[:800] + data[-200:], 800, 200)
+
+
+def test_the_agents_live_log_arrives_as_the_server_would_cut_it(
+    settings: Settings, engine: Engine, setup: tuple[dict[str, str], int]
+) -> None:
+    """The agent's LiveLog (its cut) and the server's cut, with the same settings, store
+    the same bytes."""
+    auth, build_id = setup
+    client = small_limits_client(settings, engine, max_log_bytes=1000, log_tail_bytes=300)
+    finish_source(client, auth)
+    rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    config = AgentConfig("http://testserver", "t", ("x86_64",), settings.data_dir / "work")
+    server = AgentServer(config, threading.Event())
+    server.client = client
+    client.headers.update(auth)
+    data = output(20_000)
+    live = LiveLog(server, rid, max_bytes=1000, tail_bytes=300)
+    for start in range(0, len(data), 333):
+        live.write(data[start : start + 333])
+    tail = live.tail()
+    client.post(
+        f"/backend/task/{rid}/finish",
+        json={"state": "succeeded", "log_tail": base64.b64encode(tail).decode()},
+    )
+    build_dir = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello"
+    log = gzip.decompress((build_dir / "builder-live.log.gz").read_bytes())
+    assert log == cut_as_the_rule_says(data, 1000, 300)
 
 
 def test_the_live_log_is_not_an_upload(
