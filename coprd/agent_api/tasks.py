@@ -25,13 +25,14 @@ from coprd.agent_api.wakeup import RECHECK_S, WorkSignal
 from coprd.config import Settings
 from coprd.core import builds, results, scheduling
 from coprd.core.errors import InvalidInput, NotFound, TooLarge
+from coprd.core.limits import too_many_bytes
 from coprd.core.project_chroots import build_config
 from coprd.core.projects import get_project
 from coprd.core.sources import SourceSettings
 from coprd.db.engine import read_session, write_session
 from coprd.db.models import Builder, BuildTask
 from coprd.http import DB, AppSettings, ReadDB
-from coprd.publish import livelog
+from coprd.publish import builddir, livelog
 from coprd.publish.createrepo import CreaterepoFailed
 from coprd.publish.publisher import Publisher
 
@@ -40,6 +41,8 @@ router = APIRouter(prefix="/backend", tags=["builder agents"])
 MAX_LOG_CHUNK = 1024 * 1024
 # The line an agent says its log was cut with (``?cut=true``).
 MAX_CUT_MARKER = 1024
+# A finish names up to MAX_FINISH_PACKAGES packages (~150 bytes of JSON each).
+MAX_FINISH_BODY = 4 * 1024 * 1024
 # Result files are streamed to disk; the configured limit is enforced while streaming.
 MAX_RESULT_BODY = 64 * 1024 * 1024 * 1024
 TaskId = Annotated[int, PathParam(ge=1)]
@@ -215,28 +218,58 @@ async def upload_file(
     name: str,
 ) -> Response:
     """Store one result file (an RPM, a log) of a task; packages stay hidden until the
-    task succeeds (see ``coprd.publish.builddir``)."""
+    task succeeds (see ``coprd.publish.builddir``).
+
+    A task stores at most ``max_result_files`` files of at most ``max_result_bytes`` in
+    all. An upload past either is refused with 413 once its body is read (up to
+    ``max_upload_bytes``), so that the agent hears why rather than a cut connection."""
     results.check_result_file(name)
     task_dir = await run_in_threadpool(_held_task_dir, db, builder, task_id)
     publisher: Publisher = request.app.state.publisher
     target = publisher.result_file(task_dir, name)
-    partial = target.with_name(f".{name}.part")
-    size = 0
     try:
-        with open(partial, "wb") as out:
+        upload = await run_in_threadpool(
+            builddir.reserve_result, target.parent, name, max_files=settings.max_result_files
+        )
+    except TooLarge:
+        await _drain(request, settings.max_upload_bytes)
+        raise
+    size = 0
+    refused: str | None = None
+    try:
+        with open(upload.part, "wb") as out:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > settings.max_upload_bytes:
                     raise TooLarge(
-                        f"{name} is larger than the limit of {settings.max_upload_bytes} bytes"
+                        refused
+                        or f"{name} is larger than the limit of {settings.max_upload_bytes} bytes"
                     )
-                out.write(chunk)
+                refused = refused or too_many_bytes(
+                    upload.others + size, settings.max_result_bytes, who="this server", so_far=True
+                )
+                if refused is None:  # else the rest is read, not kept: see _drain
+                    out.write(chunk)
+            if refused:
+                raise TooLarge(refused)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(partial, target)
+        await run_in_threadpool(
+            builddir.store_result, upload, target, max_bytes=settings.max_result_bytes
+        )
     finally:
-        partial.unlink(missing_ok=True)
+        upload.part.unlink(missing_ok=True)
     return Response(status_code=204)
+
+
+async def _drain(request: Request, limit: int) -> None:
+    """Read and drop the rest of a refused upload's body, up to ``limit`` bytes: an agent
+    that is still sending when the connection closes may see the cut, not the answer."""
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            return
 
 
 @router.get("/task/{task_id}/source")
@@ -253,7 +286,7 @@ def download_source(
     return FileResponse(path, media_type="application/x-rpm", filename=str(name))
 
 
-@router.post("/task/{task_id}/finish", response_model=FinishOut)
+@router.post("/task/{task_id}/finish", response_model=FinishOut, max_body_size=MAX_FINISH_BODY)
 def finish(
     request: Request, db: ReadDB, builder: ReadingBuilder, task_id: TaskId, body: FinishIn
 ) -> FinishOut:

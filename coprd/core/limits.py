@@ -1,6 +1,7 @@
-"""What one build may leave behind: how much of its log is kept. A build is hostile code
-(issue 11), and both the agent and the server hold it to these rules — the agent with its
-own host's settings, the server with its own — so the rules are written once, here.
+"""What one build may leave behind: how much of its log is kept, and how many result files
+of what total size it may store. A build is hostile code (issue 11), and both the agent and
+the server hold it to these rules — the agent with its own host's settings, the server with
+its own — so the rules are written once, here.
 
 **The log is cut, GitLab-runner style.** A log keeps its *head*, everything up to
 ``max_log_bytes``; past that, one marker line says the log was cut, and at the end the
@@ -13,6 +14,10 @@ and nothing changes for a log of at most ``cap`` bytes. The build itself goes on
 nothing happened. While it runs, the live view shows the head and the marker; the tail
 is kept in a ring of ``tail`` bytes (in the agent's memory, or in a file beside the log
 on the server) and written below the marker when the task ends.
+
+**Results are counted.** A task may store at most ``max_result_files`` files of at most
+``max_result_bytes`` in all; the agent checks what it would upload before it uploads
+anything, the server counts what it stores.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ __all__ = [
     "ring_reads",
     "ring_writes",
     "split_head",
+    "too_many_bytes",
+    "too_many_files",
 ]
 
 MARKER_PREFIX = b"[coprd] the log is longer than "
@@ -81,3 +88,28 @@ def ring_reads(written: int, size: int) -> list[tuple[int, int]]:
         return [(0, written)]
     start = written % size
     return [(start, size - start)] + ([(0, start)] if start else [])
+
+
+def too_many_files(count: int, limit: int, *, who: str, so_far: bool = False) -> str | None:
+    """Why ``count`` result files are more than ``who`` (``this builder``, ``this
+    server``) accepts for one task, or None. ``so_far``: ``count`` is what was seen so far,
+    not the whole (the server counts uploads one by one), so the message says "more than"."""
+    if count <= limit:
+        return None
+    made = f"more than {limit} result files" if so_far else f"{count} packages"
+    return f"the build made {made}; {who} accepts at most {limit} (setting max_result_files)"
+
+
+def too_many_bytes(total: int, limit: int, *, who: str, so_far: bool = False) -> str | None:
+    """Why result files of ``total`` bytes are more than ``who`` accepts for one task, or
+    None; ``so_far`` as for :func:`too_many_files`."""
+    if total <= limit:
+        return None
+    take = (
+        f"result files take more than {human_size(limit)}"
+        if so_far
+        else f"packages take {human_size(total)}"
+    )
+    return (
+        f"the build's {take}; {who} accepts at most {human_size(limit)} (setting max_result_bytes)"
+    )

@@ -7,7 +7,9 @@ import gzip
 import threading
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +25,7 @@ from coprd.core import builders, builds, limits, projects, tokens, users
 from coprd.core.builds import BuildOptions, Source
 from coprd.db.engine import write_session
 from coprd.publish import livelog
+from coprd.publish._fs import TASK_LOCK
 from coprd.publish.publisher import Publisher
 from coprd.uploads import uploads_dir
 
@@ -222,7 +225,8 @@ def test_result_size_limit(
     r = small.put(f"/backend/task/{tid}/files/big.rpm", content=b"x" * 5000, headers=auth)
     assert r.status_code == 413 and "limit" in r.json()["error"]
     task_dir = settings.results_dir / "alice/demo/srpm-builds" / f"{build_id:08d}"
-    assert not any(task_dir.iterdir())
+    # No part of the file stays; only the lock the task's uploads are counted under.
+    assert [p.name for p in task_dir.iterdir()] == [TASK_LOCK]
 
 
 def test_source_failure_with_a_bad_package_name(
@@ -503,3 +507,54 @@ def test_the_live_log_is_not_an_upload(
         r = client.put(f"/backend/task/{tid}/files/{name}", content=b"x" * 100, headers=auth)
         assert r.status_code == 400
         assert r.json()["error"] == f"name: {name} is written by the server, not uploaded"
+
+
+def test_a_task_stores_at_most_max_result_files(
+    settings: Settings, engine: Engine, setup: tuple[dict[str, str], int]
+) -> None:
+    auth, build_id = setup
+    client = small_limits_client(settings, engine, max_result_files=3)
+    finish_source(client, auth)
+    rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    put = partial(_put, client, auth, rid)
+    for name in ("a", "b", "c", "a"):  # the second "a" replaces the first: not counted
+        assert put(f"{name}-1-1.noarch.rpm", b"rpm").status_code == 204
+    refused = put("d-1-1.noarch.rpm", b"rpm" * 1000)
+    assert refused.status_code == 413
+    assert refused.json()["error"] == (
+        "the build made more than 3 result files; this server accepts at most 3 "
+        "(setting max_result_files)"
+    )
+    build_dir = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello"
+    assert sorted(p.name for p in build_dir.iterdir() if not p.name.endswith(".lock")) == [
+        ".pending-a-1-1.noarch.rpm",
+        ".pending-b-1-1.noarch.rpm",
+        ".pending-c-1-1.noarch.rpm",
+    ]
+
+
+def test_a_task_stores_at_most_max_result_bytes(
+    settings: Settings, engine: Engine, setup: tuple[dict[str, str], int]
+) -> None:
+    auth, build_id = setup
+    client = small_limits_client(settings, engine, max_result_bytes=1000)
+    finish_source(client, auth)
+    rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    put = partial(_put, client, auth, rid)
+    assert put("a-1-1.noarch.rpm", b"a" * 600).status_code == 204
+    refused = put("b-1-1.noarch.rpm", b"b" * 600)
+    assert refused.status_code == 413
+    assert refused.json()["error"] == (
+        "the build's result files take more than 1000 bytes; this server accepts at most "
+        "1000 bytes (setting max_result_bytes)"
+    )
+    assert put("a-1-1.noarch.rpm", b"a" * 900).status_code == 204  # replaced: 900 in all
+    assert put("c-1-1.noarch.rpm", b"c" * 100).status_code == 204
+    assert put("d-1-1.noarch.rpm", b"d").status_code == 413
+    build_dir = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello"
+    assert not list(build_dir.glob("*.part")) and not list(build_dir.glob(".*.part"))
+    assert sum(p.stat().st_size for p in build_dir.glob(".pending-*")) == 1000
+
+
+def _put(client: TestClient, auth: dict[str, str], task_id: int, name: str, data: bytes) -> Any:
+    return client.put(f"/backend/task/{task_id}/files/{name}", content=data, headers=auth)
