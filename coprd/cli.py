@@ -182,6 +182,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
             workdir / f"slot-{i}",
             max_log_bytes=settings.max_log_bytes,
             log_tail_bytes=settings.log_tail_bytes,
+            max_result_files=settings.max_result_files,
+            max_result_bytes=settings.max_result_bytes,
         )
         for i in range(args.concurrency)
     ]

@@ -5,9 +5,9 @@ the server: every call is retried with backoff, a build in progress goes on mean
 and its log is kept until the server takes it again. A task the server took back (lease
 expired, 409) is abandoned at once.
 
-A build is hostile code: its log is cut past ``max_log_bytes`` (its tail kept), with this
-host's settings (``AgentConfig``; the rule is ``core/limits.py``'s). The server holds the
-build to its own settings too.
+A build is hostile code: its log is cut past ``max_log_bytes`` (its tail kept) and its
+results are counted before any is uploaded, with this host's settings (``AgentConfig``;
+the rules are ``core/limits.py``'s). The server holds the build to its own settings too.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from coprd.core.limits import (
     ring_reads,
     ring_writes,
     split_head,
+    too_many_bytes,
+    too_many_files,
 )
 from coprd.sources import SourceFailed, make_srpm
 from coprd.sources.common import FILE_NAME
@@ -56,6 +58,7 @@ LOG_FLUSH_BYTES = 256 * 1024
 # that travels with finish at most LOG_FINISH_BYTES (base64 makes it a third longer).
 LOG_CHUNK_BYTES = 512 * 1024
 LOG_FINISH_BYTES = 64 * 1024
+UPLOAD_CHUNK = 1024 * 1024
 MAX_DOWNLOAD = 4 * 1024 * 1024 * 1024
 DOWNLOAD_ATTEMPTS = 5
 
@@ -78,6 +81,8 @@ class AgentConfig:
     poll_s: float = 0.5
     max_log_bytes: int = _DEFAULTS.max_log_bytes
     log_tail_bytes: int = _DEFAULTS.log_tail_bytes
+    max_result_files: int = _DEFAULTS.max_result_files
+    max_result_bytes: int = _DEFAULTS.max_result_bytes
 
 
 class Server:
@@ -156,6 +161,29 @@ class Server:
                     if size > MAX_DOWNLOAD:
                         raise InvalidPackage(f"{url} is larger than {MAX_DOWNLOAD} bytes")
                     out.write(chunk)
+
+
+class _FileBody:
+    """A file as a request body that is read from its start each time it is sent, so a
+    retried upload sends the whole file again (an open file would go on from where the
+    failed attempt stopped)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = path.stat().st_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self.path.open("rb") as data:
+            while chunk := data.read(UPLOAD_CHUNK):
+                yield chunk
+
+
+def _refusal(response: httpx.Response) -> str:
+    """The server's reason for a 4xx, from its ``{"error": …}`` body."""
+    try:
+        return str(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return f"{response.status_code} {response.reason_phrase}"
 
 
 def _why(error: Exception) -> str:
@@ -401,9 +429,19 @@ class Agent:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def _upload(self, task_id: int, path: Path) -> None:
-        with path.open("rb") as data:
-            self.server.call("PUT", f"/backend/task/{task_id}/files/{path.name}", content=data)
+    def _upload(self, task_id: int, path: Path) -> str | None:
+        """Upload one result file; None, or why the server refused it."""
+        body = _FileBody(path)
+        try:
+            self.server.call(
+                "PUT",
+                f"/backend/task/{task_id}/files/{path.name}",
+                content=body,
+                headers={"Content-Length": str(body.size)},
+            )
+        except httpx.HTTPStatusError as exc:
+            return f"the server refused {path.name}: {_refusal(exc.response)}"
+        return None
 
     def _source(
         self, task: dict[str, Any], workdir: Path, live: LiveLog, cancel: threading.Event
@@ -446,7 +484,9 @@ class Agent:
         final = f"{info.name}-{info.version}-{info.release}.src.rpm"
         live.line(f"source package {final}")
         srpm = srpm.rename(workdir / final) if srpm.name != final else srpm
-        self._upload(task_id, srpm)
+        refused = self._upload(task_id, srpm)
+        if refused:
+            return {"state": "failed", "message": refused}
         version = f"{info.version}-{info.release}"
         if info.epoch:
             version = f"{info.epoch}:{version}"
@@ -482,9 +522,11 @@ class Agent:
             return {"state": "failed", "message": f"cannot build this task: {exc}"}
         result = self.backend.build_rpm(rpm_task, live.write, cancel)
         if result.state == "succeeded":
-            for path in sorted(outdir.glob("*.rpm")):
-                live.line(f"uploading {path.name}")
-                self._upload(task_id, path)
+            refused = self._check_results(outdir) or self._upload_all(task_id, outdir, live)
+            if refused:
+                live.line(refused)
+                # No packages: a build that made too many could not even report them all.
+                return {"state": "failed", "message": refused}
         return {
             "state": result.state,
             "message": result.message,
@@ -499,6 +541,21 @@ class Agent:
                 for p in result.packages
             ],
         }
+
+    def _check_results(self, outdir: Path) -> str | None:
+        """Why the build made more packages than this builder accepts, or None."""
+        sizes = [path.lstat().st_size for path in outdir.glob("*.rpm")]
+        return too_many_files(
+            len(sizes), self.config.max_result_files, who="this builder"
+        ) or too_many_bytes(sum(sizes), self.config.max_result_bytes, who="this builder")
+
+    def _upload_all(self, task_id: int, outdir: Path, live: LiveLog) -> str | None:
+        for path in sorted(outdir.glob("*.rpm")):
+            live.line(f"uploading {path.name}")
+            refused = self._upload(task_id, path)
+            if refused:
+                return refused
+        return None
 
     @staticmethod
     def _rpm_task(task: dict[str, Any], srpm: Path, outdir: Path, build_dir: Path) -> RpmTask:

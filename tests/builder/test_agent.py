@@ -1,5 +1,5 @@
 """The agent against a scripted server (httpx's MockTransport): what it sends of a build's
-log when the build prints too much."""
+log, and what it does with a build's results, when the build makes too much of either."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from coprd.builder.agent import LOG_CHUNK_BYTES, AgentConfig, LiveLog, Server
+from coprd.builder.agent import LOG_CHUNK_BYTES, Agent, AgentConfig, LiveLog, Server
+from coprd.builder.backends import RpmResult, RpmTask
+from coprd.builder.srpm import Nevra
 from coprd.core.limits import cut_marker
 
 MARKER_300 = (
@@ -168,3 +170,124 @@ def test_a_task_that_ends_without_finish_still_sends_its_tail(tmp_path: Path) ->
     with LiveLog(make_server(fake, config(tmp_path)), 7, max_bytes=1000, tail_bytes=300) as live:
         live.write(data)
     assert bytes(fake.log) == expected(data, 1000, 300)
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+@dataclass
+class ManyPackages:
+    """A backend whose build "makes" ``count`` packages of ``size`` bytes each."""
+
+    count: int
+    size: int = 100
+    name: str = "many"
+
+    def build_rpm(
+        self,
+        task: RpmTask,
+        on_output: Callable[[bytes], None],
+        cancel: threading.Event | None = None,
+    ) -> RpmResult:
+        packages = []
+        for i in range(self.count):
+            (task.outdir / f"many-p{i:04d}-1-1.noarch.rpm").write_bytes(b"r" * self.size)
+            packages.append(Nevra(f"many-p{i:04d}", None, "1", "1", "noarch"))
+        on_output(b"built\n")
+        return RpmResult("succeeded", packages, f"built {self.count} package(s)")
+
+
+TASK = {
+    "task_id": 9,
+    "build_id": 3,
+    "kind": "rpm",
+    "chroot": "fedora-rawhide-x86_64",
+    "owner": "alice",
+    "project": "demo",
+    "srpm_url": "http://coprd.test/results/alice/demo/srpm-builds/00000003/many-1-1.src.rpm",
+    "timeout": 600,
+    "memory_limit_mb": None,
+    "enable_net": False,
+    "with_opts": [],
+    "without_opts": [],
+    "repos": [],
+    "buildroot_pkgs": [],
+    "lease_seconds": 60,
+}
+
+
+def run_task(fake: FakeServer, backend: ManyPackages, tmp_path: Path, **limits: int) -> None:
+    cfg = config(tmp_path, **limits)
+    agent = Agent(cfg, backend)
+    agent.server = make_server(fake, cfg)
+    agent.run_task(dict(TASK))
+
+
+def test_too_many_packages_fail_the_build_before_any_is_uploaded(tmp_path: Path) -> None:
+    fake = FakeServer()
+    run_task(fake, ManyPackages(25), tmp_path, max_result_files=20)
+    message = (
+        "the build made 25 packages; this builder accepts at most 20 (setting max_result_files)"
+    )
+    assert fake.uploads == []
+    (finish,) = fake.finished
+    assert finish["state"] == "failed" and finish["message"] == message
+    assert finish.get("packages", []) == []  # however many there were: none reported
+    assert f"[coprd-agent] {message}\n".encode() in fake.log
+
+
+def test_too_large_packages_fail_the_build_before_any_is_uploaded(tmp_path: Path) -> None:
+    fake = FakeServer()
+    run_task(fake, ManyPackages(3, size=1000), tmp_path, max_result_bytes=2048)
+    assert fake.uploads == []
+    (finish,) = fake.finished
+    assert finish["state"] == "failed"
+    assert finish["message"] == (
+        "the build's packages take 2.9 KiB; this builder accepts at most 2 KiB "
+        "(setting max_result_bytes)"
+    )
+
+
+def test_packages_within_the_limits_are_uploaded(tmp_path: Path) -> None:
+    fake = FakeServer()
+    run_task(fake, ManyPackages(20), tmp_path, max_result_files=20, max_result_bytes=2000)
+    assert len(fake.uploads) == 20
+    assert fake.finished[0]["state"] == "succeeded"
+    assert len(fake.finished[0]["packages"]) == 20
+
+
+def test_a_refused_upload_fails_the_build_with_the_servers_reason(tmp_path: Path) -> None:
+    """The server may accept fewer than this builder: its refusal ends the build, once."""
+    reason = (
+        "the build made more than 2 result files; this server accepts at most 2 "
+        "(setting max_result_files)"
+    )
+    fake = FakeServer()
+    attempts = []
+
+    def refuse(request: httpx.Request) -> httpx.Response | None:
+        attempts.append(request.url.path)
+        return httpx.Response(413, json={"error": reason}) if len(attempts) > 2 else None
+
+    fake.refuse = refuse
+    run_task(fake, ManyPackages(5), tmp_path)
+    assert len(attempts) == 3 and len(fake.uploads) == 2
+    (finish,) = fake.finished
+    assert finish["state"] == "failed"
+    assert finish["message"] == f"the server refused many-p0002-1-1.noarch.rpm: {reason}"
+
+
+def test_a_retried_upload_sends_the_whole_file_again(tmp_path: Path) -> None:
+    fake = FakeServer()
+    failed = []
+
+    def cut_once(request: httpx.Request) -> httpx.Response | None:
+        if not failed:  # the connection drops once the body was sent (MockTransport reads it)
+            failed.append(request.url.path)
+            raise httpx.WriteError("connection reset")
+        return None
+
+    fake.refuse = cut_once
+    run_task(fake, ManyPackages(1, size=3 * 1024 * 1024), tmp_path)
+    assert fake.uploads == [("many-p0000-1-1.noarch.rpm", b"r" * 3 * 1024 * 1024)]
+    assert fake.finished[0]["state"] == "succeeded"
