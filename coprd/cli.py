@@ -94,6 +94,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
                         str(settings.agent_work_dir("serve") / f"agent-{i}"),
                         "--build-uid",
                         str(settings.build_uid + i),
+                        # The agents read this host's settings as the server does (their
+                        # limits: max_log_bytes, max_result_files, ...), from the same place.
+                        "--data-dir",
+                        str(settings.data_dir),
                     ],
                     preexec_fn=_die_with_parent,
                 )
@@ -179,7 +183,17 @@ def cmd_worker(args: argparse.Namespace) -> None:
     if args.backend == "local":
         _check_sandbox(policies[0])
     configs = [
-        AgentConfig(args.server, token, arches, workdir / f"slot-{i}", policy=policy)
+        AgentConfig(
+            args.server,
+            token,
+            arches,
+            workdir / f"slot-{i}",
+            policy=policy,
+            max_log_bytes=settings.max_log_bytes,
+            log_tail_bytes=settings.log_tail_bytes,
+            max_result_files=settings.max_result_files,
+            max_result_bytes=settings.max_result_bytes,
+        )
         for i, policy in enumerate(policies)
     ]
     print(

@@ -20,6 +20,9 @@ DEFAULT_PORT = 8080
 URL_FILE = "server.url"
 # What gpg may make a project's signing key of; the first is the default.
 SIGNING_KEY_TYPES = ("rsa2048", "rsa3072", "rsa4096", "ed25519")
+# The most packages an agent's finish may name (agent_api.schemas.FinishIn): a higher
+# max_result_files could never be reported.
+MAX_FINISH_PACKAGES = 10_000
 
 
 class ConfigError(Exception):
@@ -67,6 +70,19 @@ class Settings:
     build_disk_mb: int = 40 * 1024
     build_max_files: int = 2_000_000
     allow_builds_without_userns: bool = False
+    # What one task may leave behind (coprd/core/limits.py). The agent holds a build to
+    # the settings of the host it runs on, the server to its own.
+    # A log keeps its first max_log_bytes, then a line that says it was cut, then the last
+    # log_tail_bytes of the rest (which the agent holds in memory while the build runs).
+    # 64 MiB is many times the log of an ordinary build, yet what a runaway loop prints in
+    # seconds; it gzips to a few MiB in the results.
+    max_log_bytes: int = 64 * 1024 * 1024
+    log_tail_bytes: int = 1024 * 1024
+    # Result files (RPMs) per task, and their total size. 2000 lets big packages through
+    # (the kernel makes ~100); texlive (~6,000 subpackages) needs it raised, on the server
+    # and on its builders, up to MAX_FINISH_PACKAGES.
+    max_result_files: int = 2000
+    max_result_bytes: int = 20 * 1024 * 1024 * 1024
 
     @property
     def effective_database_url(self) -> str:
@@ -121,6 +137,7 @@ _ENV_PREFIX = "COPRD_"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 _CHOICES = {"signing_key_type": SIGNING_KEY_TYPES}
+_RANGES = {"max_result_files": (1, MAX_FINISH_PACKAGES)}
 
 
 def _coerce(name: str, kind: type[Any] | str, raw: Any) -> Any:
@@ -184,4 +201,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
             raise ConfigError(
                 f"setting {name!r} is {coerced[name]!r}, not one of {', '.join(choices)}"
             )
+    for name, (low, high) in _RANGES.items():
+        if name in coerced and not low <= coerced[name] <= high:
+            raise ConfigError(f"setting {name!r} must be from {low} to {high}, not {coerced[name]}")
     return replace(Settings(), **coerced)

@@ -149,3 +149,23 @@ def test_cleanup_deletes_expired_projects_with_their_results(  # type: ignore[no
     code, out, _ = run("cleanup")
     assert (code, out) == (0, "deleted the expired project alice/pr-1\n")
     assert sorted(p.name for p in results.iterdir()) == ["kept"]
+
+
+def test_a_worker_holds_builds_to_its_hosts_settings(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The limits of what a build may leave behind are the settings of the host the agent
+    runs on (here from its data directory's coprd.toml), not the server's."""
+    from coprd.builder import agent
+
+    (tmp_path / "coprd.toml").write_text("max_log_bytes = 5000\nmax_result_files = 30\n")
+    monkeypatch.setenv("COPRD_LOG_TAIL_BYTES", "700")
+    started: list[agent.AgentConfig] = []
+    monkeypatch.setattr(agent, "run_agents", lambda configs, _backend: started.extend(configs))
+    code, _, err = run("worker", "--server", "http://x", "--token", "t", "--concurrency", "2")
+    assert code == 0, err
+    assert [(c.max_log_bytes, c.log_tail_bytes, c.max_result_files) for c in started] == [
+        (5000, 700, 30),
+        (5000, 700, 30),
+    ]
+    assert started[0].max_result_bytes == 20 * 1024**3

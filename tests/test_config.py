@@ -50,3 +50,17 @@ def test_missing_explicit_config_file(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("COPRD_CONFIG", str(tmp_path / "absent.toml"))
     with pytest.raises(ConfigError):
         load_settings({"data_dir": tmp_path})
+
+
+def test_what_a_build_may_leave_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings({"data_dir": tmp_path})
+    assert (defaults.max_log_bytes, defaults.log_tail_bytes) == (64 * 1024**2, 1024**2)
+    assert (defaults.max_result_files, defaults.max_result_bytes) == (2000, 20 * 1024**3)
+    monkeypatch.setenv("COPRD_MAX_RESULT_FILES", "8000")
+    monkeypatch.setenv("COPRD_MAX_LOG_BYTES", "1000")
+    settings = load_settings({"data_dir": tmp_path})
+    assert (settings.max_result_files, settings.max_log_bytes) == (8000, 1000)
+    # A finish names at most 10,000 packages: a higher limit could never be reported.
+    monkeypatch.setenv("COPRD_MAX_RESULT_FILES", "10001")
+    with pytest.raises(ConfigError, match="max_result_files"):
+        load_settings({"data_dir": tmp_path})

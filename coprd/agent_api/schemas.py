@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from coprd.config import MAX_FINISH_PACKAGES
+
 MAX_CLAIM_WAIT_S = 30.0
 
 
@@ -92,10 +94,11 @@ class FinishIn(BaseModel):
 
     state: Literal["succeeded", "failed", "canceled"]
     message: str = Field(default="", max_length=10_000)
-    packages: list[Nevra] = Field(default_factory=list, max_length=10_000)
+    packages: list[Nevra] = Field(default_factory=list, max_length=MAX_FINISH_PACKAGES)
     source: SourceIn | None = None
     # The end of builder-live.log the agent had not sent yet, base64: it travels with the
-    # finish instead of in a request of its own. (The whole body is at most 1 MiB.)
+    # finish instead of in a request of its own, and is cut as any other chunk of the log.
+    # (The whole body is at most 4 MiB, see agent_api/tasks.py.)
     log_tail: Annotated[bytes, BeforeValidator(_strict_base64)] = b""
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
@@ -24,19 +24,25 @@ from coprd.agent_api.schemas import ClaimIn, FinishIn, FinishOut, HeartbeatOut, 
 from coprd.agent_api.wakeup import RECHECK_S, WorkSignal
 from coprd.config import Settings
 from coprd.core import builds, results, scheduling
-from coprd.core.errors import NotFound, TooLarge
+from coprd.core.errors import InvalidInput, NotFound, TooLarge
+from coprd.core.limits import too_many_bytes
 from coprd.core.project_chroots import build_config
 from coprd.core.projects import get_project
 from coprd.core.sources import SourceSettings
 from coprd.db.engine import read_session, write_session
 from coprd.db.models import Builder, BuildTask
 from coprd.http import DB, AppSettings, ReadDB
+from coprd.publish import builddir, livelog
 from coprd.publish.createrepo import CreaterepoFailed
 from coprd.publish.publisher import Publisher
 
 router = APIRouter(prefix="/backend", tags=["builder agents"])
 
 MAX_LOG_CHUNK = 1024 * 1024
+# The line an agent says its log was cut with (``?cut=true``).
+MAX_CUT_MARKER = 1024
+# A finish names up to MAX_FINISH_PACKAGES packages (~150 bytes of JSON each).
+MAX_FINISH_BODY = 4 * 1024 * 1024
 # Result files are streamed to disk; the configured limit is enforced while streaming.
 MAX_RESULT_BODY = 64 * 1024 * 1024 * 1024
 TaskId = Annotated[int, PathParam(ge=1)]
@@ -142,8 +148,7 @@ def _claim_once(request: Request, builder_id: int, arches: list[str]) -> TaskOut
         out = _task_out(db, settings, task)
         build = builds.get_build_of_task(db, task)
         if not task.is_source and build.project.fedora_review:
-            with open(_held_dir(db, settings, builder, task.id) / results.LIVE_LOG, "ab") as log:
-                log.write(FEDORA_REVIEW_SKIPPED)
+            _append_log(settings, _held_dir(db, settings, builder, task.id), FEDORA_REVIEW_SKIPPED)
         return out
 
 
@@ -165,12 +170,30 @@ def _held_dir(db: Session, settings: Settings, builder: Builder, task_id: int) -
 
 @router.post("/task/{task_id}/log", status_code=204, max_body_size=MAX_LOG_CHUNK)
 async def append_log(
-    request: Request, db: ReadDB, settings: AppSettings, builder: ReadingBuilder, task_id: TaskId
+    request: Request,
+    db: ReadDB,
+    settings: AppSettings,
+    builder: ReadingBuilder,
+    task_id: TaskId,
+    cut: Annotated[
+        bool, Query(description="the agent cut the log here; the body is its line")
+    ] = False,
 ) -> Response:
-    """Append a chunk to the task's ``builder-live.log``, readable over HTTP at once."""
+    """Append a chunk to the task's ``builder-live.log``, readable over HTTP at once.
+
+    The log is cut past ``max_log_bytes`` whatever the agent sends (``core/limits.py``).
+    With ``cut=true`` the agent says it cut the log itself (with its own settings): the
+    body is the line that says so, and what the agent sends next is the log's tail."""
     chunk = await request.body()
+    if cut and len(chunk) > MAX_CUT_MARKER:
+        raise InvalidInput(f"a cut line is at most {MAX_CUT_MARKER} bytes", "cut")
     directory = await run_in_threadpool(_held_dir, db, settings, builder, task_id)
-    await run_in_threadpool(_append_log, directory, chunk)
+    if cut:
+        await run_in_threadpool(
+            livelog.cut_log, directory, chunk, tail_bytes=settings.log_tail_bytes
+        )
+    else:
+        await run_in_threadpool(_append_log, settings, directory, chunk)
     return Response(status_code=204)
 
 
@@ -179,9 +202,10 @@ def _held_task_dir(db: Session, builder: Builder, task_id: int) -> str:
     return str(results.task_dir(builds.get_build_of_task(db, task), task))
 
 
-def _append_log(directory: Path, chunk: bytes) -> None:
-    with open(directory / results.LIVE_LOG, "ab") as log:
-        log.write(chunk)
+def _append_log(settings: Settings, directory: Path, chunk: bytes) -> None:
+    livelog.append_log(
+        directory, chunk, max_bytes=settings.max_log_bytes, tail_bytes=settings.log_tail_bytes
+    )
 
 
 @router.put("/task/{task_id}/files/{name}", status_code=204, max_body_size=MAX_RESULT_BODY)
@@ -194,28 +218,58 @@ async def upload_file(
     name: str,
 ) -> Response:
     """Store one result file (an RPM, a log) of a task; packages stay hidden until the
-    task succeeds (see ``coprd.publish.builddir``)."""
+    task succeeds (see ``coprd.publish.builddir``).
+
+    A task stores at most ``max_result_files`` files of at most ``max_result_bytes`` in
+    all. An upload past either is refused with 413 once its body is read (up to
+    ``max_upload_bytes``), so that the agent hears why rather than a cut connection."""
     results.check_result_file(name)
     task_dir = await run_in_threadpool(_held_task_dir, db, builder, task_id)
     publisher: Publisher = request.app.state.publisher
     target = publisher.result_file(task_dir, name)
-    partial = target.with_name(f".{name}.part")
-    size = 0
     try:
-        with open(partial, "wb") as out:
+        upload = await run_in_threadpool(
+            builddir.reserve_result, target.parent, name, max_files=settings.max_result_files
+        )
+    except TooLarge:
+        await _drain(request, settings.max_upload_bytes)
+        raise
+    size = 0
+    refused: str | None = None
+    try:
+        with open(upload.part, "wb") as out:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > settings.max_upload_bytes:
                     raise TooLarge(
-                        f"{name} is larger than the limit of {settings.max_upload_bytes} bytes"
+                        refused
+                        or f"{name} is larger than the limit of {settings.max_upload_bytes} bytes"
                     )
-                out.write(chunk)
+                refused = refused or too_many_bytes(
+                    upload.others + size, settings.max_result_bytes, who="this server", so_far=True
+                )
+                if refused is None:  # else the rest is read, not kept: see _drain
+                    out.write(chunk)
+            if refused:
+                raise TooLarge(refused)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(partial, target)
+        await run_in_threadpool(
+            builddir.store_result, upload, target, max_bytes=settings.max_result_bytes
+        )
     finally:
-        partial.unlink(missing_ok=True)
+        upload.part.unlink(missing_ok=True)
     return Response(status_code=204)
+
+
+async def _drain(request: Request, limit: int) -> None:
+    """Read and drop the rest of a refused upload's body, up to ``limit`` bytes: an agent
+    that is still sending when the connection closes may see the cut, not the answer."""
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            return
 
 
 @router.get("/task/{task_id}/source")
@@ -232,7 +286,7 @@ def download_source(
     return FileResponse(path, media_type="application/x-rpm", filename=str(name))
 
 
-@router.post("/task/{task_id}/finish", response_model=FinishOut)
+@router.post("/task/{task_id}/finish", response_model=FinishOut, max_body_size=MAX_FINISH_BODY)
 def finish(
     request: Request, db: ReadDB, builder: ReadingBuilder, task_id: TaskId, body: FinishIn
 ) -> FinishOut:
@@ -248,7 +302,8 @@ def finish(
     build = builds.get_build_of_task(db, task)
     directory = str(results.task_dir(build, task))
     if body.log_tail:
-        _append_log(_held_dir(db, request.app.state.settings, builder, task_id), body.log_tail)
+        settings: Settings = request.app.state.settings
+        _append_log(settings, _held_dir(db, settings, builder, task_id), body.log_tail)
     outcome = scheduling.TaskOutcome(
         state=body.state,
         message=body.message,

@@ -4,6 +4,10 @@ The agent knows the server only by URL and builder token. It survives a short lo
 the server: every call is retried with backoff, a build in progress goes on meanwhile,
 and its log is kept until the server takes it again. A task the server took back (lease
 expired, 409) is abandoned at once.
+
+A build is hostile code: its log is cut past ``max_log_bytes`` (its tail kept) and its
+results are counted before any is uploaded, with this host's settings (``AgentConfig``;
+the rules are ``core/limits.py``'s). The server holds the build to its own settings too.
 """
 
 from __future__ import annotations
@@ -27,6 +31,15 @@ from coprd.builder import workspace
 from coprd.builder.backends.base import Backend, RpmTask, log_line
 from coprd.builder.sandbox import SandboxPolicy
 from coprd.builder.srpm import InvalidPackage, inspect_srpm
+from coprd.config import Settings
+from coprd.core.limits import (
+    cut_marker,
+    ring_reads,
+    ring_writes,
+    split_head,
+    too_many_bytes,
+    too_many_files,
+)
 from coprd.sources import SourceFailed, make_srpm
 from coprd.sources.common import FILE_NAME
 from coprd.sources.link import file_name
@@ -43,6 +56,11 @@ CLAIM_WAIT_S = 20.0
 MAX_IDLE_POLL_S = 2.0
 LOG_FLUSH_S = 1.0
 LOG_FLUSH_BYTES = 256 * 1024
+# One log request carries at most this (the server takes up to 1 MiB); the end of the log
+# that travels with finish at most LOG_FINISH_BYTES (base64 makes it a third longer).
+LOG_CHUNK_BYTES = 512 * 1024
+LOG_FINISH_BYTES = 64 * 1024
+UPLOAD_CHUNK = 1024 * 1024
 MAX_DOWNLOAD = 4 * 1024 * 1024 * 1024
 DOWNLOAD_ATTEMPTS = 5
 
@@ -51,8 +69,13 @@ class TaskLost(Exception):
     """The server no longer lets this agent work on the task (canceled or taken back)."""
 
 
+_DEFAULTS = Settings()
+
+
 @dataclass(frozen=True)
 class AgentConfig:
+    """One agent; the limits are the settings of the host it runs on (``load_settings``)."""
+
     server: str
     token: str
     arches: tuple[str, ...]
@@ -60,6 +83,10 @@ class AgentConfig:
     poll_s: float = 0.5
     # What every sandbox of this agent may do and consume, and as which uid.
     policy: SandboxPolicy = field(default_factory=SandboxPolicy)
+    max_log_bytes: int = _DEFAULTS.max_log_bytes
+    log_tail_bytes: int = _DEFAULTS.log_tail_bytes
+    max_result_files: int = _DEFAULTS.max_result_files
+    max_result_bytes: int = _DEFAULTS.max_result_bytes
 
 
 class Server:
@@ -140,6 +167,29 @@ class Server:
                     out.write(chunk)
 
 
+class _FileBody:
+    """A file as a request body that is read from its start each time it is sent, so a
+    retried upload sends the whole file again (an open file would go on from where the
+    failed attempt stopped)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = path.stat().st_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self.path.open("rb") as data:
+            while chunk := data.read(UPLOAD_CHUNK):
+                yield chunk
+
+
+def _refusal(response: httpx.Response) -> str:
+    """The server's reason for a 4xx, from its ``{"error": …}`` body."""
+    try:
+        return str(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return f"{response.status_code} {response.reason_phrase}"
+
+
 def _why(error: Exception) -> str:
     """Why a download failed, in one line (httpx's own text for a status adds a second line
     with a link to a web page)."""
@@ -149,19 +199,58 @@ def _why(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
+class _Ring:
+    """The last ``size`` bytes written to it, in ``size`` bytes of memory."""
+
+    def __init__(self, size: int) -> None:
+        self.data = bytearray(size)
+        self.written = 0
+
+    def add(self, chunk: bytes) -> None:
+        source, ring = memoryview(chunk), memoryview(self.data)  # copied once, no temporary
+        for start, offset, length in ring_writes(self.written, len(self.data), len(chunk)):
+            ring[offset : offset + length] = source[start : start + length]
+        self.written += len(chunk)
+
+    def contents(self) -> bytes:
+        return b"".join(
+            self.data[offset : offset + length]
+            for offset, length in ring_reads(self.written, len(self.data))
+        )
+
+
 class LiveLog:
     """Buffers build output and ships it to the server's ``builder-live.log``.
 
     A background thread flushes every :data:`LOG_FLUSH_S`, so a build that prints one line
     and then works quietly for an hour still shows that line at once.
+
+    Past ``max_bytes`` the log is cut (``core/limits.py``): the marker line is sent at once
+    (``?cut=true``), so the live view says why the log stops growing; the output that
+    follows goes to a ring of ``tail_bytes`` and only its last bytes are sent, when the
+    task ends. Memory stays bounded however fast the build prints: a write blocks while
+    a full buffer is sent, and past the cut nothing is buffered but the ring.
     """
 
-    def __init__(self, server: Server, task_id: int) -> None:
+    def __init__(
+        self,
+        server: Server,
+        task_id: int,
+        max_bytes: int = _DEFAULTS.max_log_bytes,
+        tail_bytes: int = _DEFAULTS.log_tail_bytes,
+    ) -> None:
         self.server = server
         self.task_id = task_id
+        self.max_bytes = max_bytes
+        self.tail_bytes = tail_bytes
         self.buffer = bytearray()
+        self.head = 0  # bytes of the head taken so far, sent or buffered
+        self.ends_line = True  # the head so far ends a line (or is empty)
+        self.cut = False
+        self.marker: bytes | None = None  # the cut line, until it is sent
+        self.ring: _Ring | None = None  # once cut: the output since, not sent yet
         self.lock = threading.Lock()
-        self.send_lock = threading.Lock()
+        self.send_lock = threading.RLock()
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._tick, name=f"log-{task_id}", daemon=True)
 
@@ -171,19 +260,19 @@ class LiveLog:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
-        self.flush()
+        self._send_rest(keep=0)
 
     def stop(self) -> None:
         """Stop the background flushes; what is left stays buffered (see :meth:`tail`)."""
         self.done.set()
-        self.thread.join(timeout=10)
+        if self.thread.ident is not None:  # started (a LiveLog used without ``with`` is not)
+            self.thread.join(timeout=10)
 
     def tail(self) -> bytes:
-        """Stop, and take what has not been sent: it goes with ``finish``, one request less."""
+        """Stop, send what is left but the last :data:`LOG_FINISH_BYTES` and return those:
+        they go with ``finish``, one request less."""
         self.stop()
-        with self.send_lock, self.lock:
-            chunk, self.buffer = bytes(self.buffer), bytearray()
-        return chunk
+        return self._send_rest(keep=LOG_FINISH_BYTES)
 
     def _tick(self) -> None:
         while not self.done.wait(LOG_FLUSH_S):
@@ -194,20 +283,63 @@ class LiveLog:
 
     def write(self, data: bytes) -> None:
         with self.lock:
-            self.buffer += data
-            due = len(self.buffer) >= LOG_FLUSH_BYTES
+            if self.cut:
+                self._ring().add(data)
+                return
+            head, rest = split_head(self.head, self.max_bytes, data)
+            if head:
+                self.buffer += head
+                self.head += len(head)
+                self.ends_line = head.endswith(b"\n")
+            if rest:
+                self.cut = True
+                self.marker = cut_marker(
+                    self.max_bytes, self.tail_bytes, after_newline=self.ends_line
+                )
+                self._ring().add(rest)
+            due = len(self.buffer) >= LOG_FLUSH_BYTES or self.marker is not None
         if due:
             self.flush()
+
+    def _ring(self) -> _Ring:
+        if self.ring is None:
+            self.ring = _Ring(self.tail_bytes)
+        return self.ring
 
     def line(self, text: str) -> None:
         self.write(log_line("coprd-agent", text))
 
     def flush(self) -> None:
+        """Send the buffered head, and the cut line once the log is cut."""
         with self.send_lock:  # chunks must arrive in order
             with self.lock:
                 chunk, self.buffer = bytes(self.buffer), bytearray()
-            if chunk:
-                self.server.call("POST", f"/backend/task/{self.task_id}/log", content=chunk)
+                marker, self.marker = self.marker, None
+            self._send(chunk)
+            if marker is not None:
+                self.server.call(
+                    "POST",
+                    f"/backend/task/{self.task_id}/log",
+                    params={"cut": "true"},
+                    content=marker,
+                )
+
+    def _send_rest(self, *, keep: int) -> bytes:
+        """Send everything not sent yet, the cut line and the ring's tail too, but its last
+        ``keep`` bytes, and return those."""
+        with self.send_lock:
+            self.flush()
+            with self.lock:
+                rest = bytes(self.buffer) + (self.ring.contents() if self.ring else b"")
+                self.buffer, self.ring = bytearray(), None
+            split = max(0, len(rest) - keep)
+            self._send(rest[:split])
+            return rest[split:]
+
+    def _send(self, chunk: bytes) -> None:
+        for start in range(0, len(chunk), LOG_CHUNK_BYTES):
+            piece = chunk[start : start + LOG_CHUNK_BYTES]
+            self.server.call("POST", f"/backend/task/{self.task_id}/log", content=piece)
 
 
 @contextmanager
@@ -292,7 +424,9 @@ class Agent:
         try:
             with (
                 heartbeats(self.server, task_id, int(task["lease_seconds"]), cancel),
-                LiveLog(self.server, task_id) as live,
+                LiveLog(
+                    self.server, task_id, self.config.max_log_bytes, self.config.log_tail_bytes
+                ) as live,
             ):
                 live.line(
                     f"task {task_id}: {task['kind']} build for {task['chroot']} "
@@ -311,9 +445,19 @@ class Agent:
         finally:
             workspace.remove(workdir)
 
-    def _upload(self, task_id: int, path: Path) -> None:
-        with path.open("rb") as data:
-            self.server.call("PUT", f"/backend/task/{task_id}/files/{path.name}", content=data)
+    def _upload(self, task_id: int, path: Path) -> str | None:
+        """Upload one result file; None, or why the server refused it."""
+        body = _FileBody(path)
+        try:
+            self.server.call(
+                "PUT",
+                f"/backend/task/{task_id}/files/{path.name}",
+                content=body,
+                headers={"Content-Length": str(body.size)},
+            )
+        except httpx.HTTPStatusError as exc:
+            return f"the server refused {path.name}: {_refusal(exc.response)}"
+        return None
 
     def _source(
         self, task: dict[str, Any], workdir: Path, live: LiveLog, cancel: threading.Event
@@ -366,7 +510,9 @@ class Agent:
         final = f"{info.name}-{info.version}-{info.release}.src.rpm"
         live.line(f"source package {final}")
         srpm = srpm.rename(workdir / final) if srpm.name != final else srpm
-        self._upload(task_id, srpm)
+        refused = self._upload(task_id, srpm)
+        if refused:
+            return {"state": "failed", "message": refused}
         version = f"{info.version}-{info.release}"
         if info.epoch:
             version = f"{info.epoch}:{version}"
@@ -402,12 +548,11 @@ class Agent:
             return {"state": "failed", "message": f"cannot build this task: {exc}"}
         result = self.backend.build_rpm(rpm_task, live.write, cancel)
         if result.state == "succeeded":
-            # ``out/`` is never mounted into a sandbox or given to mock: the backend copied
-            # the checked RPMs into it through a ConfinedDir on ``build/``, the only
-            # directory the build could write.
-            for path in sorted(outdir.glob("*.rpm")):
-                live.line(f"uploading {path.name}")
-                self._upload(task_id, path)
+            refused = self._check_results(outdir) or self._upload_all(task_id, outdir, live)
+            if refused:
+                live.line(refused)
+                # No packages: a build that made too many could not even report them all.
+                return {"state": "failed", "message": refused}
         return {
             "state": result.state,
             "message": result.message,
@@ -422,6 +567,21 @@ class Agent:
                 for p in result.packages
             ],
         }
+
+    def _check_results(self, outdir: Path) -> str | None:
+        """Why the build made more packages than this builder accepts, or None."""
+        sizes = [path.lstat().st_size for path in outdir.glob("*.rpm")]
+        return too_many_files(
+            len(sizes), self.config.max_result_files, who="this builder"
+        ) or too_many_bytes(sum(sizes), self.config.max_result_bytes, who="this builder")
+
+    def _upload_all(self, task_id: int, outdir: Path, live: LiveLog) -> str | None:
+        for path in sorted(outdir.glob("*.rpm")):
+            live.line(f"uploading {path.name}")
+            refused = self._upload(task_id, path)
+            if refused:
+                return refused
+        return None
 
     def _rpm_task(self, task: dict[str, Any], srpm: Path, outdir: Path, build_dir: Path) -> RpmTask:
         memory = task.get("memory_limit_mb")
@@ -438,6 +598,8 @@ class Agent:
             repos=tuple(task["repos"]),
             buildroot_pkgs=tuple(task["buildroot_pkgs"]),
             sandbox=self.config.policy,
+            max_result_files=self.config.max_result_files,
+            max_result_bytes=self.config.max_result_bytes,
         )
 
 

@@ -37,9 +37,12 @@ def repo_dir(build: Build, chroot: str) -> PurePosixPath:
 
 
 def check_result_file(name: str) -> str:
-    """A file name an agent may upload into a task's directory."""
+    """A file name an agent may upload into a task's directory: not the live log, which
+    the server writes (and cuts, see ``core/limits.py``)."""
     if not _FILE.fullmatch(name) or name.endswith((".tmp", ".part")):
         raise InvalidInput(f"{name[:80]!r} is not an acceptable result file name", "name")
+    if name in (LIVE_LOG, f"{LIVE_LOG}.gz"):
+        raise InvalidInput(f"{name} is written by the server, not uploaded", "name")
     return name
 
 

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+# In a running task's directory: the lock its live log and its uploads are written under
+# (see publish/livelog.py and publish/builddir.py). Hidden, like every file of coprd's own
+# there: the results pages and createrepo_c never see it.
+TASK_LOCK = ".coprd-task.lock"
+
+
+@contextmanager
+def flocked(path: Path) -> Iterator[tuple[int, float]]:
+    """Hold an exclusive ``flock`` on ``path`` (created if need be); yields its descriptor
+    and the seconds spent waiting. Works between threads, processes and NFS clients (where
+    Linux maps flock to byte-range locks)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    try:
+        t0 = time.monotonic()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd, time.monotonic() - t0
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(path: Path) -> None:

@@ -9,24 +9,55 @@ for another build of the same chroot never indexes a package whose build has not
 succeeded.
 
 **Logs are gzipped.** While a build runs, ``builder-live.log`` grows and is served as
-plain text; afterwards every ``X.log`` becomes ``X.log.gz`` (the results pages redirect
+plain text (cut past a size, see ``publish/livelog.py``); afterwards its cut tail is
+written below it, and every ``X.log`` becomes ``X.log.gz`` (the results pages redirect
 a request for the plain name to the gzipped one, as Copr's web servers do).
+
+**Uploads are counted.** A task stores at most ``max_result_files`` result files of at
+most ``max_result_bytes`` in all. An upload is written to a hidden part file of its own
+(``.NAME.<random>.part``) and renamed into place when complete. The part file is made
+under the task directory's lock (``_fs.TASK_LOCK``) once the count of the names there
+allows one more (``reserve_result``), so concurrent uploads of one task, on any number of
+server replicas, hold their places in the count while they stream. The stored total is
+kept in the lock file and checked, under the lock, just before the rename
+(``store_result``). A name already stored (or being stored) is replaced, not counted twice.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import re
+import secrets
 import shutil
+import struct
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
-from coprd.publish._fs import fsync_dir, write_atomically
+from coprd.core.errors import TooLarge
+from coprd.core.limits import too_many_bytes, too_many_files
+from coprd.core.results import LIVE_LOG
+from coprd.publish._fs import TASK_LOCK, flocked, fsync_dir, write_atomically
+from coprd.publish.livelog import close_log
 
-__all__ = ["drop_packages", "finish_build_dir", "pending_name", "reveal_packages"]
+__all__ = [
+    "Upload",
+    "drop_packages",
+    "finish_build_dir",
+    "pending_name",
+    "reserve_result",
+    "reveal_packages",
+    "store_result",
+]
 
 PENDING_PREFIX = ".pending-"
+_PART = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{16}\.part")
+# Written by the server, not uploaded: no result file.
+_LOGS = (LIVE_LOG, f"{LIVE_LOG}.gz")
+# The bytes of result files a task stores, in its directory's lock file.
+_LEDGER = struct.Struct("<Q")
 
 # Level 6 (gzip's own default) is several times faster than 9 on a large log, for a few
 # per cent more bytes.
@@ -36,7 +67,8 @@ _LEVEL = 6
 def finish_build_dir(build_dir: Path) -> list[Path]:
     """Gzip every ``*.log`` directly in ``build_dir`` (``builder-live.log``,
     ``backend.log``, …) into ``*.log.gz`` and remove the plain file; returns the
-    ``.log.gz`` files written.
+    ``.log.gz`` files written. The live log's cut tail, if any, is written below it first,
+    and the task directory's lock goes at the end.
 
     Each ``.log.gz`` is written atomically before its ``.log`` is removed, so a crash
     leaves one or both, never a truncated ``.gz``; calling again after a crash or a
@@ -44,6 +76,7 @@ def finish_build_dir(build_dir: Path) -> list[Path]:
     build's writers have stopped. Hidden files, symlinks and sub-directories are left
     alone.
     """
+    close_log(build_dir)
     written = []
     for log in sorted(build_dir.glob("*.log")):
         if log.name.startswith(".") or log.is_symlink() or not log.is_file():
@@ -56,6 +89,7 @@ def finish_build_dir(build_dir: Path) -> list[Path]:
         os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
         log.unlink()
         written.append(target)
+    (build_dir / TASK_LOCK).unlink(missing_ok=True)
     if written:
         fsync_dir(build_dir)
     return written
@@ -93,3 +127,74 @@ def drop_packages(build_dir: Path) -> None:
     """Remove the pending packages of a task that did not succeed."""
     for pending in build_dir.glob(f"{PENDING_PREFIX}*"):
         pending.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A result file being uploaded: its place in the count is held by ``part``, the
+    file it is written to; ``others`` is the size of the task's other stored results."""
+
+    name: str
+    part: Path
+    others: int
+
+
+def reserve_result(build_dir: Path, name: str, *, max_files: int) -> Upload:
+    """Hold a place for the result file ``name`` (checked by the caller) in the task's
+    count and make its part file; raises TooLarge if the task has all the files it may.
+
+    Counting lists the directory's names (no stat: ~1 µs a file); the stored size is kept
+    in the lock file, see :func:`store_result`."""
+    target = build_dir / pending_name(name)
+    with flocked(build_dir / TASK_LOCK) as (lock, _):
+        names = _result_names(build_dir)
+        if name not in names:
+            problem = too_many_files(len(names) + 1, max_files, who="this server", so_far=True)
+            if problem:
+                raise TooLarge(problem)
+        part = build_dir / f".{name}.{secrets.token_hex(8)}.part"
+        os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
+        others = max(0, _stored_bytes(lock) - _size(target))
+    return Upload(name, part, others)
+
+
+def store_result(upload: Upload, target: Path, *, max_bytes: int) -> None:
+    """Rename the complete part file to ``target`` if the task's results, with it, stay
+    within ``max_bytes``; raises TooLarge (and leaves the part to the caller) if not.
+
+    The size of what is stored is kept in the task directory's lock file, updated here
+    under its lock before the rename (a crash between the two over-counts one file)."""
+    with flocked(target.parent / TASK_LOCK) as (lock, _):
+        stored = max(0, _stored_bytes(lock) - _size(target)) + upload.part.stat().st_size
+        problem = too_many_bytes(stored, max_bytes, who="this server", so_far=True)
+        if problem:
+            raise TooLarge(problem)
+        os.pwrite(lock, _LEDGER.pack(stored), 0)
+        os.replace(upload.part, target)
+
+
+def _result_names(build_dir: Path) -> set[str]:
+    """The names of the task's result files, stored or being uploaded."""
+    names: set[str] = set()
+    with os.scandir(build_dir) as entries:
+        for entry in entries:
+            if part := _PART.fullmatch(entry.name):
+                names.add(part["name"])
+                continue
+            name = entry.name.removeprefix(PENDING_PREFIX)
+            if name.startswith(".") or name in _LOGS or not entry.is_file(follow_symlinks=False):
+                continue
+            names.add(name)
+    return names
+
+
+def _stored_bytes(lock: int) -> int:
+    raw = os.pread(lock, _LEDGER.size, 0)
+    return int(_LEDGER.unpack(raw)[0]) if len(raw) == _LEDGER.size else 0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except FileNotFoundError:
+        return 0

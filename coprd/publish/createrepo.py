@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
 import gzip
 import hashlib
 import json
@@ -57,7 +56,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from coprd.publish._fs import fsync_dir, fsync_file, remove_tree
+from coprd.publish._fs import flocked, fsync_dir, fsync_file, remove_tree
 
 __all__ = [
     "CreaterepoFailed",
@@ -334,20 +333,9 @@ def _exchange(a: Path, b: Path) -> None:
 
 
 @contextmanager
-def _flocked(path: Path) -> Iterator[tuple[int, float]]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        t0 = time.monotonic()
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield fd, time.monotonic() - t0
-    finally:
-        os.close(fd)
-
-
-@contextmanager
 def _repo_lock(repo_dir: Path) -> Iterator[float]:
     """The one-writer lock of a repo; yields the seconds spent waiting for it."""
-    with _flocked(repo_dir / LOCK_FILE) as (_fd, waited):
+    with flocked(repo_dir / LOCK_FILE) as (_fd, waited):
         yield waited
 
 
@@ -380,7 +368,7 @@ def _write_fd_state(fd: int, state: _State) -> None:
 
 
 def _take_ticket(repo_dir: Path) -> int:
-    with _flocked(repo_dir / STATE_FILE) as (fd, _):
+    with flocked(repo_dir / STATE_FILE) as (fd, _):
         state = _read_fd_state(fd)
         ticket = state.requested + 1
         _write_fd_state(fd, _State(ticket, state.done))
@@ -388,12 +376,12 @@ def _take_ticket(repo_dir: Path) -> int:
 
 
 def _read_state(repo_dir: Path) -> _State:
-    with _flocked(repo_dir / STATE_FILE) as (fd, _):
+    with flocked(repo_dir / STATE_FILE) as (fd, _):
         return _read_fd_state(fd)
 
 
 def _record_done(repo_dir: Path, covering: int) -> None:
-    with _flocked(repo_dir / STATE_FILE) as (fd, _):
+    with flocked(repo_dir / STATE_FILE) as (fd, _):
         state = _read_fd_state(fd)
         _write_fd_state(fd, _State(state.requested, max(state.done, covering)))
 

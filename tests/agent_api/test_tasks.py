@@ -7,7 +7,9 @@ import gzip
 import threading
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,10 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coprd.agent_api import tasks
 from coprd.app import create_app
+from coprd.builder.agent import AgentConfig, LiveLog
+from coprd.builder.agent import Server as AgentServer
 from coprd.config import Settings
-from coprd.core import builders, builds, projects, tokens, users
+from coprd.core import builders, builds, limits, projects, tokens, users
 from coprd.core.builds import BuildOptions, Source
 from coprd.db.engine import write_session
+from coprd.publish import livelog
+from coprd.publish._fs import TASK_LOCK
 from coprd.publish.publisher import Publisher
 from coprd.uploads import uploads_dir
 
@@ -219,7 +225,8 @@ def test_result_size_limit(
     r = small.put(f"/backend/task/{tid}/files/big.rpm", content=b"x" * 5000, headers=auth)
     assert r.status_code == 413 and "limit" in r.json()["error"]
     task_dir = settings.results_dir / "alice/demo/srpm-builds" / f"{build_id:08d}"
-    assert not any(task_dir.iterdir())
+    # No part of the file stays; only the lock the task's uploads are counted under.
+    assert [p.name for p in task_dir.iterdir()] == [TASK_LOCK]
 
 
 def test_source_failure_with_a_bad_package_name(
@@ -384,3 +391,170 @@ def test_claims_wait_at_most_thirty_seconds(
     auth, _ = setup
     r = client.post("/backend/claim", json={"arches": ["x86_64"], "wait_s": 31}, headers=auth)
     assert r.status_code == 400
+
+
+# --- what a build may leave: its log cut past max_log_bytes, its results counted --------
+
+
+def small_limits_client(settings: Settings, engine: Engine, **limits: int) -> TestClient:
+    return TestClient(create_app(replace(settings, **limits), engine))
+
+
+def output(size: int) -> bytes:
+    text = b"".join(b"line %07d of the build's output\n" % i for i in range(size // 20 + 1))
+    return text[:size]
+
+
+def cut_as_the_rule_says(data: bytes, cap: int, tail: int) -> bytes:
+    marker = limits.cut_marker(cap, tail, after_newline=data[cap - 1 : cap] == b"\n")
+    return data[:cap] + marker + data[max(cap, len(data) - tail) :]
+
+
+def test_an_agent_that_ignores_the_cap_gets_its_log_cut(
+    settings: Settings, engine: Engine, setup: tuple[dict[str, str], int]
+) -> None:
+    auth, build_id = setup
+    client = small_limits_client(settings, engine, max_log_bytes=1000, log_tail_bytes=300)
+    finish_source(client, auth)
+    rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    build_dir = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello"
+    data = output(50_000)
+    streamed, tail = data[:-2000], data[-2000:]
+    for start in range(0, len(streamed), 700):
+        r = client.post(
+            f"/backend/task/{rid}/log", content=streamed[start : start + 700], headers=auth
+        )
+        assert r.status_code == 204
+    # While the build runs: the head and the line that says the log is cut, nothing more.
+    marker = (
+        b"\n[coprd] the log is longer than 1000 bytes: the rest is cut, "
+        b"only its last 300 bytes are kept below\n"
+    )
+    assert (build_dir / "builder-live.log").read_bytes() == data[:1000] + marker
+    assert (build_dir / livelog.RING).stat().st_size <= 16 + 300
+    # The end of the log comes with finish, longer than the tail: cut as well.
+    done = client.post(
+        f"/backend/task/{rid}/finish",
+        json={"state": "succeeded", "log_tail": base64.b64encode(tail).decode()},
+        headers=auth,
+    )
+    assert done.json() == {"build_state": "succeeded"}
+    log = gzip.decompress((build_dir / "builder-live.log.gz").read_bytes())
+    assert log == data[:1000] + marker + data[-300:]
+    assert log == cut_as_the_rule_says(data, 1000, 300)
+    assert sorted(p.name for p in build_dir.iterdir()) == ["builder-live.log.gz"]
+
+
+def test_a_log_the_agent_cut_keeps_the_agents_line_once(
+    settings: Settings, engine: Engine, setup: tuple[dict[str, str], int]
+) -> None:
+    """The same shape when the agent cut the log itself (with its own settings): its line,
+    then its tail, which the server rings as its own."""
+    auth, build_id = setup
+    client = small_limits_client(settings, engine, max_log_bytes=1000, log_tail_bytes=300)
+    finish_source(client, auth)
+    rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    build_dir = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello"
+    data = output(5000)
+    agents_line = limits.cut_marker(800, 200, after_newline=data[799:800] == b"\n")
+    log_url = f"/backend/task/{rid}/log"
+    assert client.post(log_url, content=data[:800], headers=auth).status_code == 204
+    assert client.post(log_url, params={"cut": "true"}, content=agents_line, headers=auth)
+    # A second line, or one too long to be a line, changes nothing.
+    assert client.post(log_url, params={"cut": "true"}, content=b"again\n", headers=auth)
+    too_long = client.post(log_url, params={"cut": "true"}, content=b"x" * 1025, headers=auth)
+    assert too_long.status_code == 400
+    assert (build_dir / "builder-live.log").read_bytes() == data[:800] + agents_line
+    client.post(log_url, content=data[-200:], headers=auth)
+    client.post(f"/backend/task/{rid}/finish", json={"state": "failed"}, headers=auth)
+    log = gzip.decompress((build_dir / "builder-live.log.gz").read_bytes())
+    assert log == cut_as_the_rule_says(data[:800] + data[-200:], 800, 200)
+
+
+def test_the_agents_live_log_arrives_as_the_server_would_cut_it(
+    settings: Settings, engine: Engine, setup: tuple[dict[str, str], int]
+) -> None:
+    """The agent's LiveLog (its cut) and the server's cut, with the same settings, store
+    the same bytes."""
+    auth, build_id = setup
+    client = small_limits_client(settings, engine, max_log_bytes=1000, log_tail_bytes=300)
+    finish_source(client, auth)
+    rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    config = AgentConfig("http://testserver", "t", ("x86_64",), settings.data_dir / "work")
+    server = AgentServer(config, threading.Event())
+    server.client = client
+    client.headers.update(auth)
+    data = output(20_000)
+    live = LiveLog(server, rid, max_bytes=1000, tail_bytes=300)
+    for start in range(0, len(data), 333):
+        live.write(data[start : start + 333])
+    tail = live.tail()
+    client.post(
+        f"/backend/task/{rid}/finish",
+        json={"state": "succeeded", "log_tail": base64.b64encode(tail).decode()},
+    )
+    build_dir = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello"
+    log = gzip.decompress((build_dir / "builder-live.log.gz").read_bytes())
+    assert log == cut_as_the_rule_says(data, 1000, 300)
+
+
+def test_the_live_log_is_not_an_upload(
+    client: TestClient, setup: tuple[dict[str, str], int]
+) -> None:
+    auth, _ = setup
+    tid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    for name in ("builder-live.log", "builder-live.log.gz"):
+        r = client.put(f"/backend/task/{tid}/files/{name}", content=b"x" * 100, headers=auth)
+        assert r.status_code == 400
+        assert r.json()["error"] == f"name: {name} is written by the server, not uploaded"
+
+
+def test_a_task_stores_at_most_max_result_files(
+    settings: Settings, engine: Engine, setup: tuple[dict[str, str], int]
+) -> None:
+    auth, build_id = setup
+    client = small_limits_client(settings, engine, max_result_files=3)
+    finish_source(client, auth)
+    rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    put = partial(_put, client, auth, rid)
+    for name in ("a", "b", "c", "a"):  # the second "a" replaces the first: not counted
+        assert put(f"{name}-1-1.noarch.rpm", b"rpm").status_code == 204
+    refused = put("d-1-1.noarch.rpm", b"rpm" * 1000)
+    assert refused.status_code == 413
+    assert refused.json()["error"] == (
+        "the build made more than 3 result files; this server accepts at most 3 "
+        "(setting max_result_files)"
+    )
+    build_dir = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello"
+    assert sorted(p.name for p in build_dir.iterdir() if not p.name.endswith(".lock")) == [
+        ".pending-a-1-1.noarch.rpm",
+        ".pending-b-1-1.noarch.rpm",
+        ".pending-c-1-1.noarch.rpm",
+    ]
+
+
+def test_a_task_stores_at_most_max_result_bytes(
+    settings: Settings, engine: Engine, setup: tuple[dict[str, str], int]
+) -> None:
+    auth, build_id = setup
+    client = small_limits_client(settings, engine, max_result_bytes=1000)
+    finish_source(client, auth)
+    rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    put = partial(_put, client, auth, rid)
+    assert put("a-1-1.noarch.rpm", b"a" * 600).status_code == 204
+    refused = put("b-1-1.noarch.rpm", b"b" * 600)
+    assert refused.status_code == 413
+    assert refused.json()["error"] == (
+        "the build's result files take more than 1000 bytes; this server accepts at most "
+        "1000 bytes (setting max_result_bytes)"
+    )
+    assert put("a-1-1.noarch.rpm", b"a" * 900).status_code == 204  # replaced: 900 in all
+    assert put("c-1-1.noarch.rpm", b"c" * 100).status_code == 204
+    assert put("d-1-1.noarch.rpm", b"d").status_code == 413
+    build_dir = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello"
+    assert not list(build_dir.glob("*.part")) and not list(build_dir.glob(".*.part"))
+    assert sum(p.stat().st_size for p in build_dir.glob(".pending-*")) == 1000
+
+
+def _put(client: TestClient, auth: dict[str, str], task_id: int, name: str, data: bytes) -> Any:
+    return client.put(f"/backend/task/{task_id}/files/{name}", content=data, headers=auth)

@@ -18,6 +18,7 @@ import pytest
 
 from coprd.builder.backends import Backend, LocalBackend, MockBackend, RpmResult, RpmTask
 from coprd.builder.backends.base import (
+    TooManyResults,
     collect_packages,
     failed,
     log_line,
@@ -216,3 +217,18 @@ def test_names_the_build_chose_cannot_fake_a_line_of_coprd() -> None:
         b"[coprd] skipped x\\x0a[coprd] built evil-1-1.noarch.rpm\\x0d\\x1b[2K: "
         b"not a regular file\n"
     )
+
+
+def test_too_many_packages_are_refused_before_any_is_copied(tmp_path: Path) -> None:
+    results = tmp_path / "work" / "results"
+    results.mkdir(parents=True)
+    for i in range(5):
+        (results / f"p{i}-1-1.noarch.rpm").write_bytes(b"not even an rpm")
+    notes = bytearray()
+    with ConfinedDir(tmp_path / "work") as files, pytest.raises(TooManyResults) as refused:
+        collect_packages(files, "results", tmp_path / "out", notes.extend, max_files=4)
+    assert str(refused.value) == (
+        "the build made 5 packages; this builder accepts at most 4 (setting max_result_files)"
+    )
+    # Refused on the count alone: nothing was copied (or found not to be an RPM).
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import gzip
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
+from coprd.core.errors import TooLarge
 from coprd.publish import builddir
 from coprd.publish._fs import write_atomically
 from coprd.publish.builddir import (
+    Upload,
     drop_packages,
     finish_build_dir,
     pending_name,
+    reserve_result,
     reveal_packages,
+    store_result,
 )
 
 
@@ -141,3 +146,67 @@ def test_a_failed_task_drops_its_packages(tmp_path: Path) -> None:
     (build / "builder-live.log").write_text("error: boom\n")
     drop_packages(build)
     assert [p.name for p in build.iterdir()] == ["builder-live.log"]
+
+
+# --- counting a task's uploads --------------------------------------------------------------
+
+
+def upload(build: Path, name: str, data: bytes, *, max_files: int, max_bytes: int) -> None:
+    reserved = reserve_result(build, name, max_files=max_files)
+    try:
+        reserved.part.write_bytes(data)
+        store_result(reserved, build / pending_name(name), max_bytes=max_bytes)
+    finally:
+        reserved.part.unlink(missing_ok=True)
+
+
+def test_uploads_at_once_never_store_more_than_max_result_files(tmp_path: Path) -> None:
+    """Twenty uploads of one task at once, each holding its place while it streams: five
+    get one, the others are refused, whichever replica each runs on."""
+    build = tmp_path / "b"
+    build.mkdir()
+    barrier = threading.Barrier(20)
+    held: list[Upload] = []
+    refused: list[str] = []
+
+    def start(i: int) -> None:
+        barrier.wait()
+        try:
+            held.append(reserve_result(build, f"p{i}-1-1.noarch.rpm", max_files=5))
+        except TooLarge as exc:
+            refused.append(str(exc))
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(held) == 5 and len(refused) == 15
+    assert set(refused) == {
+        "the build made more than 5 result files; this server accepts at most 5 "
+        "(setting max_result_files)"
+    }
+    for reserved in held:
+        reserved.part.write_bytes(b"rpm")
+        store_result(reserved, build / pending_name(reserved.name), max_bytes=1000)
+    # Stored, a name is still counted; the same name again replaces it.
+    with pytest.raises(TooLarge):
+        reserve_result(build, "another-1-1.noarch.rpm", max_files=5)
+    upload(build, held[0].name, b"new", max_files=5, max_bytes=1000)
+
+
+def test_the_stored_size_counts_replacements_once(tmp_path: Path) -> None:
+    build = tmp_path / "b"
+    build.mkdir()
+    (build / "builder-live.log").write_bytes(b"x" * 5000)  # the server's, not a result
+    upload(build, "a.rpm", b"a" * 400, max_files=10, max_bytes=1000)
+    upload(build, "a.rpm", b"a" * 700, max_files=10, max_bytes=1000)
+    upload(build, "b.rpm", b"b" * 300, max_files=10, max_bytes=1000)
+    with pytest.raises(TooLarge, match="take more than 1000 bytes"):
+        upload(build, "c.rpm", b"c", max_files=10, max_bytes=1000)
+    assert sorted(p.name for p in build.iterdir()) == [
+        ".coprd-task.lock",
+        ".pending-a.rpm",
+        ".pending-b.rpm",
+        "builder-live.log",
+    ]

@@ -26,7 +26,10 @@ from coprd.builder.confined import ConfinedDir, ConfinementError
 from coprd.builder.macros import split_chroot
 from coprd.builder.sandbox import SandboxPolicy
 from coprd.builder.srpm import InvalidPackage, Nevra, arch_allowed, inspect_rpm, inspect_srpm
+from coprd.config import Settings
+from coprd.core.limits import too_many_bytes, too_many_files
 
+_DEFAULTS = Settings()
 _BCOND = re.compile(r"[A-Za-z0-9_]+")
 
 MAX_PACKAGE = 4 * 1024 * 1024 * 1024
@@ -58,6 +61,9 @@ class RpmTask:
     buildroot_pkgs: tuple[str, ...]
     # The agent's sandbox settings (limits, build uid), for backends that use the sandbox.
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
+    # What the build may leave behind (the agent's settings max_result_files/_bytes).
+    max_result_files: int = _DEFAULTS.max_result_files
+    max_result_bytes: int = _DEFAULTS.max_result_bytes
 
     def __post_init__(self) -> None:
         split_chroot(self.chroot)
@@ -121,8 +127,19 @@ def failed(on_output: Callable[[bytes], None], message: str) -> RpmResult:
     return RpmResult("failed", [], message)
 
 
+class TooManyResults(Exception):
+    """The build made more packages, or bigger ones, than this builder accepts; ``str``
+    is the sentence for the log."""
+
+
 def collect_packages(
-    results: ConfinedDir, where: str, outdir: Path, on_output: Callable[[bytes], None]
+    results: ConfinedDir,
+    where: str,
+    outdir: Path,
+    on_output: Callable[[bytes], None],
+    *,
+    max_files: int = _DEFAULTS.max_result_files,
+    max_bytes: int = _DEFAULTS.max_result_bytes,
 ) -> list[Nevra]:
     """Copy the binary RPMs the build left under ``where`` (in ``results``) into ``outdir``.
 
@@ -133,11 +150,18 @@ def collect_packages(
     followed: a symlink, FIFO or device there is skipped with a note in the log. Each
     regular ``*.rpm`` (not ``*.src.rpm``) is copied, checked to be an intact binary RPM
     (InvalidPackage otherwise) and stored as ``name-version-release.arch.rpm`` whatever the
-    build called it.
+    build called it. More than ``max_files`` packages, or more than ``max_bytes`` of them,
+    raise TooManyResults before any is copied (copying and checking one takes ~20 ms).
     """
     if results.lstat(where) is None:
         return []
     entries = results.walk(where, max_entries=MAX_RESULT_ENTRIES)
+    wanted = [e for e in entries if e.kind == "file" and _is_binary_rpm(e.name)]
+    refused = too_many_files(len(wanted), max_files, who="this builder") or too_many_bytes(
+        sum(e.size for e in wanted), max_bytes, who="this builder"
+    )
+    if refused:
+        raise TooManyResults(refused)
     outdir.mkdir(parents=True, exist_ok=True)
     packages: list[Nevra] = []
     seen: set[Path] = set()
@@ -145,7 +169,7 @@ def collect_packages(
         if entry.kind != "file":
             write_note(on_output, f"skipped {entry.name}: not a regular file")
             continue
-        if not entry.name.endswith(".rpm") or entry.name.endswith(".src.rpm"):
+        if not _is_binary_rpm(entry.name):
             continue
         partial = outdir / ".incoming"  # not the build's name: it may be any length
         results.copy_file(entry.path, partial, MAX_PACKAGE)
@@ -163,6 +187,10 @@ def collect_packages(
         seen.add(final)
         packages.append(nevra)
     return sorted(packages, key=str)
+
+
+def _is_binary_rpm(name: str) -> bool:
+    return name.endswith(".rpm") and not name.endswith(".src.rpm")
 
 
 def srpm_problem(task: RpmTask) -> str | None:
@@ -208,6 +236,8 @@ def rpm_result(
         return failed(on_output, f"{tool} produced an invalid package: {error}")
     except ConfinementError as error:
         return failed(on_output, f"{tool}'s results cannot be collected: {error}")
+    except TooManyResults as error:
+        return failed(on_output, str(error))
     if not packages:
         return failed(on_output, f"{tool} produced no binary RPMs")
     write_note(on_output, f"built {', '.join(str(p) for p in packages)}")

@@ -150,7 +150,14 @@ class LocalBackend:
                 "rpmbuild",
                 result,
                 on_output,
-                lambda: collect_packages(files, "build/RPMS", task.outdir, on_output),
+                lambda: collect_packages(
+                    files,
+                    "build/RPMS",
+                    task.outdir,
+                    on_output,
+                    max_files=task.max_result_files,
+                    max_bytes=task.max_result_bytes,
+                ),
             )
 
 

@@ -154,6 +154,13 @@ class MockBackend:
                 "mock",
                 result,
                 on_output,
-                lambda: collect_packages(files, RESULTS, task.outdir, on_output),
+                lambda: collect_packages(
+                    files,
+                    RESULTS,
+                    task.outdir,
+                    on_output,
+                    max_files=task.max_result_files,
+                    max_bytes=task.max_result_bytes,
+                ),
                 exit_text=describe_exit(result.returncode),
             )
