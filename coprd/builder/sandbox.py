@@ -116,7 +116,7 @@ TMP_DIR = ".coprd-tmp"
 SETUP_TIMEOUT_S = 15.0
 # Without a pids cgroup: how often the sandbox's processes are counted, and at which share
 # of the limit the build counts as having hit it (RLIMIT_NPROC refuses forks silently).
-_COUNT_EVERY_S = 0.25
+_COUNT_EVERY_S = 0.1
 _NPROC_HIT_SHARE = 0.95
 
 # Results are the same shape whether or not the command ran in bubblewrap.

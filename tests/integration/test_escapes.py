@@ -71,16 +71,22 @@ install -D -m 0644 /dev/null %{buildroot}%{_datadir}/@NAME@/ran
 
 %files
 %{_datadir}/@NAME@/ran
+@EXTRA@
 """
+
+SUBPACKAGES = 2500
+LOG_BYTES = 1024**3
 
 
 @dataclass
 class Attack:
-    """One attack: the %build and %install scripts, or a custom source's script."""
+    """One attack: the %build and %install scripts and more spec text (subpackages), or a
+    custom source's script."""
 
     build: str = "true"
     install: str = "true"
     custom_script: str | None = None
+    extra_spec: str = ""
 
 
 @dataclass
@@ -100,7 +106,10 @@ def outside_packages(tmp: Path) -> Outside:
     name = f"planted{nonce}"
     spec = tmp / f"{name}.spec"
     spec.write_text(
-        SPEC.replace("@NAME@", name).replace("@BUILD@", "true").replace("@INSTALL@", "true")
+        SPEC.replace("@NAME@", name)
+        .replace("@BUILD@", "true")
+        .replace("@INSTALL@", "true")
+        .replace("@EXTRA@", "")
     )
     top = tmp / "planted-top"
     subprocess.run(
@@ -177,11 +186,22 @@ def attacks(outside: Outside, nonce: str, key: str) -> dict[str, Attack]:
         "swaparch": Attack(install=f"victim=%{{_rpmdir}}/noarch; {swap}"),
         "swapsrpms": Attack(install=f"victim=%{{_srcrpmdir}}; {swap}"),
         "swapsource": Attack(custom_script=_CUSTOM.replace("@OUT@", out)),
-        "forkbomb": Attack(build="bomb() { bomb | bomb & }; bomb; sleep 60"),
+        # bash retries a refused fork, so its bomb keeps the sandbox at its limit (dash's
+        # gives up and dies out by itself).
+        "forkbomb": Attack(build="bash -c 'bomb() { bomb | bomb & }; bomb'; sleep 60"),
         "syscalls": Attack(build=_SYSCALLS.replace("@KEY@", key)),
         "setuid": Attack(build=_SETUID.replace("@NONCE@", nonce)),
         "diskfill": Attack(
             build="i=0; while :; do head -c 1048576 /dev/zero > f$i || exit 1; i=$((i+1)); done"
+        ),
+        # 1 GiB of output: stored cut (64 MiB, a line, its last 1 MiB), the build goes on.
+        "hugelog": Attack(build=f"yes 'all work and no play' | head -c {LOG_BYTES}"),
+        # More packages than a builder accepts by default (2000).
+        "subpackages": Attack(
+            extra_spec="".join(
+                f"%package p{i}\nSummary: p\n%description p{i}\np\n%files p{i}\n"
+                for i in range(SUBPACKAGES)
+            )
         ),
     }
 
@@ -250,6 +270,7 @@ def _submit(run: Run, tmp: Path, name: str, attack: Attack) -> int:
             SPEC.replace("@NAME@", name)
             .replace("@BUILD@", build)
             .replace("@INSTALL@", attack.install)
+            .replace("@EXTRA@", attack.extra_spec)
         )
         srpm = make_srpm(spec, tmp / name / "srpm")
         built = run.server.copr_cli(run.config, "build", "--nowait", "evil", str(srpm))
@@ -358,8 +379,10 @@ def test_chmod_u_plus_s_makes_no_host_root_setuid_file(run: Run) -> None:
     assert run.setuid_owners, "the setuid file was never seen on the host"
     assert 0 not in run.setuid_owners
     # A root agent's builds are its build uid; an unprivileged agent's are its own.
-    expected = 2_000_000_000 if run.worker.uid == 0 else run.worker.uid
-    assert run.setuid_owners == {expected}
+    if run.worker.uid == 0:
+        assert run.setuid_owners <= {2_000_000_000, 2_000_000_001}  # slot 0 or 1
+    else:
+        assert run.setuid_owners == {run.worker.uid}
 
 
 def test_writing_past_the_disk_limit_fails_the_build(run: Run) -> None:
@@ -372,3 +395,23 @@ def test_the_agent_survived_every_attack(run: Run) -> None:
     assert run.worker.process.poll() is None
     # Nothing of the builds is left in the agent's work directory.
     assert list(run.worker.workdir.rglob("task-*")) == []
+
+
+def test_a_1_gib_log_is_stored_cut_and_the_build_goes_on(run: Run) -> None:
+    log = _log(run, "hugelog")
+    assert _state(run, "hugelog") == "succeeded", log[-3000:]
+    marker = "[coprd] the log is longer than 64 MiB: the rest is cut, only its last 1 MiB is"
+    assert log.count(marker) == 1
+    assert 64 * 1024**2 < len(log) < 66 * 1024**2
+    assert log.rstrip().endswith("result: succeeded (built 1 package(s))")
+
+
+def test_thousands_of_subpackages_are_refused_with_a_message(run: Run) -> None:
+    log = _log(run, "subpackages")
+    assert _state(run, "subpackages") == "failed"
+    made = SUBPACKAGES + 1  # and the main package
+    assert (
+        f"the build made {made} packages; this builder accepts at most 2000 "
+        "(setting max_result_files)" in log
+    ), log[-3000:]
+    assert "subpackages-p1-1-1.noarch.rpm" not in _published(run)
