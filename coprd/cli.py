@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from coprd import datadir
 from coprd.config import URL_FILE, ConfigError, Settings, load_settings
 from coprd.core import chroots, cleanup, groups, tokens, users
 from coprd.core.errors import CoprdError
@@ -196,7 +197,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
     from coprd.db.engine import make_engine
 
     settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.make_data_dir(settings.data_dir)
+    datadir.tighten(settings)
     engine = make_engine(settings.effective_database_url)
     before = current_revision(engine)
     upgrade(engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,23 @@ def test_cleanup_deletes_expired_projects_with_their_results(  # type: ignore[no
     code, out, _ = run("cleanup")
     assert (code, out) == (0, "deleted the expired project alice/pr-1\n")
     assert sorted(p.name for p in results.iterdir()) == ["kept"]
+
+
+def test_the_first_open_tightens_an_older_data_directory(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert run("user", "add", "alice")[0] == 0
+    database = tmp_path / "coprd.sqlite"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    # As an older coprd left them.
+    database.chmod(0o644)
+    tmp_path.chmod(0o755)
+    (tmp_path / "copr-cli-admin.conf").write_text("[copr-cli]\n")
+    (tmp_path / "copr-cli-admin.conf").chmod(0o644)
+    with caplog.at_level("WARNING", logger="coprd.datadir"):
+        assert run("user", "list")[0] == 0
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "copr-cli-admin.conf").stat().st_mode) == 0o600
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o711
+    assert f"tightened {database} from 0644 to 0600" in caplog.messages
+    assert f"tightened {tmp_path} from 0755 to 0711" in caplog.messages

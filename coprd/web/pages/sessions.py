@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from coprd.config import Settings
 from coprd.core.errors import NotAuthenticated
+from coprd.datadir import make_data_dir
 from coprd.db.engine import read_session
 from coprd.db.models import User
 from coprd.http import DB
@@ -59,7 +60,7 @@ def session_secret(settings: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
     path = settings.data_dir / KEY_FILE
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(settings.data_dir)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
@@ -70,8 +71,7 @@ def session_secret(settings: Settings) -> str:
 
 
 def _read_key(path: Path) -> str:
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o600)
+    # A looser mode an older coprd left is narrowed at start (coprd.datadir.tighten).
     key = path.read_text().strip()
     if len(key) < 32:
         raise RuntimeError(f"{path} holds no usable session key; remove it to make a new one")
