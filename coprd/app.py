@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from coprd import agent_api, api_legacy, api_v2, api_v3, uploads
 from coprd.agent_api.wakeup import WorkSignal
 from coprd.config import Settings
-from coprd.core import cleanup, scheduling
+from coprd.core import cleanup, logins, scheduling
 from coprd.core.errors import CoprdError
 from coprd.db.engine import make_engine, make_session_factory
 from coprd.http import NormalisePathMiddleware, status_of
@@ -177,6 +177,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             target=uploads.sweep_forever,
             args=(settings, _app.state.session_factory, stop_sweep),
             name="uploads-sweep",
+            daemon=True,
+        ).start()
+        threading.Thread(
+            target=logins.sweep_forever,
+            args=(_app.state.session_factory, stop_sweep),
+            name="web-sessions-sweep",
             daemon=True,
         ).start()
         yield

@@ -223,6 +223,16 @@ def cmd_user_add(args: argparse.Namespace) -> None:
     print(f"created user {args.name}{' (admin)' if args.admin else ''}")
 
 
+def cmd_user_password(args: argparse.Namespace) -> None:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"new password for {args.name}: ")
+    with _session_write(_settings(args)) as session:
+        users.set_password(session, users.get_user(session, args.name), password)
+    print(f"set the web password of {args.name}; their web sessions have ended")
+
+
 def cmd_user_list(args: argparse.Namespace) -> None:
     with _session_read(_settings(args)) as session:
         for user in users.list_users(session):
@@ -387,6 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     pw = user_add.add_mutually_exclusive_group()
     pw.add_argument("--password", action="store_true", help="ask for a web password")
     pw.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    user_password = add("password", cmd_user_password, "set an account's web password", user)
+    user_password.add_argument("name")
+    user_password.add_argument("--password-stdin", action="store_true", help="read it from stdin")
     add("list", cmd_user_list, "list accounts", user)
     add("disable", cmd_user_disable, "disable an account", user).add_argument("name")
 
