@@ -56,6 +56,14 @@ class Settings:
     signing: bool = True
     signing_key_type: str = SIGNING_KEY_TYPES[0]
     signing_key_days: int = 5 * 365 + 1
+    # Failed logins and API or builder authentications (coprd/core/throttling.py): past
+    # this many in the window, an account or an address waits, from the first delay
+    # doubling to the largest; 0 turns a limit off.
+    auth_failures_per_account: int = 10
+    auth_failures_per_address: int = 50
+    auth_failure_window_seconds: int = 3600
+    auth_delay_seconds: int = 60
+    auth_max_delay_seconds: int = 900
 
     @property
     def effective_database_url(self) -> str:

@@ -1,5 +1,6 @@
 """Logging in and out (here or everywhere), the account page, and the API token page at
-``/api``."""
+``/api``. Failed logins are throttled (``core/throttling.py``) per account and per
+address; a refused one is told when to try again, with 429 and Retry-After."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from coprd.api_legacy.general import api_info
-from coprd.core import groups, tokens, users
-from coprd.core.errors import NotAuthenticated, NotFound
+from coprd.core import groups, throttling, tokens, users
+from coprd.core.errors import NotAuthenticated, NotFound, TooManyAttempts
 from coprd.core.names import MAX_NAME
 from coprd.db.engine import write_session
-from coprd.http import DB, AppSettings, ReadDB
+from coprd.http import DB, AppSettings, ReadDB, client_address
 from coprd.web.pages.forms import CheckedForm, field, safe_next
 from coprd.web.pages.home import VARY
 from coprd.web.pages.paths import wants_html
@@ -45,22 +46,38 @@ def login_page(
 
 
 @router.post("/login")
-def login(request: Request, form: CheckedForm, db: ReadDB) -> Response:
+def login(request: Request, form: CheckedForm, db: ReadDB, settings: AppSettings) -> Response:
     name = field(form, "username", max_length=MAX_NAME + 1).strip()
     password = field(form, "password", max_length=MAX_PASSWORD + 1)
     next_url = safe_next(field(form, "next", max_length=2048))
+    context = {"next": next_url, "username": name}
+    limits = throttling.Limits.of(settings)
+    attempt = throttling.password_attempt(name, client_address(request))
+    try:
+        failures = throttling.check(db, limits, attempt)
+    except TooManyAttempts as exc:
+        # Not checked: the answer is the same whether the password was right.
+        headers = {"Retry-After": str(exc.retry_after)}
+        return render(
+            request, "login.html", {**context, "error": exc.message}, status=429, headers=headers
+        )
     user = None
     if name and 0 < len(password) <= MAX_PASSWORD:
         try:
             user = users.get_user(db, name)
         except NotFound:
             user = None
-    if user is None or not users.check_password(user, password):
-        context = {"next": next_url, "username": name, "error": "Wrong user name or password."}
-        return render(request, "login.html", context, status=401)
-    # The password is checked in the read transaction, the session written in a short
+    # The password is checked in the read transaction, the outcome written in a short
     # write one after it: argon2 takes a while, and must not hold SQLite's write lock.
-    with write_session(request.app.state.session_factory) as writer:
+    factory = request.app.state.session_factory
+    if user is None or not users.check_password(user, password):
+        with write_session(factory) as writer:
+            throttling.record_failure(writer, attempt)
+        context["error"] = "Wrong user name or password."
+        return render(request, "login.html", context, status=401)
+    with write_session(factory) as writer:
+        if failures:
+            throttling.forgive(writer, attempt)
         log_in(request, writer, user)
     flash(request, f"Logged in as {user.name}.")
     return _see_other(next_url)
