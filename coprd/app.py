@@ -74,8 +74,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FailedAuthentication)
     async def _failed_authentication(request: Request, exc: FailedAuthentication) -> Response:
         # Counted here, once the request's transaction has been rolled back with the
-        # refusal; the count outlives it.
-        await run_in_threadpool(count_failure, request, exc)
+        # refusal; the count outlives it. A count the database cannot take now is lost,
+        # and the refusal still answered as such.
+        try:
+            await run_in_threadpool(count_failure, request, exc)
+        except Exception:
+            log.exception("could not count a failed authentication on %s", request.url.path)
         return _render(request, status_of(exc), exc.message)
 
     @app.exception_handler(RequestValidationError)

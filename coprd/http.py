@@ -126,8 +126,8 @@ READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 def client_address(connection: HTTPConnection) -> str:
     """The client's address, as failed authentications are counted against it.
 
-    The peer as uvicorn reports it: behind a reverse proxy uvicorn trusts (on 127.0.0.1 by
-    default, see uvicorn's ``--forwarded-allow-ips``), the client the proxy names in
+    The peer as uvicorn reports it: behind a reverse proxy uvicorn trusts (on 127.0.0.1 and
+    ::1 by default, see uvicorn's ``--forwarded-allow-ips``), the client the proxy names in
     ``X-Forwarded-For``. An IPv6 client counts as its /64, all of which one host usually
     holds.
     """

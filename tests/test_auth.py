@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from coprd.app import create_app
@@ -183,3 +184,15 @@ def test_the_openapi_document_says_which_routes_answer_429(client: TestClient) -
         ("/api_2/projects", "get"),
     ):
         assert "429" not in responses(path, method), (path, method)
+
+
+def test_a_failure_the_database_cannot_count_is_still_refused(
+    settings: Settings, engine: Engine, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(*_: object) -> None:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr("coprd.app.count_failure", busy)
+    client = api_client(settings, engine)
+    r = client.get("/api_3/auth-check", headers=wrong(alice))
+    assert r.status_code == 401 and "Login invalid" in r.json()["error"]
