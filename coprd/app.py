@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
@@ -19,9 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coprd import agent_api, api_legacy, api_v2, api_v3, uploads
 from coprd.agent_api.wakeup import WorkSignal
+from coprd.auth import FailedAuthentication, count_failure
 from coprd.config import Settings
-from coprd.core import cleanup, scheduling
-from coprd.core.errors import CoprdError
+from coprd.core import cleanup, logins, scheduling, throttling
+from coprd.core.errors import CoprdError, TooManyAttempts
 from coprd.db.engine import make_engine, make_session_factory
 from coprd.http import NormalisePathMiddleware, status_of
 from coprd.publish.publisher import Publisher
@@ -64,6 +66,20 @@ def _render(request: Request, status: int, message: str) -> Response:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CoprdError)
     async def _domain(request: Request, exc: CoprdError) -> Response:
+        response = _render(request, status_of(exc), exc.message)
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(FailedAuthentication)
+    async def _failed_authentication(request: Request, exc: FailedAuthentication) -> Response:
+        # Counted here, once the request's transaction has been rolled back with the
+        # refusal; the count outlives it. A count the database cannot take now is lost,
+        # and the refusal still answered as such.
+        try:
+            await run_in_threadpool(count_failure, request, exc)
+        except Exception:
+            log.exception("could not count a failed authentication on %s", request.url.path)
         return _render(request, status_of(exc), exc.message)
 
     @app.exception_handler(RequestValidationError)
@@ -177,6 +193,18 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             target=uploads.sweep_forever,
             args=(settings, _app.state.session_factory, stop_sweep),
             name="uploads-sweep",
+            daemon=True,
+        ).start()
+        threading.Thread(
+            target=logins.sweep_forever,
+            args=(_app.state.session_factory, stop_sweep),
+            name="web-sessions-sweep",
+            daemon=True,
+        ).start()
+        threading.Thread(
+            target=throttling.sweep_forever,
+            args=(_app.state.session_factory, throttling.Limits.of(settings), stop_sweep),
+            name="auth-failures-sweep",
             daemon=True,
         ).start()
         yield

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from coprd import datadir
 from coprd.config import URL_FILE, ConfigError, Settings, load_settings
 from coprd.core import chroots, cleanup, groups, tokens, users
 from coprd.core.errors import CoprdError
@@ -254,7 +255,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
     from coprd.db.engine import make_engine
 
     settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.make_data_dir(settings.data_dir)
+    datadir.tighten(settings)
     engine = make_engine(settings.effective_database_url)
     before = current_revision(engine)
     upgrade(engine)
@@ -277,6 +279,16 @@ def cmd_user_add(args: argparse.Namespace) -> None:
         if password:
             users.set_password(session, user, password)
     print(f"created user {args.name}{' (admin)' if args.admin else ''}")
+
+
+def cmd_user_password(args: argparse.Namespace) -> None:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"new password for {args.name}: ")
+    with _session_write(_settings(args)) as session:
+        users.set_password(session, users.get_user(session, args.name), password)
+    print(f"set the web password of {args.name}; their web sessions have ended")
 
 
 def cmd_user_list(args: argparse.Namespace) -> None:
@@ -448,6 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     pw = user_add.add_mutually_exclusive_group()
     pw.add_argument("--password", action="store_true", help="ask for a web password")
     pw.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    user_password = add("password", cmd_user_password, "set an account's web password", user)
+    user_password.add_argument("name")
+    user_password.add_argument("--password-stdin", action="store_true", help="read it from stdin")
     add("list", cmd_user_list, "list accounts", user)
     add("disable", cmd_user_disable, "disable an account", user).add_argument("name")
 

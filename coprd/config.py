@@ -83,6 +83,14 @@ class Settings:
     # and on its builders, up to MAX_FINISH_PACKAGES.
     max_result_files: int = 2000
     max_result_bytes: int = 20 * 1024 * 1024 * 1024
+    # Failed logins and API or builder authentications (coprd/core/throttling.py): past
+    # this many in the window, an account or an address waits, from the first delay
+    # doubling to the largest; 0 turns a limit off.
+    auth_failures_per_account: int = 10
+    auth_failures_per_address: int = 50
+    auth_failure_window_seconds: int = 3600
+    auth_delay_seconds: int = 60
+    auth_max_delay_seconds: int = 900
 
     @property
     def effective_database_url(self) -> str:

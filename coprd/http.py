@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator
 from typing import Annotated
@@ -10,6 +11,7 @@ from fastapi import Depends, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from coprd.config import Settings
@@ -21,6 +23,7 @@ from coprd.core.errors import (
     NotAuthenticated,
     NotFound,
     TooLarge,
+    TooManyAttempts,
 )
 from coprd.db.engine import transaction
 
@@ -58,6 +61,7 @@ STATUS = {
     NotFound: 404,
     Conflict: 409,
     TooLarge: 413,
+    TooManyAttempts: 429,
 }
 
 
@@ -117,6 +121,26 @@ def parse_bool(value: str | None, field: str, default: bool = False) -> bool:
 
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The client's address, as failed authentications are counted against it.
+
+    The peer as uvicorn reports it: behind a reverse proxy uvicorn trusts (on 127.0.0.1 and
+    ::1 by default, see uvicorn's ``--forwarded-allow-ips``), the client the proxy names in
+    ``X-Forwarded-For``. An IPv6 client counts as its /64, all of which one host usually
+    holds.
+    """
+    host = connection.client.host if connection.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:100] or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def get_db(request: Request) -> Iterator[Session]:

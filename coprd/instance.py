@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from coprd import datadir
 from coprd.config import Settings
 from coprd.core.chroots import seed_mock_chroots
 from coprd.core.tokens import copr_cli_config, issue_token
@@ -30,8 +30,10 @@ class FirstAdmin:
 
 
 def prepare(settings: Settings) -> Engine:
-    """Create the data directory, bring the schema to head and seed an empty chroot table."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """Create the data directory (or tighten the modes of an existing one's secrets), bring
+    the schema to head and seed an empty chroot table."""
+    datadir.make_data_dir(settings.data_dir)
+    datadir.tighten(settings)
     settings.results_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
@@ -48,9 +50,7 @@ def create_first_admin(settings: Settings, session: Session) -> FirstAdmin | Non
     admin = create_user(session, ADMIN_NAME, password=password, is_admin=True)
     issued = issue_token(session, admin, settings.token_days)
     path = settings.data_dir / ADMIN_CONFIG
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(copr_cli_config(issued, settings.public_url))
+    datadir.write_private(path, copr_cli_config(issued, settings.public_url))
     return FirstAdmin(ADMIN_NAME, password, path)
 
 
@@ -74,7 +74,5 @@ def local_builder_token(settings: Settings, session: Session) -> Path:
         except NotAuthenticated:
             pass
     _, token = create_builder(session, f"local-{secrets.token_hex(3)}")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
+    datadir.write_private(path, token + "\n")
     return path

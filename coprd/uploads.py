@@ -4,7 +4,8 @@ Every dialect that takes an upload (APIv3's ``build/create/upload`` and ``rpm-up
 legacy ``new_build_upload``, APIv2's multipart build) goes through here:
 
 1. ``receive`` copies the uploaded file, checked (an RPM lead, the right kind of RPM, the
-   size limit), into a hidden file in ``<data_dir>/uploads/`` while the request runs;
+   size limit), into a hidden file in ``<data_dir>/uploads/`` while the request runs
+   (directories 0700, files 0600: only the server reads them);
 2. once the build exists, ``keep`` moves it to ``uploads/<build_id:08d>/<name>``, where the
    agent running the source task downloads it (``/backend/task/<id>/source``);
 3. when that task has ended, in any state, ``forget`` removes it.
@@ -36,6 +37,7 @@ from coprd.core import builds
 from coprd.core.builds import TERMINAL, BuildOptions, Source, check_package_upload
 from coprd.core.errors import TooLarge
 from coprd.core.results import BUILDS_DELETED
+from coprd.datadir import make_private_dir
 from coprd.db.engine import read_session
 from coprd.db.models import SOURCE_TASK_CHROOT, Build, BuildTask, Project, User
 
@@ -107,8 +109,8 @@ def receive(
     name = check_package_upload(filename, stream.read(96), source=source)
     stream.seek(0)
     staging = settings.data_dir / "uploads"
-    staging.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=staging)
+    make_private_dir(staging)
+    fd, temp = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=staging)  # 0600
     size = 0
     try:
         with os.fdopen(fd, "wb") as out:
@@ -151,7 +153,8 @@ def submit_upload(
 def keep(settings: Settings, staged: Path, build_id: int, name: str) -> Path:
     """Move a staged upload to where the build's source task fetches it."""
     directory = uploads_dir(settings, build_id)
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dir(directory.parent)
+    make_private_dir(directory)
     final = directory / name
     shutil.move(staged, final)
     return final

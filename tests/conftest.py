@@ -9,6 +9,7 @@ it at the end.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,7 +30,7 @@ from coprd.core import chroots, tokens, users
 from coprd.core.tokens import IssuedToken
 from coprd.db.engine import make_engine, make_session_factory, write_session
 from coprd.db.migrate import upgrade
-from coprd.db.models import Base, User
+from coprd.db.models import AuthFailure, Base, User
 
 POSTGRES = os.environ.get("COPRD_TEST_POSTGRES")
 
@@ -184,10 +185,23 @@ def bob(make_account: MakeAccount) -> Account:
     return make_account("bob")
 
 
-def snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table, to show that a refused request changed nothing."""
+def snapshot(engine: Engine, *, failures: bool = False) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, to show that a refused request changed nothing.
+
+    Failed authentications are left out unless ``failures``: counting them is what a
+    refused credential is meant to change (``core/throttling.py``).
+    """
     with engine.connect() as conn:
         return {
             table.name: sorted((tuple(row) for row in conn.execute(table.select())), key=repr)
             for table in Base.metadata.sorted_tables
+            if failures or table.name != "auth_failures"
         }
+
+
+def age_failures(engine: Engine, by: dt.timedelta) -> None:
+    """Move every counted failed authentication ``by`` into the past: the clock of the
+    throttling rule, turned forward without sleeping."""
+    with write_session(make_session_factory(engine)) as session:
+        for failure in session.scalars(select(AuthFailure)):
+            failure.failed_on -= by

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import stat
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from coprd.cli import main
 from coprd.config import load_settings
-from coprd.core import projects, users
+from coprd.core import logins, projects, users
 from coprd.db.engine import make_session_factory, write_session
-from coprd.db.models import utcnow
+from coprd.db.models import WebSession, utcnow
 from coprd.instance import prepare
 
 RAWHIDE = "fedora-rawhide-x86_64"
@@ -111,6 +114,7 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         ["--help"],
         ["serve", "--help"],
         ["user", "add", "--help"],
+        ["user", "password", "--help"],
         ["token", "--help"],
         ["group", "add-member", "--help"],
         ["chroot", "eol", "--help"],
@@ -169,3 +173,43 @@ def test_a_worker_holds_builds_to_its_hosts_settings(
         (5000, 700, 30),
     ]
     assert started[0].max_result_bytes == 20 * 1024**3
+
+
+def test_the_first_open_tightens_an_older_data_directory(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert run("user", "add", "alice")[0] == 0
+    database = tmp_path / "coprd.sqlite"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    # As an older coprd left them.
+    database.chmod(0o644)
+    tmp_path.chmod(0o755)
+    (tmp_path / "copr-cli-admin.conf").write_text("[copr-cli]\n")
+    (tmp_path / "copr-cli-admin.conf").chmod(0o644)
+    with caplog.at_level("WARNING", logger="coprd.datadir"):
+        assert run("user", "list")[0] == 0
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "copr-cli-admin.conf").stat().st_mode) == 0o600
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o711
+    assert f"tightened {database} from 0644 to 0600" in caplog.messages
+    assert f"tightened {tmp_path} from 0755 to 0711" in caplog.messages
+
+
+def test_a_new_password_ends_the_users_web_sessions(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("user", "add", "alice")[0] == 0
+    settings = load_settings({"data_dir": str(tmp_path)})
+    factory = make_session_factory(prepare(settings))
+    with write_session(factory) as db:
+        logins.start_login(db, users.get_user(db, "alice"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("a brand new password\n"))
+    code, out, _ = run("user", "password", "alice", "--password-stdin")
+    assert code == 0 and "their web sessions have ended" in out
+    with factory() as db:
+        alice = users.get_user(db, "alice")
+        assert users.check_password(alice, "a brand new password")
+        assert db.scalars(select(WebSession)).all() == []
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = run("user", "password", "alice", "--password-stdin")
+    assert code == 1 and "at least 8 characters" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import time
 
 import pytest
@@ -34,6 +35,21 @@ def test_receive_checks_and_stages(settings: Settings) -> None:
     kept = uploads.keep(settings, temp, 7, name)
     assert kept == settings.data_dir / "uploads" / "00000007" / name
     assert staged(settings) == ["00000007"]
+
+
+def test_uploads_are_private_from_their_creation(settings: Settings) -> None:
+    old = os.umask(0o022)
+    try:
+        temp, name = uploads.receive(
+            settings, io.BytesIO(SRPM_LEAD + b"body"), "hello-1.0-1.src.rpm", source=True
+        )
+        assert stat.S_IMODE(temp.stat().st_mode) == 0o600
+        kept = uploads.keep(settings, temp, 7, name)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert stat.S_IMODE(kept.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(kept.parent.parent.stat().st_mode) == 0o700
 
 
 def test_refused_uploads_leave_nothing(settings: Settings) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from coprd.agent_api.deps import ERROR_SCHEMA, get_builder, get_reading_builder
 from coprd.agent_api.tasks import router
+from coprd.auth import document_throttling
+
+document_throttling(router, ERROR_SCHEMA, by=(get_builder, get_reading_builder))
 
 PREFIX = "/backend"
 

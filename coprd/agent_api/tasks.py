@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from coprd import uploads
-from coprd.agent_api.deps import CurrentBuilder, ReadingBuilder, authenticate
+from coprd.agent_api.deps import THROTTLED, CurrentBuilder, ReadingBuilder, authenticate
 from coprd.agent_api.schemas import ClaimIn, FinishIn, FinishOut, HeartbeatOut, TaskOut
 from coprd.agent_api.wakeup import RECHECK_S, WorkSignal
 from coprd.config import Settings
@@ -113,7 +113,9 @@ def _in_results(url: str, results_url: str) -> bool:
     return "/../" not in f"{path}/" and "/./" not in f"{path}/" and "?" not in url
 
 
-@router.post("/claim", response_model=TaskOut, responses={204: {"description": "no work"}})
+@router.post(
+    "/claim", response_model=TaskOut, responses={204: {"description": "no work"}, **THROTTLED}
+)
 async def claim(request: Request, body: ClaimIn) -> object:
     """The next task this agent can build, under a lease; 204 if there is none within
     ``wait_s`` seconds (see ``wakeup``). No transaction stays open while the claim waits."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from coprd.api_legacy import builds, project_chroots, projects
-from coprd.api_legacy.errors import render_error
+from coprd.api_legacy.errors import ERROR_SCHEMA, render_error
+from coprd.auth import document_throttling
 
 PREFIX = "/api/coprs"
 
@@ -20,5 +21,6 @@ router = APIRouter()
 # Fixed first segments (build/, search/, cancel_build/ …) before /{username}/…
 for _module in (builds, projects, project_chroots):
     router.include_router(_module.router, prefix=PREFIX)
+document_throttling(router, ERROR_SCHEMA)
 
 __all__ = ["PREFIX", "render_error", "router"]

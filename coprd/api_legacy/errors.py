@@ -9,6 +9,13 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+# The envelope, for the OpenAPI document.
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"output": {"const": "notok"}, "error": {"type": "string"}},
+    "required": ["output", "error"],
+}
+
 
 def render_error(request: Request, status: int, message: str) -> JSONResponse:
     if status == 401:

@@ -17,12 +17,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from coprd.api_v2 import build_tasks, builds, general, mock_chroots, project_chroots, projects
-from coprd.api_v2.errors import render_error
+from coprd.api_v2.errors import ERROR_SCHEMA, render_error
 from coprd.api_v2.links import PREFIX
+from coprd.auth import document_throttling
 
 router = APIRouter()
 _MODULES = (general, projects, project_chroots, builds, build_tasks, mock_chroots)
 for _module in _MODULES:
     router.include_router(_module.router, prefix=PREFIX)
+document_throttling(router, ERROR_SCHEMA)
 
 __all__ = ["PREFIX", "render_error", "router"]

@@ -9,6 +9,13 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+# The envelope, for the OpenAPI document.
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"message": {"type": "string"}},
+    "required": ["message"],
+}
+
 
 def render_error(request: Request, status: int, message: str) -> JSONResponse:
     headers = {"Connection": "close"} if status == 413 else None

@@ -15,7 +15,8 @@ from coprd.api_v3 import (
     rpmrepo,
     webhooks,
 )
-from coprd.api_v3.errors import render_error, status_of, validation_message
+from coprd.api_v3.errors import ERROR_SCHEMA, render_error, status_of, validation_message
+from coprd.auth import document_throttling
 
 PREFIX = "/api_3"
 
@@ -33,5 +34,6 @@ _MODULES = (
 )
 for _module in _MODULES:
     router.include_router(_module.router, prefix=PREFIX)
+document_throttling(router, ERROR_SCHEMA)
 
 __all__ = ["PREFIX", "render_error", "router", "status_of", "validation_message"]

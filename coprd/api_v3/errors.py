@@ -7,7 +7,14 @@ from fastapi.responses import JSONResponse
 
 from coprd.http import status_of, validation_message
 
-__all__ = ["render_error", "status_of", "validation_message"]
+__all__ = ["ERROR_SCHEMA", "render_error", "status_of", "validation_message"]
+
+# The envelope, for the OpenAPI document.
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}},
+    "required": ["error"],
+}
 
 
 def render_error(request: Request, status: int, message: str) -> JSONResponse:

@@ -8,7 +8,8 @@
     ├── Forbidden              the actor may not do this to this object
     ├── NotFound               the object named does not exist
     ├── Conflict               the object would clash with one that exists
-    └── TooLarge               an upload is larger than this server accepts
+    ├── TooLarge               an upload is larger than this server accepts
+    └── TooManyAttempts        too many failed authentications: wait ``retry_after`` seconds
 
 The core never raises HTTP errors; it does not know which dialect called it.
 """
@@ -50,3 +51,12 @@ class Conflict(CoprdError):
 
 class TooLarge(CoprdError):
     pass
+
+
+class TooManyAttempts(CoprdError):
+    """Refused unchecked after too many failed authentications (``core/throttling.py``);
+    ``retry_after`` says in how many seconds an attempt will be checked again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

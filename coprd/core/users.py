@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coprd.core.errors import Conflict, InvalidInput, NotFound
+from coprd.core.logins import end_logins_of
 from coprd.core.names import check_user_name
 from coprd.db.models import User
 
@@ -55,17 +56,22 @@ def list_users(session: Session) -> Sequence[User]:
 
 
 def disable_user(session: Session, name: str) -> User:
-    """Disable an account: it can no longer authenticate; its projects stay."""
+    """Disable an account: it can no longer authenticate, its web sessions end; its
+    projects stay."""
     user = get_user(session, name)
     user.is_active = False
+    end_logins_of(session, user)
     session.flush()
     return user
 
 
 def set_password(session: Session, user: User, password: str) -> None:
+    """Set the web password; every web session of the user ends (a password changed
+    because it leaked must not leave the thief's session open)."""
     if len(password) < 8:
         raise InvalidInput("must have at least 8 characters", "password")
     user.password_hash = _hasher.hash(password)
+    end_logins_of(session, user)
     session.flush()
 
 

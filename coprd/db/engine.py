@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from coprd.datadir import create_private_file, sqlite_path
+
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
@@ -22,6 +24,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     front instead of failing with "database is locked" when two readers both try to upgrade.
     """
     if url.startswith("sqlite"):
+        database = sqlite_path(url)
+        if database is not None and database.parent.is_dir():
+            # SQLite gives -wal and -shm the database file's mode: created private here,
+            # before SQLite would create it with the umask's.
+            create_private_file(database)
         # More connections than the server has worker threads (40): a thread waiting in
         # BEGIN IMMEDIATE holds its connection, and the one holding the lock must never
         # wait for a connection behind them.

@@ -92,6 +92,36 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(lazy="raise")
 
 
+class WebSession(Base):
+    """A browser logged in to the web UI. Its cookie carries a random secret; only the
+    secret's SHA-256 is kept, so the table gives no one a session. Deleting the row ends
+    the session for every copy of the cookie (see ``core/logins.py``)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # The earlier of the session's last day and the end of its idle time.
+    expires_on: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+    user: Mapped[User] = relationship(lazy="raise")
+
+
+class AuthFailure(Base):
+    """One failed authentication, counted against each subject it concerns (an account,
+    an address; see ``core/throttling.py``)."""
+
+    __tablename__ = "auth_failures"
+    __table_args__ = (Index("ix_auth_failures_subject_failed_on", "subject", "failed_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    failed_on: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
 class Group(Base):
     __tablename__ = "groups"
     __table_args__ = (CheckConstraint(_path_safe("name"), name="valid_name"),)

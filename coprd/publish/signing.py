@@ -123,8 +123,11 @@ def _gpg() -> str:
 
 
 def _run(
-    cmd: Sequence[str], home: Path, *, timeout_s: float = TIMEOUT_S
+    cmd: Sequence[str], home: Path, *, timeout_s: float = TIMEOUT_S, private: bool = True
 ) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` on the GnuPG home ``home``. ``private``: with umask 077, so that what gpg
+    (and the agent it starts) writes in the home is the owner's only, as the rest of the
+    home is; off for rpmsign, which rewrites packages a web server must read."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GPG_")}
     env.update(GNUPGHOME=str(home), LC_ALL="C")
     try:
@@ -136,6 +139,7 @@ def _run(
             text=True,
             errors="replace",
             timeout=timeout_s,
+            umask=0o077 if private else -1,
         )
     except subprocess.TimeoutExpired as exc:
         raise SigningFailed(f"{Path(cmd[0]).name} ran longer than {timeout_s:g} s") from exc
@@ -364,6 +368,7 @@ class Keyring:
                 ],
                 gnupghome,
                 timeout_s=TIMEOUT_S + 10 * len(todo),
+                private=False,
             )
         return todo
 

@@ -11,6 +11,10 @@ links (what ``wget -r`` in ``copr-cli download-build`` follows), ``GET`` and ``H
   text, ``wget`` and ``curl`` (without ``--compressed``) save the ``.gz`` as it is.
 - Anything the store's path rule refuses (``..``, ``%2e%2e``, NUL, absolute paths, hidden
   names, symlinks out of the root) is 404, like anything missing.
+- Every answer says ``X-Content-Type-Options: nosniff`` and carries a Content-Security-Policy
+  that lets nothing run (:data:`UNTRUSTED_HEADERS`): the files are bytes builds and users
+  chose, served from the service's own origin, and a log or a "package" that a browser
+  took for HTML must not run script there. The listings need no style or script.
 - A plain ``*.log`` may be growing (the live build log): each response sends exactly the
   bytes present when it started, from the file it opened, so a reader never gets a
   response longer than its Content-Length, nor an error when the log is gzipped meanwhile.
@@ -33,9 +37,16 @@ from starlette.types import Receive, Scope, Send
 
 from coprd.publish.store import Entry, LocalStore, UnsafePath
 
-__all__ = ["PREFIX", "results_router"]
+__all__ = ["PREFIX", "UNTRUSTED_HEADERS", "results_router"]
 
 PREFIX = "/results"
+# For whatever users' and builds' bytes are sent as: never sniffed into another type, and
+# if shown as a page, a sandboxed one (a unique origin, no script, no forms) that may load
+# nothing at all.
+UNTRUSTED_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
 
 _TYPES = {
     ".rpm": "application/x-rpm",
@@ -67,15 +78,15 @@ def results_router(root: Path, *, prefix: str = PREFIX) -> APIRouter:
 
     @router.api_route(prefix, methods=["GET", "HEAD"])
     def results_root() -> Response:
-        return _redirect(prefix.rsplit("/", 1)[-1] + "/", 301)
+        return _untrusted(_redirect(prefix.rsplit("/", 1)[-1] + "/", 301))
 
     @router.api_route(prefix + "/{rel:path}", methods=["GET", "HEAD"])
     def results(rel: str, request: Request) -> Response:
         # The route's pattern ends in "$", which also matches before a final newline:
         # "/results/a/%0a" would arrive here as "a/".
         if not request.scope["path"].endswith(f"{prefix}/{rel}"):
-            return _not_found()
-        return _serve(store, rel, request)
+            return _untrusted(_not_found())
+        return _untrusted(_serve(store, rel, request))
 
     return router
 
@@ -103,6 +114,11 @@ def _serve(store: LocalStore, rel: str, request: Request) -> Response:
     if not stat.S_ISREG(st.st_mode) or as_dir:
         return _not_found()
     return _file(path, st)
+
+
+def _untrusted(response: Response) -> Response:
+    response.headers.update(UNTRUSTED_HEADERS)
+    return response
 
 
 def _is_file(store: LocalStore, rel: str) -> bool:
@@ -173,7 +189,7 @@ class _GrowingFileResponse(Response):
         try:
             fd = await anyio.to_thread.run_sync(_open_regular, self.path)
         except OSError:
-            await _not_found()(scope, receive, send)
+            await _untrusted(_not_found())(scope, receive, send)
             return
         try:
             st = os.fstat(fd)

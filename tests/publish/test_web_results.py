@@ -194,6 +194,33 @@ def test_missing_and_unsafe_paths_are_404(client: TestClient, path: str) -> None
     assert "secret" not in response.text
 
 
+NOTHING_RUNS = "default-src 'none'; sandbox"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",  # the root listing
+        f"{BUILD}/",  # a listing
+        f"{BUILD}/build.info",  # a file
+        f"{BUILD}/hello-1.0-1.noarch.rpm",
+        f"{BUILD}/builder-live.log.gz",  # a finished log
+        f"{CHROOT}/00000008-pkg01/builder-live.log",  # a live (growing) log
+        f"{BUILD}/builder-live.log",  # the redirect to the .gz
+        f"{BUILD}",  # the redirect to the slash
+        "alice/nothing-here",  # a 404
+    ],
+)
+def test_nothing_served_is_sniffed_or_runs(client: TestClient, path: str) -> None:
+    """Results are users' and builds' bytes: a browser must neither take them for another
+    type nor run anything in them, whatever it takes them for."""
+    for method in ("GET", "HEAD"):
+        response = client.request(method, f"/results/{path}")
+        assert response.headers["x-content-type-options"] == "nosniff", (method, path)
+        assert response.headers["content-security-policy"] == NOTHING_RUNS, (method, path)
+    assert client.get("/results").headers["content-security-policy"] == NOTHING_RUNS
+
+
 def test_hidden_files_are_not_listed(client: TestClient) -> None:
     page = client.get(f"/results/{CHROOT}/").text
     assert ".createrepo" not in page and ".repodata" not in page

@@ -4,6 +4,7 @@ through the build page's endpoint."""
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,8 @@ def test_the_endpoint_follows_a_running_task(
         out.write("Wrote hello-1.0-1.noarch.rpm\n")
     second = web.get(url, params={"offset": first["next"]})
     assert second.headers["cache-control"] == "no-store"
+    assert second.headers["x-content-type-options"] == "nosniff"
+    assert second.headers["content-security-policy"] == "default-src 'none'; sandbox"
     assert second.json()["text"] == "Wrote hello-1.0-1.noarch.rpm\n"
     assert second.json()["start"] == 15
 
@@ -142,3 +145,37 @@ def test_the_source_step_log(
     assert f'data-url="/coprs/alice/demo/build/{build_id}/log/srpm-builds"' in page
     got = web.get(f"/coprs/alice/demo/build/{build_id}/log/srpm-builds").json()
     assert got["text"] == "Downloading\n"
+
+
+def test_the_page_may_run_its_script_while_the_log_may_run_nothing(
+    web: TestClient, settings: Settings, alice: Account, tasks: Tasks
+) -> None:
+    """The build page loads live-log.js from this site (its CSP allows 'self' scripts) and
+    the script fetches the log as JSON; the log itself, as a file or as JSON, runs nothing."""
+    make_project(web, alice)
+    build_id = make_build(web, alice)
+    tasks.set(
+        build_id,
+        {"srpm-builds": BuildState.succeeded, RAWHIDE: BuildState.running},
+        pkg_name="hello",
+    )
+    directory = settings.results_dir / f"alice/demo/{RAWHIDE}/{build_id:08d}-hello"
+    directory.mkdir(parents=True)
+    (directory / "builder-live.log").write_text("<script>alert(1)</script>\n")
+
+    page = web.get(f"/coprs/alice/demo/build/{build_id}/")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "sandbox" not in policy
+    script = re.search(r'<script src="([^"]+)"', page.text)
+    assert script and script.group(1).startswith("/static/live-log.js")
+    assert web.get(script.group(1)).status_code == 200
+    data_url = re.search(r'data-url="([^"]+)"', page.text)
+    assert data_url
+    chunk = web.get(data_url.group(1), headers={"accept": "application/json"})
+    assert chunk.status_code == 200
+    assert chunk.json()["text"] == "<script>alert(1)</script>\n"
+
+    raw = web.get(f"/results/alice/demo/{RAWHIDE}/{build_id:08d}-hello/builder-live.log")
+    assert raw.headers["content-type"] == "text/plain; charset=utf-8"
+    assert raw.headers["x-content-type-options"] == "nosniff"
+    assert raw.headers["content-security-policy"] == "default-src 'none'; sandbox"

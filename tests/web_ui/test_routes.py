@@ -23,6 +23,7 @@ EXPECTED = {
     ("GET", "/account"),
     ("GET", "/api"),
     ("POST", "/account/api-token"),
+    ("POST", "/account/logout-everywhere"),
     ("GET", "/coprs/build/{build_id:int}/"),
     ("GET", "/coprs/g/{group}/"),
     ("GET", "/coprs/{username}/"),

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import hashlib
+import json
 import stat
 from dataclasses import replace
+from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from coprd.app import create_app
 from coprd.config import Settings
-from coprd.core import users
+from coprd.core import logins, users
 from coprd.db.engine import write_session
+from coprd.db.models import WebSession, utcnow
 from coprd.web.pages.sessions import (
     KEY_FILE,
     SECURE_SESSION_COOKIE,
@@ -153,3 +159,146 @@ def test_a_session_ends_when_the_password_changes_or_the_user_is_disabled(
 def test_a_forged_cookie_is_ignored(web: TestClient, alice: Account) -> None:
     web.cookies.set(SESSION_COOKIE, "eyJ1aWQiOiAxfQ==.forged.signature")
     assert web.get("/account", follow_redirects=False).status_code == 303
+
+
+def _browser(app: Any) -> TestClient:
+    """Another browser on the same server (or on another replica's app)."""
+    client = TestClient(app, raise_server_exceptions=False)
+    client.headers["accept"] = BROWSER_ACCEPT
+    return client
+
+
+def _logged_in(client: TestClient) -> bool:
+    return client.get("/account", follow_redirects=False).status_code == 200
+
+
+def _sessions_of(session_factory: sessionmaker[Session], name: str) -> int:
+    with session_factory() as db:
+        user = users.get_user(db, name)
+        return len(db.scalars(select(WebSession).where(WebSession.user_id == user.id)).all())
+
+
+def test_a_saved_cookie_is_refused_after_logout(
+    web: TestClient, alice: Account, login: Login
+) -> None:
+    """The stolen-cookie test: a copy of the cookie taken while logged in is worthless
+    once its owner has logged out."""
+    login(web, alice)
+    stolen = web.cookies.get(SESSION_COOKIE)
+    assert stolen
+    thief = _browser(web.app)
+    thief.cookies.set(SESSION_COOKIE, stolen)
+    assert _logged_in(thief)  # the copy works while the session lasts
+
+    assert post_form(web, "/account", "/logout").status_code == 303
+    assert not _logged_in(web)
+    replay = _browser(web.app)
+    replay.cookies.set(SESSION_COOKIE, stolen)
+    r = replay.get("/account", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/account"
+    assert not _logged_in(thief)
+    # Nor does the copy act: a form posted with its CSRF token is refused too.
+    replay.cookies.set(SESSION_COOKIE, stolen)
+    token = csrf_of(replay.get("/login").text)
+    made = replay.post("/account/api-token", data={"csrf_token": token}, follow_redirects=False)
+    assert made.status_code == 401
+    assert "[copr-cli]" not in made.text
+
+
+def test_log_out_everywhere_ends_another_browsers_session(
+    web: TestClient,
+    alice: Account,
+    bob: Account,
+    login: Login,
+    session_factory: sessionmaker[Session],
+) -> None:
+    laptop, phone, bobs = web, _browser(web.app), _browser(web.app)
+    login(laptop, alice)
+    # The fixture sets the password anew, which would end the laptop's session.
+    assert _log_in(phone, "alice", PASSWORD).status_code == 303
+    login(bobs, bob)
+    assert _logged_in(laptop) and _logged_in(phone) and _logged_in(bobs)
+    assert _sessions_of(session_factory, "alice") == 2
+
+    account = phone.get("/account").text
+    assert 'action="/account/logout-everywhere"' in account
+    assert 'action="/account/logout-everywhere"' in phone.get("/api").text
+    r = post_form(phone, "/account", "/account/logout-everywhere")
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert "Logged out everywhere (2 sessions ended)." in phone.get("/").text
+    assert not _logged_in(laptop) and not _logged_in(phone)
+    assert _logged_in(bobs)  # another user's sessions are theirs
+    assert _sessions_of(session_factory, "alice") == 0
+    # Without a session there is nothing to end.
+    r = post_form(phone, "/login", "/account/logout-everywhere")
+    assert r.status_code == 401
+
+
+def test_a_new_password_or_a_disabled_account_ends_every_session(
+    web: TestClient, alice: Account, login: Login, session_factory: sessionmaker[Session]
+) -> None:
+    other = _browser(web.app)
+    login(web, alice)
+    assert _log_in(other, "alice", PASSWORD).status_code == 303
+    assert _sessions_of(session_factory, "alice") == 2
+    set_password(session_factory, "alice", "a new password")
+    assert not _logged_in(web) and not _logged_in(other)
+    assert _sessions_of(session_factory, "alice") == 0
+
+    login(web, alice)
+    with write_session(session_factory) as session:
+        users.disable_user(session, "alice")
+    assert _sessions_of(session_factory, "alice") == 0
+    assert not _logged_in(web)
+
+
+def test_a_logout_on_one_replica_ends_the_session_on_every_replica(
+    settings: Settings, engine: Engine, alice: Account, login: Login
+) -> None:
+    shared = replace(settings, secret_key="k" * 40)  # replicas share the cookie key
+    one, two = _browser(create_app(shared, engine)), _browser(create_app(shared, engine))
+    login(one, alice)
+    two.cookies.set(SESSION_COOKIE, one.cookies[SESSION_COOKIE])
+    assert _logged_in(two)
+    assert post_form(two, "/account", "/logout").status_code == 303
+    one_again = _browser(one.app)
+    one_again.cookies.set(SESSION_COOKIE, one.cookies[SESSION_COOKIE])
+    assert not _logged_in(one) and not _logged_in(one_again)
+
+
+def test_the_cookie_names_the_session_and_the_database_keeps_only_a_digest(
+    web: TestClient, alice: Account, login: Login, session_factory: sessionmaker[Session]
+) -> None:
+    login(web, alice)
+    payload = web.cookies[SESSION_COOKIE].split(".")[0]
+    data = json.loads(base64.b64decode(payload + "=" * (-len(payload) % 4)))
+    assert set(data) - {"flash"} == {"sid", "uid", "name", "csrf"}
+    with session_factory() as db:
+        row = db.scalars(select(WebSession)).one()
+    assert row.secret_hash == hashlib.sha256(data["sid"].encode()).hexdigest()
+    assert data["sid"] not in row.secret_hash
+    assert row.expires_on - row.created_on == logins.IDLE
+
+
+def test_a_used_session_stays_and_an_idle_one_ends(
+    web: TestClient, alice: Account, login: Login, session_factory: sessionmaker[Session]
+) -> None:
+    login(web, alice)
+
+    def shift(by: dt.timedelta) -> None:
+        with write_session(session_factory) as session:
+            row = session.scalars(select(WebSession)).one()
+            row.last_seen_on -= by
+            row.expires_on -= by
+
+    # Last seen ten minutes ago: a page view (a read) records this one, in its own
+    # short write, and the idle time starts again.
+    shift(dt.timedelta(minutes=10))
+    assert _logged_in(web)
+    with session_factory() as db:
+        row = db.scalars(select(WebSession)).one()
+    assert utcnow() - row.last_seen_on < dt.timedelta(minutes=1)
+    assert row.expires_on > utcnow() + logins.IDLE - dt.timedelta(minutes=1)
+    # Idle for longer than IDLE: ended, though the cookie itself would still be valid.
+    shift(logins.IDLE + dt.timedelta(minutes=1))
+    assert not _logged_in(web)

@@ -1,4 +1,6 @@
-"""Logging in and out, the account page, and the API token page at ``/api``."""
+"""Logging in and out (here or everywhere), the account page, and the API token page at
+``/api``. Failed logins are throttled (``core/throttling.py``) per account and per
+address; a refused one is told when to try again, with 429 and Retry-After."""
 
 from __future__ import annotations
 
@@ -9,20 +11,22 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from coprd.api_legacy.general import api_info
-from coprd.core import groups, tokens, users
-from coprd.core.errors import NotAuthenticated, NotFound
+from coprd.core import groups, throttling, tokens, users
+from coprd.core.errors import NotAuthenticated, NotFound, TooManyAttempts
 from coprd.core.names import MAX_NAME
-from coprd.http import DB, AppSettings, ReadDB
+from coprd.db.engine import write_session
+from coprd.http import DB, AppSettings, ReadDB, client_address
 from coprd.web.pages.forms import CheckedForm, field, safe_next
 from coprd.web.pages.home import VARY
 from coprd.web.pages.paths import wants_html
 from coprd.web.pages.render import render
-from coprd.web.pages.sessions import Viewer, flash, log_in, log_out
+from coprd.web.pages.sessions import Viewer, flash, log_in, log_out, log_out_everywhere
 
 router = APIRouter(include_in_schema=False)
 
 TOKEN_PAGE = "/api"
 NEW_TOKEN = "/account/api-token"
+LOG_OUT_EVERYWHERE = "/account/logout-everywhere"
 MAX_PASSWORD = 1024
 
 
@@ -42,28 +46,56 @@ def login_page(
 
 
 @router.post("/login")
-def login(request: Request, form: CheckedForm, db: ReadDB) -> Response:
+def login(request: Request, form: CheckedForm, db: ReadDB, settings: AppSettings) -> Response:
     name = field(form, "username", max_length=MAX_NAME + 1).strip()
     password = field(form, "password", max_length=MAX_PASSWORD + 1)
     next_url = safe_next(field(form, "next", max_length=2048))
+    context = {"next": next_url, "username": name}
+    limits = throttling.Limits.of(settings)
+    attempt = throttling.password_attempt(name, client_address(request))
+    try:
+        failures = throttling.check(db, limits, attempt)
+    except TooManyAttempts as exc:
+        # Not checked: the answer is the same whether the password was right.
+        headers = {"Retry-After": str(exc.retry_after)}
+        return render(
+            request, "login.html", {**context, "error": exc.message}, status=429, headers=headers
+        )
     user = None
     if name and 0 < len(password) <= MAX_PASSWORD:
         try:
             user = users.get_user(db, name)
         except NotFound:
             user = None
+    # The password is checked in the read transaction, the outcome written in a short
+    # write one after it: argon2 takes a while, and must not hold SQLite's write lock.
+    factory = request.app.state.session_factory
     if user is None or not users.check_password(user, password):
-        context = {"next": next_url, "username": name, "error": "Wrong user name or password."}
+        with write_session(factory) as writer:
+            throttling.record_failure(writer, attempt)
+        context["error"] = "Wrong user name or password."
         return render(request, "login.html", context, status=401)
-    log_in(request, user)
+    with write_session(factory) as writer:
+        if failures:
+            throttling.forgive(writer, attempt)
+        log_in(request, writer, user)
     flash(request, f"Logged in as {user.name}.")
     return _see_other(next_url)
 
 
 @router.post("/logout")
-def logout(request: Request, form: CheckedForm) -> Response:
-    log_out(request)
+def logout(request: Request, form: CheckedForm, db: DB) -> Response:
+    log_out(request, db)
     flash(request, "Logged out.")
+    return _see_other("/")
+
+
+@router.post(LOG_OUT_EVERYWHERE)
+def logout_everywhere(request: Request, form: CheckedForm, db: DB, viewer: Viewer) -> Response:
+    if viewer is None:
+        raise NotAuthenticated("log in to log out")
+    ended = log_out_everywhere(request, db, viewer)
+    flash(request, f"Logged out everywhere ({ended} session{'s' if ended != 1 else ''} ended).")
     return _see_other("/")
 
 
@@ -75,6 +107,7 @@ def account(request: Request, db: DB, viewer: Viewer) -> Response:
         "user": viewer,
         "groups": groups.group_names_of(db, viewer),
         "tokens": tokens.list_tokens(db, viewer),
+        "log_out_everywhere_url": LOG_OUT_EVERYWHERE,
     }
     return render(request, "account.html", context)
 
@@ -112,5 +145,6 @@ def _token_page(
         "config": config,
         "tokens": tokens.list_tokens(db, viewer) if viewer is not None else [],
         "new_token_url": NEW_TOKEN,
+        "log_out_everywhere_url": LOG_OUT_EVERYWHERE,
     }
     return render(request, "api_token.html", context, headers=headers)

@@ -22,6 +22,7 @@ from coprd.web.pages.logs import read_log
 from coprd.web.pages.projects import OwnerName, add_project_route, project_rights
 from coprd.web.pages.render import render
 from coprd.web.pages.sessions import Viewer, flash
+from coprd.web.results import UNTRUSTED_HEADERS
 
 router = APIRouter(include_in_schema=False)
 
@@ -142,7 +143,9 @@ def live_log(
         "ended": ended,
         "state": effective_state(task).value,
     }
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    # The log's text is a build's bytes: the JSON is read by the page's script, never shown
+    # as a page itself.
+    return JSONResponse(body, headers={"Cache-Control": "no-store", **UNTRUSTED_HEADERS})
 
 
 def cancel(

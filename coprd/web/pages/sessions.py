@@ -1,33 +1,39 @@
-"""Browser sessions: a signed cookie, the logged-in user, and one-time messages.
+"""Browser sessions: a signed cookie naming a session row, the logged-in user, and
+one-time messages.
 
-The cookie (Starlette's ``SessionMiddleware``, signed with ``itsdangerous``) holds the user's
-id and name, a fingerprint of the password hash, the CSRF token and pending messages; it is
-HttpOnly, SameSite=Lax, and Secure when the public URL is https. It is signed, not
-encrypted: nothing secret goes in it. The signing key is the ``secret_key`` setting or, by
-default, a random key made once and kept (mode 0600) in the data directory, which
-frontend replicas must share.
+The cookie (Starlette's ``SessionMiddleware``, signed with ``itsdangerous``) holds the
+random secret of the user's session row (``core/logins.py``), the user's name for the
+navigation, the CSRF token and pending messages; it is HttpOnly, SameSite=Lax, and Secure
+when the public URL is https. It is signed, not encrypted; the session's secret in it is
+what a password is to a login, and the database keeps only its digest. The signing key is
+the ``secret_key`` setting or, by default, a random key made once and kept (mode 0600) in
+the data directory, which frontend replicas must share.
 
-A session ends when its user logs out, is disabled, or changes password (the fingerprint no
-longer matches), and at the latest :data:`SESSION_DAYS` after the login.
+Every request that uses the session (:data:`Viewer`, :func:`require_login`) looks the row
+up, so a session ends for every copy of its cookie when its user logs out (the row is
+deleted), logs out everywhere, changes password or is disabled, when it has been idle too
+long, and :data:`~coprd.core.logins.SESSION_DAYS` after the login at the latest.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from coprd.config import Settings
+from coprd.core import logins
 from coprd.core.errors import NotAuthenticated
-from coprd.db.engine import read_session
+from coprd.datadir import make_data_dir
+from coprd.db.engine import read_session, write_session
 from coprd.db.models import User
-from coprd.http import DB
+from coprd.http import DB, READ_METHODS
 from coprd.web.pages.paths import is_web_path
 
 __all__ = [
@@ -40,6 +46,7 @@ __all__ = [
     "get_viewer",
     "log_in",
     "log_out",
+    "log_out_everywhere",
     "require_login",
     "session_of",
     "session_secret",
@@ -49,7 +56,6 @@ SESSION_COOKIE = "coprd_session"
 # Behind https the name has the __Host- prefix: browsers then refuse the cookie from
 # another host (a sibling subdomain cannot plant a session of its own).
 SECURE_SESSION_COOKIE = "__Host-coprd_session"
-SESSION_DAYS = 14
 KEY_FILE = "web-session.key"
 MAX_FLASHES = 5
 
@@ -59,7 +65,7 @@ def session_secret(settings: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
     path = settings.data_dir / KEY_FILE
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(settings.data_dir)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
@@ -70,8 +76,7 @@ def session_secret(settings: Settings) -> str:
 
 
 def _read_key(path: Path) -> str:
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o600)
+    # A looser mode an older coprd left is narrowed at start (coprd.datadir.tighten).
     key = path.read_text().strip()
     if len(key) < 32:
         raise RuntimeError(f"{path} holds no usable session key; remove it to make a new one")
@@ -89,7 +94,7 @@ class WebSessionMiddleware:
             app,
             secret_key=session_secret(settings),
             session_cookie=SECURE_SESSION_COOKIE if https else SESSION_COOKIE,
-            max_age=SESSION_DAYS * 24 * 3600,
+            max_age=logins.SESSION_DAYS * 24 * 3600,
             same_site="lax",
             https_only=https,
         )
@@ -109,35 +114,62 @@ def session_of(request: Request) -> dict[str, Any]:
     return request.session
 
 
-def _fingerprint(user: User) -> str:
-    # Changes with the password, so a password change ends the other sessions.
-    return hashlib.sha256(f"{user.id}:{user.password_hash or ''}".encode()).hexdigest()[:32]
+# What the cookie says of a login; the rest (CSRF token, messages) outlives it.
+_LOGIN_KEYS = ("sid", "uid", "name")
 
 
-def log_in(request: Request, user: User) -> None:
-    """Start a fresh session for ``user`` (a new CSRF token too)."""
+def _forget_login(session: dict[str, Any]) -> None:
+    for key in _LOGIN_KEYS:
+        session.pop(key, None)
+
+
+def log_in(request: Request, db: Session, user: User) -> None:
+    """Start a fresh session for ``user``: a new row (in ``db``, a write transaction), a
+    new cookie, a new CSRF token."""
+    secret = logins.start_login(db, user)
     session = request.session
     session.clear()
-    session.update(
-        uid=user.id, name=user.name, auth=_fingerprint(user), csrf=secrets.token_urlsafe(32)
-    )
+    session.update(sid=secret, uid=user.id, name=user.name, csrf=secrets.token_urlsafe(32))
 
 
-def log_out(request: Request) -> None:
+def log_out(request: Request, db: Session) -> None:
+    """End this browser's session: its row goes, so no copy of the cookie works again."""
+    secret = session_of(request).get("sid")
+    if isinstance(secret, str):
+        logins.end_login(db, secret)
     request.session.clear()
+
+
+def log_out_everywhere(request: Request, db: Session, user: User) -> int:
+    """End every session of ``user``, this browser's too; returns how many ended."""
+    ended = logins.end_logins_of(db, user)
+    request.session.clear()
+    return ended
 
 
 def get_viewer(request: Request, db: DB) -> User | None:
     """The logged-in user; None for anonymous visitors and for sessions that ended."""
+    return _viewer(request, db, writable=request.method not in READ_METHODS)
+
+
+def _viewer(request: Request, db: Session, *, writable: bool) -> User | None:
     session = session_of(request)
-    uid = session.get("uid")
-    if uid is None:
+    secret = session.get("sid")
+    if not isinstance(secret, str):
+        _forget_login(session)  # a cookie from before sessions were rows, or none
         return None
-    user = db.get(User, uid) if isinstance(uid, int) else None
-    if user is None or not user.is_active or session.get("auth") != _fingerprint(user):
-        session.clear()
+    found = logins.find_login(db, secret)
+    if found is None:
+        _forget_login(session)
         return None
-    return user
+    if found.touch_due:
+        if writable:
+            logins.touch_login(db, secret)
+        else:
+            # A separate short transaction, so that a read request stays a reader.
+            with write_session(request.app.state.session_factory) as writer:
+                logins.touch_login(writer, secret)
+    return found.user
 
 
 Viewer = Annotated[User | None, Depends(get_viewer)]
@@ -149,7 +181,7 @@ def require_login(request: Request) -> None:
     they take the request's write transaction (as ``auth.require_credentials`` does for
     the APIs)."""
     with read_session(request.app.state.session_factory) as db:
-        if get_viewer(request, db) is None:
+        if _viewer(request, db, writable=False) is None:
             raise NotAuthenticated("log in to do this")
 
 
