@@ -418,6 +418,7 @@ class Agent:
         task_id = int(task["task_id"])
         cancel = threading.Event()
         user = self.config.policy.user
+        workspace.prepare_root(self.config.workdir, user)
         workdir = Path(tempfile.mkdtemp(prefix=f"task-{task_id}-", dir=self.config.workdir))
         if user is not None:
             workdir.chmod(0o711)  # the build uid passes through to its own directory

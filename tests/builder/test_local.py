@@ -13,6 +13,8 @@ import pytest
 
 from coprd.builder.backends import LocalBackend, RpmResult, RpmTask
 from coprd.builder.srpm import Nevra
+from coprd.cli import sandbox_policy
+from coprd.config import Settings
 from tests.builder.conftest import Build, BuildSrpm, binary_rpms, processes_with, requires_tools
 from tests.network import host_address
 
@@ -229,3 +231,17 @@ def test_a_second_build_in_the_same_workdir_starts_clean(
     assert result.state == "succeeded"
     assert (task.workdir / "build").is_dir() and not (task.workdir / "build").is_symlink()
     assert sorted(p.name for p in secret.parent.iterdir()) == ["secret.txt"]
+
+
+@pytest.mark.skipif(not (shutil.which("gcc") and shutil.which("make")), reason="needs gcc, make")
+def test_a_make_j_build_passes_within_the_sandbox_limits(
+    build_srpm: BuildSrpm, make_task: Callable[..., RpmTask], host_arch: str
+) -> None:
+    """32 compilers at once, /tmp written: the limits of issue 11 let an ordinary parallel
+    build through."""
+    defaults = sandbox_policy(Settings(), Settings().build_uid, 0)  # as coprd worker makes it
+    task = make_task(build_srpm("parallel"), sandbox=defaults)
+    result, output = build(task)
+    assert result.state == "succeeded", output
+    assert result.packages[0].name == "parallel"
+    assert "\n65\n" in output  # every object file went through /tmp

@@ -21,7 +21,7 @@ from tests.integration.conftest import Server, start_server, stop_server
 from tests.integration.test_builds import CHROOT, make_srpm
 from tests.integration.test_sandbox_builds import submitted_id, wait_ended
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 
 MiB = 1024 * 1024
 MAX_FILES = 20

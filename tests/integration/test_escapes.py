@@ -41,6 +41,7 @@ from tests.integration.test_sandbox_builds import fetch_log, submitted_id, wait_
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.sandbox,
     pytest.mark.skipif(os.geteuid() != 0, reason="runs agents as root and as another user"),
 ]
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from coprd.config import Settings
 from coprd.publish import repodata_problems
 from tests.integration.conftest import BIN, Server, restart_server, start_server, stop_server
 from tests.integration.test_builds import CHROOT, make_srpm
@@ -35,7 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def sandbox_of(server: Server) -> tuple[int, int] | None:
     """(bwrap pid, its agent's pid) of a build running for this server, if any."""
-    work = str(server.data_dir / "work").encode()
+    work = str(Settings(data_dir=server.data_dir).agent_work_dir("serve")).encode()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue

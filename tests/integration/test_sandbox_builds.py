@@ -28,7 +28,7 @@ from tests.integration.conftest import Server, start_server, stop_server
 from tests.integration.test_builds import CHROOT, make_srpm
 from tests.network import host_address
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 
 TERMINAL = {"succeeded", "failed", "canceled", "skipped"}
 
