@@ -53,31 +53,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
-@pytest.fixture(scope="session")
-def _passable_root() -> Iterator[Path]:
-    """Where tests keep their files when they run as root: a root agent's builds run as
-    other uids, and bubblewrap opens their work directory with those uids' permissions,
-    which pytest's own directory (``/tmp/pytest-of-root``, 0700, and re-tightened by every
-    pytest run that starts) does not grant. Removed at the end of the session."""
-    root = Path(tempfile.mkdtemp(prefix="coprd-tests-", dir="/var/tmp"))
-    root.chmod(0o711)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
+_passable: Path | None = None
+
+
+def passable_dir(prefix: str) -> Path:
+    """A new directory for a test's files that builds' uids can pass through, when the
+    tests run as root: a root agent's builds run as other uids, and bubblewrap opens their
+    work directory with those uids' permissions, which pytest's own directory
+    (``/tmp/pytest-of-root``, 0700, and re-tightened by every pytest run that starts) does
+    not grant. They all lie in one ``/var/tmp/coprd-tests-*``, removed with the session."""
+    global _passable
+    if _passable is None:
+        _passable = Path(tempfile.mkdtemp(prefix="coprd-tests-", dir="/var/tmp"))
+        _passable.chmod(0o711)
+    # Only plain characters (rpm expands glob characters such as "[local]" in the paths
+    # it is given), and short: gpg's sockets live in some of these directories (108 bytes).
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", prefix)[:16]
+    path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_passable))
+    path.chmod(0o711)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _passable_root() -> Iterator[None]:
+    yield
+    if _passable is not None:
+        shutil.rmtree(_passable, ignore_errors=True)
 
 
 @pytest.fixture
 def tmp_path(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
-    """pytest's ``tmp_path``; when the tests run as root, a directory builds' uids can pass
-    through instead (see ``_passable_root``)."""
+    """pytest's ``tmp_path``; when the tests run as root, a :func:`passable_dir` instead."""
     if os.geteuid() != 0:
         return tmp_path
-    root: Path = request.getfixturevalue("_passable_root")
-    # Only plain characters: rpm expands glob characters ("[local]") in the paths it is given.
-    # Short: gpg's sockets live in some of these directories (108 bytes at most).
-    name = re.sub(r"[^A-Za-z0-9_-]", "_", request.node.name)[:16]
-    path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
-    path.chmod(0o711)
-    return path
+    return passable_dir(request.node.name)
 
 
 def create_postgres_database(prefix: str = "coprd_test") -> str:

@@ -16,7 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import POSTGRES, create_postgres_database, drop_postgres_database
+from tests.conftest import (
+    POSTGRES,
+    create_postgres_database,
+    drop_postgres_database,
+    passable_dir,
+)
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 30
@@ -85,6 +90,9 @@ def start_server(
     extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("COPRD_")}
     env.update(HOME=str(home), COPRD_DATA_DIR=str(data_dir), **extra)
+    if os.geteuid() == 0 and "COPRD_WORK_DIR" not in env:
+        # The agents' builds run as other uids, which must reach their work directory.
+        env["COPRD_WORK_DIR"] = str(passable_dir("work"))
     if POSTGRES:
         env["COPRD_DATABASE_URL"] = create_postgres_database("coprd_it")
     return _run_server(tmp / "server.log", data_dir, home, env, free_port(), builders, bind)

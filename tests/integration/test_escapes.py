@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import passable_dir
 from tests.integration.conftest import (
     UNPRIVILEGED_UID,
     Server,
@@ -226,15 +227,13 @@ def _processes() -> int:
 
 
 @pytest.fixture(scope="module", params=["root", "unprivileged"])
-def run(
-    request: pytest.FixtureRequest, _passable_root: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Run]:
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """A server, one agent (as root, or as an unprivileged uid) and every attack submitted
     at once; waits until all have ended, counting the host's processes meanwhile."""
     mode = str(request.param)
     tmp = tmp_path_factory.mktemp(f"escapes-{mode}")
     server = start_server(tmp / "server")
-    home = Path(os.path.join(_passable_root, f"worker-{mode}-{secrets.token_hex(3)}"))
+    home = passable_dir(f"worker-{mode}")
     uid = UNPRIVILEGED_UID if mode == "unprivileged" else None
     worker = start_worker(server, home, uid=uid, env=WORKER_ENV)
     outside = outside_packages(tmp)

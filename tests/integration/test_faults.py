@@ -36,7 +36,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def sandbox_of(server: Server) -> tuple[int, int] | None:
     """(bwrap pid, its agent's pid) of a build running for this server, if any."""
-    work = str(Settings(data_dir=server.data_dir).agent_work_dir("serve")).encode()
+    work_dir = server.env.get("COPRD_WORK_DIR")
+    settings = Settings(data_dir=server.data_dir, work_dir=Path(work_dir) if work_dir else None)
+    work = str(settings.agent_work_dir("serve")).encode()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
