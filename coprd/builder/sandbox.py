@@ -365,15 +365,15 @@ def _run(
             group=user.gid if user is not None else None,
         )
         oom_kills = group.oom_kills() if group is not None else 0
-    if oom_kills and memory is not None and not (result.canceled or result.timed_out):
+    failed = result.returncode != 0 and not (result.canceled or result.timed_out)
+    if oom_kills and memory is not None and failed and not result.limit_exceeded:
+        # A build that survives a killed process (make may retry) simply succeeded.
         killed = f"{oom_kills} process{'es' if oom_kills > 1 else ''}"
         reason = (
-            f"{result.reason}; the build reached its memory limit of {human_bytes(memory)} "
-            f"and the kernel stopped {killed}"
+            f"the build reached its memory limit of {human_bytes(memory)} and the kernel "
+            f"stopped {killed} ({result.reason})"
         )
-        result = ProcessResult(
-            result.returncode, False, False, reason, result.returncode != 0 or True
-        )
+        result = ProcessResult(result.returncode, False, False, reason, limit_exceeded=True)
     return result
 
 

@@ -293,6 +293,8 @@ class Job:
             raise SourceFailed(
                 f"{what} timed out: the task's time ({format_seconds(self.timeout_s)} s) ran out"
             )
+        if result.limit_exceeded:
+            raise SourceFailed(f"{what} was stopped: {result.reason}")
         if check and result.returncode != 0:
             if capture and captured:
                 self.log(bytes(captured))

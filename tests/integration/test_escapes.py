@@ -48,9 +48,11 @@ pytestmark = [
 
 PROCESSES = 256
 DISK_MB = 256
+MEMORY_MB = 1024
 WORKER_ENV = {
     "COPRD_BUILD_MAX_PROCS": str(PROCESSES),
     "COPRD_BUILD_DISK_MB": str(DISK_MB),
+    "COPRD_BUILD_MEMORY_MB": str(MEMORY_MB),
 }
 
 SPEC = """\
@@ -195,6 +197,10 @@ def attacks(outside: Outside, nonce: str, key: str) -> dict[str, Attack]:
         "setuid": Attack(build=_SETUID.replace("@NONCE@", nonce)),
         "diskfill": Attack(
             build="i=0; while :; do head -c 1048576 /dev/zero > f$i || exit 1; i=$((i+1)); done"
+        ),
+        # Twice the memory limit, every page touched.
+        "memory": Attack(
+            build="/usr/bin/python3 -c \"b = bytearray(b'x') * (2 * 1024**3); print(len(b))\""
         ),
         # 1 GiB of output: stored cut (64 MiB, a line, its last 1 MiB), the build goes on.
         "hugelog": Attack(build=f"yes 'all work and no play' | head -c {LOG_BYTES}"),
@@ -415,3 +421,13 @@ def test_thousands_of_subpackages_are_refused_with_a_message(run: Run) -> None:
         "(setting max_result_files)" in log
     ), log[-3000:]
     assert "subpackages-p1-1-1.noarch.rpm" not in _published(run)
+
+
+def test_a_build_past_its_memory_limit_fails_and_the_host_keeps_its_memory(run: Run) -> None:
+    log = _log(run, "memory")
+    assert _state(run, "memory") == "failed"
+    if run.worker.uid == 0:  # a memory cgroup: the kernel stops the build at the limit
+        assert f"the build reached its memory limit of {MEMORY_MB // 1024} GiB" in log, log[-3000:]
+    else:  # RLIMIT_AS (the agent may create no cgroup): the allocation fails
+        assert "MemoryError" in log, log[-3000:]
+    assert str(2 * 1024**3) not in log

@@ -226,7 +226,7 @@ def rpm_result(
     if ended.canceled:
         write_note(on_output, "canceled")
         return RpmResult("canceled", [], "canceled")
-    if ended.timed_out:
+    if ended.timed_out or ended.limit_exceeded:
         return failed(on_output, ended.reason)
     if ended.returncode != 0:
         return failed(on_output, f"{tool} {exit_text or ended.reason}")
