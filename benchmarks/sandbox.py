@@ -59,7 +59,7 @@ mkdir -p %{buildroot}/usr/share/benchpkg && echo x > %{buildroot}/usr/share/benc
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(share * len(ordered))) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
 def measure(variant: str, runs: int, net_runs: int, builds: int, srpm: Path, base: Path) -> dict:
@@ -156,9 +156,22 @@ def run_variant(variant: str, args: argparse.Namespace, srpm: Path, base: Path) 
     try:
         env = {**os.environ, "PYTHONPATH": str(tree)}
         done = subprocess.run(
-            [sys.executable, __file__, "--measure", variant, "--srpm", str(srpm),
-             "--base", str(base), "--runs", str(args.runs), "--net-runs", str(args.net_runs),
-             "--builds", str(args.builds)],
+            [
+                sys.executable,
+                __file__,
+                "--measure",
+                variant,
+                "--srpm",
+                str(srpm),
+                "--base",
+                str(base),
+                "--runs",
+                str(args.runs),
+                "--net-runs",
+                str(args.net_runs),
+                "--builds",
+                str(args.builds),
+            ],
             env=env,
             capture_output=True,
             text=True,
@@ -206,8 +219,15 @@ def main() -> None:
         spec = base / "benchpkg.spec"
         spec.write_text(SPEC)
         subprocess.run(
-            ["rpmbuild", "-bs", str(spec), "--define", f"_topdir {base / 'top'}",
-             "--define", f"_srcrpmdir {base}"],
+            [
+                "rpmbuild",
+                "-bs",
+                str(spec),
+                "--define",
+                f"_topdir {base / 'top'}",
+                "--define",
+                f"_srcrpmdir {base}",
+            ],
             check=True,
             capture_output=True,
         )
