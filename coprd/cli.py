@@ -202,7 +202,14 @@ def cmd_worker(args: argparse.Namespace) -> None:
         f"({args.backend}) from {args.server}",
         flush=True,
     )
-    run_agents(configs, backend)
+    made = [path for path in (workdir, *workdir.parents) if not path.exists()]
+    try:
+        run_agents(configs, backend)
+    finally:
+        # The slots remove their own directories; the ones made for them go too, if empty.
+        for path in made:
+            with contextlib.suppress(OSError):
+                path.rmdir()
 
 
 def sandbox_policy(settings: Settings, first_uid: int, slot: int) -> Any:
