@@ -155,13 +155,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _app.state.work_signal.bind(asyncio.get_running_loop())
-        sweeper = threading.Thread(
-            target=scheduling.sweep_forever,
-            args=(_app.state.session_factory, stop_sweep),
-            name="lease-sweep",
-            daemon=True,
-        )
-        sweeper.start()
+        factory = _app.state.session_factory
         publisher: Publisher = _app.state.publisher
 
         def _recover() -> None:
@@ -172,41 +166,26 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             publisher.sign_published()
             publisher.finish_forks()
 
-        threading.Thread(target=_recover, name="repair", daemon=True).start()
+        # Background work, each beside its domain; the *_forever ones end with stop_sweep.
+        jobs: list[tuple[str, Callable[..., None], tuple[object, ...]]] = [
+            ("lease-sweep", scheduling.sweep_forever, (factory, stop_sweep)),
+            ("repair", _recover, ()),
+            ("cleanup", cleanup.cleanup_forever, (factory, stop_sweep)),
+            ("uploads-sweep", uploads.sweep_forever, (settings, factory, stop_sweep)),
+            ("web-sessions-sweep", logins.sweep_forever, (factory, stop_sweep)),
+            (
+                "auth-failures-sweep",
+                throttling.sweep_forever,
+                (factory, throttling.Limits.of(settings), stop_sweep),
+            ),
+        ]
         if publisher.keyring is not None:
-            threading.Thread(
-                target=publisher.make_keys_forever, args=(stop_sweep,), name="keygen", daemon=True
-            ).start()
-            threading.Thread(
-                target=publisher.refresh_keys_forever,
-                args=(stop_sweep,),
-                name="key-expiry",
-                daemon=True,
-            ).start()
-        threading.Thread(
-            target=cleanup.cleanup_forever,
-            args=(_app.state.session_factory, stop_sweep),
-            name="cleanup",
-            daemon=True,
-        ).start()
-        threading.Thread(
-            target=uploads.sweep_forever,
-            args=(settings, _app.state.session_factory, stop_sweep),
-            name="uploads-sweep",
-            daemon=True,
-        ).start()
-        threading.Thread(
-            target=logins.sweep_forever,
-            args=(_app.state.session_factory, stop_sweep),
-            name="web-sessions-sweep",
-            daemon=True,
-        ).start()
-        threading.Thread(
-            target=throttling.sweep_forever,
-            args=(_app.state.session_factory, throttling.Limits.of(settings), stop_sweep),
-            name="auth-failures-sweep",
-            daemon=True,
-        ).start()
+            jobs += [
+                ("keygen", publisher.make_keys_forever, (stop_sweep,)),
+                ("key-expiry", publisher.refresh_keys_forever, (stop_sweep,)),
+            ]
+        for name, target, args in jobs:
+            threading.Thread(target=target, args=args, name=name, daemon=True).start()
         yield
         stop_sweep.set()
 

@@ -59,6 +59,14 @@ class Server:
         config.write_text(self.coprd("token", name).stdout)
         return config
 
+    def add_user_with_project(self, name: str, project: str, *chroots: str) -> Path:
+        """:meth:`add_user`, then ``copr-cli create PROJECT --chroot …`` as that user."""
+        config = self.add_user(name)
+        options = [option for chroot in chroots for option in ("--chroot", chroot)]
+        created = self.copr_cli(config, "create", project, *options)
+        assert created.returncode == 0, created.stdout + created.stderr
+        return config
+
     def copr_cli(
         self, config: Path | None, *args: str, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:

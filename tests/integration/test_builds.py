@@ -31,10 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def alice(server: Server) -> Path:
-    config = server.add_user("alice")
-    result = server.copr_cli(config, "create", "demo", "--chroot", CHROOT)
-    assert result.returncode == 0, result.stderr
-    return config
+    return server.add_user_with_project("alice", "demo", CHROOT)
 
 
 def make_srpm(spec: str | Path, out: Path) -> Path:

@@ -246,9 +246,7 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     nonce = secrets.token_hex(4)
     key = f"coprd-escape-{nonce}"
     try:
-        config = server.add_user("mallory")
-        created = server.copr_cli(config, "create", "evil", "--chroot", CHROOT)
-        assert created.returncode == 0, created.stderr
+        config = server.add_user_with_project("mallory", "evil", CHROOT)
         result = Run(server, worker, config, outside, nonce, key)
         result.baseline_processes = _processes()
         for name, attack in attacks(outside, nonce, key).items():

@@ -34,10 +34,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def alice(server: Server) -> Path:
-    config = server.add_user("alice")
-    created = server.copr_cli(config, "create", "demo", "--chroot", CHROOT)
-    assert created.returncode == 0, created.stderr
-    return config
+    return server.add_user_with_project("alice", "demo", CHROOT)
 
 
 def dnf(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
