@@ -11,7 +11,9 @@ What a data directory holds, and who may read it::
       signing/                  0700 directories, 0600 files: the projects' secret keys
       uploads/                  0700 directories, 0600 files: packages not yet built
       results/                  0755 directories, 0644 files: what a web server serves
-      work/                     the local agents' build directories (see the agent)
+      work/                     the build directories of agents run as an ordinary user
+                                (a root agent's are under /var/lib/coprd/builds, where its
+                                builds' uids can reach them: Settings.agent_work_dir)
       server.url                0644  the public URL, nothing secret
 
 Secrets are created with their final mode (``os.open(..., 0o600)``, ``mkdir(mode=0o700)``),
