@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coprd import datadir
 from coprd.config import URL_FILE, ConfigError, Settings, load_settings
@@ -28,6 +28,9 @@ from coprd.db.migrate import current_revision, head_revision, upgrade
 from coprd.instance import create_first_admin, local_builder_token, prepare
 from coprd.publish.publisher import Publisher
 from coprd.publish.signing import keyring_for
+
+if TYPE_CHECKING:
+    from coprd.builder.sandbox import SandboxPolicy
 
 EXIT_REFUSED = 1
 
@@ -165,6 +168,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from coprd.builder.backends.base import Backend
     from coprd.builder.backends.local import LocalBackend
     from coprd.builder.backends.mock import MockBackend
+    from coprd.builder.sandbox import SandboxPolicy
 
     token = args.token or os.environ.get("COPRD_BUILDER_TOKEN")
     if args.token_file:
@@ -174,13 +178,13 @@ def cmd_worker(args: argparse.Namespace) -> None:
     settings = _settings(args)
     arches = tuple(args.arch or [platform.machine()])
     workdir = Path(args.workdir) if args.workdir else settings.agent_work_dir("worker")
-    first_uid = args.build_uid if args.build_uid is not None else settings.build_uid
+    first_uid = args.build_uid  # None: the build_uid setting
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     def backend() -> Backend:
         return MockBackend() if args.backend == "mock" else LocalBackend()
 
-    policies = [sandbox_policy(settings, first_uid, i) for i in range(args.concurrency)]
+    policies = [SandboxPolicy.of(settings, i, first_uid) for i in range(args.concurrency)]
     if args.backend == "local":
         _check_sandbox(policies[0])
     configs = [
@@ -212,26 +216,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
                 path.rmdir()
 
 
-def sandbox_policy(settings: Settings, first_uid: int, slot: int) -> Any:
-    """The sandbox settings of an agent's slot ``slot``: limits, and for a root agent the
-    uid its builds run as (``first_uid + slot``)."""
-    from coprd.builder.sandbox import SandboxLimits, SandboxPolicy
-    from coprd.builder.workspace import BuildUser
-
-    limits = SandboxLimits(
-        processes=settings.build_max_procs,
-        memory_bytes=settings.build_memory_bytes,
-        disk_bytes=settings.build_disk_mb * 1024 * 1024,
-        disk_files=settings.build_max_files,
-    )
-    return SandboxPolicy(
-        limits=limits,
-        user=BuildUser.for_agent(first_uid, slot),
-        allow_without_userns=settings.allow_builds_without_userns,
-    )
-
-
-def _check_sandbox(policy: Any) -> None:
+def _check_sandbox(policy: SandboxPolicy) -> None:
     """Say which of the sandbox's protections this host lacks; refuse to start where builds
     could not get a user namespace (unless the settings allow it)."""
     from coprd.builder import cgroups, protections

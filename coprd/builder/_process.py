@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import resource
 import selectors
+import shutil
 import signal
 import subprocess
 import threading
@@ -36,6 +37,12 @@ class ProcessResult:
     # Stopped because it passed a limit other than time (disk, processes): ``reason`` says
     # which.
     limit_exceeded: bool = False
+
+
+def host_tool(name: str) -> str | None:
+    """The path of the host's ``name``, also from the sbin directories an ordinary user's
+    PATH may lack (``ip``, ``nsenter``); None if it is not installed."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
 
 
 def format_seconds(seconds: float) -> str:

@@ -6,8 +6,9 @@ and its log is kept until the server takes it again. A task the server took back
 expired, 409) is abandoned at once.
 
 A build is hostile code: its log is cut past ``max_log_bytes`` (its tail kept) and its
-results are counted before any is uploaded, with this host's settings (``AgentConfig``;
-the rules are ``core/limits.py``'s). The server holds the build to its own settings too.
+packages are counted before any is copied out of the build (by the backend) or uploaded,
+with this host's settings (``AgentConfig``; the rules are ``core/limits.py``'s). The server
+holds the build to its own settings too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import base64
 import contextlib
 import http.cookiejar
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,14 +32,7 @@ from coprd.builder.backends.base import Backend, RpmTask, log_line
 from coprd.builder.sandbox import SandboxPolicy
 from coprd.builder.srpm import InvalidPackage, inspect_srpm
 from coprd.config import Settings
-from coprd.core.limits import (
-    cut_marker,
-    ring_reads,
-    ring_writes,
-    split_head,
-    too_many_bytes,
-    too_many_files,
-)
+from coprd.core.limits import cut_marker, ring_reads, ring_writes, split_head
 from coprd.sources import SourceFailed, make_srpm
 from coprd.sources.common import FILE_NAME
 from coprd.sources.link import file_name
@@ -418,10 +411,8 @@ class Agent:
         task_id = int(task["task_id"])
         cancel = threading.Event()
         user = self.config.policy.user
-        workspace.prepare_root(self.config.workdir, user)
-        workdir = Path(tempfile.mkdtemp(prefix=f"task-{task_id}-", dir=self.config.workdir))
-        if user is not None:
-            workdir.chmod(0o711)  # the build uid passes through to its own directory
+        root = workspace.prepare_root(self.config.workdir, user)
+        workdir = workspace.task_dir(root, task_id, user)
         try:
             with (
                 heartbeats(self.server, task_id, int(task["lease_seconds"]), cancel),
@@ -549,7 +540,9 @@ class Agent:
             return {"state": "failed", "message": f"cannot build this task: {exc}"}
         result = self.backend.build_rpm(rpm_task, live.write, cancel)
         if result.state == "succeeded":
-            refused = self._check_results(outdir) or self._upload_all(task_id, outdir, live)
+            # The backend counted the packages against this builder's limits before it
+            # copied any (``collect_packages``); the server counts what it stores.
+            refused = self._upload_all(task_id, outdir, live)
             if refused:
                 live.line(refused)
                 # No packages: a build that made too many could not even report them all.
@@ -568,13 +561,6 @@ class Agent:
                 for p in result.packages
             ],
         }
-
-    def _check_results(self, outdir: Path) -> str | None:
-        """Why the build made more packages than this builder accepts, or None."""
-        sizes = [path.lstat().st_size for path in outdir.glob("*.rpm")]
-        return too_many_files(
-            len(sizes), self.config.max_result_files, who="this builder"
-        ) or too_many_bytes(sum(sizes), self.config.max_result_bytes, who="this builder")
 
     def _upload_all(self, task_id: int, outdir: Path, live: LiveLog) -> str | None:
         for path in sorted(outdir.glob("*.rpm")):

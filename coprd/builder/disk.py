@@ -27,7 +27,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DiskUsage", "DiskWatch", "measure"]
+from coprd.core.limits import human_size
+
+__all__ = ["DiskUsage", "DiskWatch"]
 
 MIN_INTERVAL_S = 1.0
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
@@ -37,27 +39,6 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_
 class DiskUsage:
     bytes: int
     files: int
-
-
-def human_bytes(size: int) -> str:
-    """``21474836480`` → ``"20 GiB"``, ``1536`` → ``"1.5 KiB"``: limits as people write them."""
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            if unit == "bytes":
-                return f"{int(value)} bytes"
-            return f"{value:.1f}".rstrip("0").rstrip(".") + f" {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def measure(root: Path, *, stop_at: DiskUsage | None = None) -> DiskUsage:
-    """What the tree under ``root`` occupies; stops counting once past ``stop_at``."""
-    fd = os.open(root, _DIR_FLAGS)
-    try:
-        return _measure_fd(fd, stop_at)
-    finally:
-        os.close(fd)
 
 
 def _measure_fd(top: int, stop_at: DiskUsage | None) -> DiskUsage:
@@ -139,7 +120,6 @@ class DiskWatch:
     def __init__(self, root: Path, max_bytes: int, max_files: int) -> None:
         self.limit = DiskUsage(max_bytes, max_files)
         self.exceeded: str | None = None
-        self.last: DiskUsage | None = None
         self._fd = os.open(root, _DIR_FLAGS)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="disk-watch", daemon=True)
@@ -156,11 +136,10 @@ class DiskWatch:
     def check(self) -> str | None:
         """Measure now (in the caller's thread); the sentence if a limit is passed."""
         usage = _measure_fd(self._fd, self.limit)
-        self.last = usage
         if usage.bytes > self.limit.bytes:
             self.exceeded = (
-                f"disk limit of {human_bytes(self.limit.bytes)} exceeded "
-                f"(the build's directory holds more than {human_bytes(usage.bytes)})"
+                f"disk limit of {human_size(self.limit.bytes)} exceeded "
+                f"(the build's directory holds more than {human_size(usage.bytes)})"
             )
         elif usage.files > self.limit.files:
             self.exceeded = (

@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from coprd.builder._process import read_until
+from coprd.builder._process import host_tool, read_until
 
 NAMESERVER = "10.0.2.3"
 # slirp4netns's maximum is 65521; a large MTU is what makes its throughput close to the
@@ -222,8 +222,7 @@ def _loopback_is_up(pid: int, deadline: float) -> bool:
 
 
 def _tool(name: str) -> str:
-    """``name``'s path, also from the sbin directories an ordinary user's PATH may lack."""
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    found = host_tool(name)
     if found is None:
         raise NetworkUnavailable(
             f"{name} is not installed on this builder; a sandbox with network access needs "

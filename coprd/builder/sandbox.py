@@ -78,11 +78,13 @@ itself dies.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import resource
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -91,19 +93,20 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from coprd.builder import protections as host
-from coprd.builder._process import ProcessResult, read_until, run_process_group
+from coprd.builder._process import ProcessResult, host_tool, read_until, run_process_group
 from coprd.builder.cgroups import TaskGroup
-from coprd.builder.disk import DiskWatch, human_bytes
+from coprd.builder.disk import DiskWatch
 from coprd.builder.network import NetworkUnavailable, UserNetwork, resolv_conf
 from coprd.builder.seccomp import filter_fd
 from coprd.builder.workspace import (
-    DEFAULT_BUILD_UID,
     BuildUser,
     WorkRootError,
     check_reachable,
     hand_over,
     remove,
 )
+from coprd.config import Settings
+from coprd.core.limits import human_size
 
 SANDBOX_WORKDIR = PurePosixPath("/builddir")
 SANDBOX_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
@@ -132,7 +135,8 @@ _HOST_ETC_NETWORK = (
     "services",
     "protocols",
 )
-GIB = 1024**3
+MIB = 1024**2
+_DEFAULTS = Settings()
 
 
 class SandboxUnavailable(RuntimeError):
@@ -143,17 +147,18 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """What one sandboxed command may consume (see the module docstring).
+    """What one sandboxed command may consume (see the module docstring); the defaults
+    are those of the settings (``build_max_procs``, ``build_memory_mb``, …).
 
     ``processes`` counts processes and threads; ``memory_bytes`` is the whole command's
     memory (None: no limit beyond the host's); ``disk_bytes`` and ``disk_files`` bound the
     work directory.
     """
 
-    processes: int = 4096
-    memory_bytes: int | None = None
-    disk_bytes: int = 40 * GIB
-    disk_files: int = 2_000_000
+    processes: int = _DEFAULTS.build_max_procs
+    memory_bytes: int | None = _DEFAULTS.build_memory_bytes
+    disk_bytes: int = _DEFAULTS.build_disk_mb * MIB
+    disk_files: int = _DEFAULTS.build_max_files
 
     def __post_init__(self) -> None:
         if self.processes < 16:
@@ -163,9 +168,14 @@ class SandboxLimits:
         if self.disk_bytes <= 0 or self.disk_files <= 0:
             raise ValueError("disk_bytes and disk_files must be positive")
 
-
-def _default_user() -> BuildUser | None:
-    return BuildUser.for_agent(DEFAULT_BUILD_UID)
+    @classmethod
+    def of(cls, settings: Settings) -> SandboxLimits:
+        return cls(
+            processes=settings.build_max_procs,
+            memory_bytes=settings.build_memory_bytes,
+            disk_bytes=settings.build_disk_mb * MIB,
+            disk_files=settings.build_max_files,
+        )
 
 
 @dataclass(frozen=True)
@@ -175,8 +185,19 @@ class SandboxPolicy:
     and whether builds may run without a user namespace where the host has none."""
 
     limits: SandboxLimits = field(default_factory=SandboxLimits)
-    user: BuildUser | None = field(default_factory=_default_user)
+    user: BuildUser | None = field(default_factory=lambda: BuildUser.for_agent(_DEFAULTS.build_uid))
     allow_without_userns: bool = False
+
+    @classmethod
+    def of(cls, settings: Settings, slot: int = 0, first_uid: int | None = None) -> SandboxPolicy:
+        """The policy of an agent's slot ``slot`` by ``settings``; a root agent's builds in
+        it run as ``first_uid`` (default: the ``build_uid`` setting) + ``slot``."""
+        first = settings.build_uid if first_uid is None else first_uid
+        return cls(
+            limits=SandboxLimits.of(settings),
+            user=BuildUser.for_agent(first, slot),
+            allow_without_userns=settings.allow_builds_without_userns,
+        )
 
 
 @dataclass(frozen=True)
@@ -370,7 +391,7 @@ def _run(
         # A build that survives a killed process (make may retry) simply succeeded.
         killed = f"{oom_kills} process{'es' if oom_kills > 1 else ''}"
         reason = (
-            f"the build reached its memory limit of {human_bytes(memory)} and the kernel "
+            f"the build reached its memory limit of {human_size(memory)} and the kernel "
             f"stopped {killed} ({result.reason})"
         )
         result = ProcessResult(result.returncode, False, False, reason, limit_exceeded=True)
@@ -378,7 +399,7 @@ def _run(
 
 
 def _tool(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    found = host_tool(name)
     if found is None:
         raise SandboxUnavailable(f"{name} (util-linux) is not installed on this builder")
     return found
@@ -532,24 +553,17 @@ def _bwrap_options(
     return options
 
 
-_disable_userns: bool | None = None
-
-
+@functools.cache
 def _bwrap_can_disable_userns() -> bool:
     """Whether this bubblewrap has ``--disable-userns`` (0.8 and newer)."""
-    global _disable_userns
-    if _disable_userns is None:
-        import subprocess
-
-        bwrap = shutil.which("bwrap") or "bwrap"
-        try:
-            done = subprocess.run(
-                [bwrap, "--help"], capture_output=True, text=True, timeout=30, check=False
-            )
-            _disable_userns = "--disable-userns" in done.stdout
-        except (OSError, subprocess.TimeoutExpired):
-            _disable_userns = False
-    return _disable_userns
+    bwrap = shutil.which("bwrap") or "bwrap"
+    try:
+        done = subprocess.run(
+            [bwrap, "--help"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--disable-userns" in done.stdout
 
 
 def _etc_files(network: bool, userns: bool) -> dict[str, str]:

@@ -27,6 +27,7 @@ import os
 import shutil
 import stat
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,13 +37,9 @@ __all__ = [
     "check_reachable",
     "hand_over",
     "prepare_root",
-    "private_dir",
     "remove",
+    "task_dir",
 ]
-
-DEFAULT_BUILD_UID = 2_000_000_000
-"""The host uid of a root agent's first build slot: far above login users and systemd's
-dynamic and container ranges (which end at 1879048191); slot N builds as this + N."""
 
 
 class WorkRootError(RuntimeError):
@@ -62,8 +59,10 @@ class BuildUser:
 
     @classmethod
     def for_agent(cls, first_uid: int, slot: int = 0) -> BuildUser | None:
-        """The uid a build of slot ``slot`` runs as: for a root agent, ``first_uid + slot``;
-        for an unprivileged agent, None (its own uid: it cannot switch to another)."""
+        """The uid a build of slot ``slot`` runs as: for a root agent, ``first_uid + slot``
+        (the ``build_uid`` setting: 2000000000 by default, far above login users and
+        systemd's dynamic and container ranges, which end at 1879048191); for an
+        unprivileged agent, None (its own uid: it cannot switch to another)."""
         if os.geteuid() != 0:
             return None
         return cls(first_uid + slot, first_uid + slot)
@@ -89,10 +88,10 @@ def prepare_root(path: Path, user: BuildUser | None) -> Path:
     return path
 
 
-def private_dir(path: Path, user: BuildUser | None) -> Path:
-    """Make ``path`` (a task's directory under the work root): 0700, or 0711 where the
-    builds of ``user`` must pass through it to their own directory."""
-    path.mkdir(mode=0o700)
+def task_dir(root: Path, task_id: int, user: BuildUser | None) -> Path:
+    """A new directory for one task under the work root: 0700, or 0711 where the builds
+    of ``user`` must pass through it to their own directory."""
+    path = Path(tempfile.mkdtemp(prefix=f"task-{task_id}-", dir=root))
     if user is not None:
         path.chmod(0o711)
     return path

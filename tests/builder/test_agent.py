@@ -182,6 +182,7 @@ class ManyPackages:
     count: int
     size: int = 100
     name: str = "many"
+    tasks: list[RpmTask] = field(default_factory=list)
 
     def build_rpm(
         self,
@@ -189,6 +190,7 @@ class ManyPackages:
         on_output: Callable[[bytes], None],
         cancel: threading.Event | None = None,
     ) -> RpmResult:
+        self.tasks.append(task)
         packages = []
         for i in range(self.count):
             (task.outdir / f"many-p{i:04d}-1-1.noarch.rpm").write_bytes(b"r" * self.size)
@@ -223,29 +225,15 @@ def run_task(fake: FakeServer, backend: ManyPackages, tmp_path: Path, **limits: 
     agent.run_task(dict(TASK))
 
 
-def test_too_many_packages_fail_the_build_before_any_is_uploaded(tmp_path: Path) -> None:
-    fake = FakeServer()
-    run_task(fake, ManyPackages(25), tmp_path, max_result_files=20)
-    message = (
-        "the build made 25 packages; this builder accepts at most 20 (setting max_result_files)"
-    )
-    assert fake.uploads == []
-    (finish,) = fake.finished
-    assert finish["state"] == "failed" and finish["message"] == message
-    assert finish.get("packages", []) == []  # however many there were: none reported
-    assert f"[coprd-agent] {message}\n".encode() in fake.log
+# Too many or too large packages are refused by the backend before any is copied out of
+# the build (tests/builder/test_backends.py, and end to end tests/integration/
+# test_build_limits.py); the agent only passes its limits on.
 
 
-def test_too_large_packages_fail_the_build_before_any_is_uploaded(tmp_path: Path) -> None:
-    fake = FakeServer()
-    run_task(fake, ManyPackages(3, size=1000), tmp_path, max_result_bytes=2048)
-    assert fake.uploads == []
-    (finish,) = fake.finished
-    assert finish["state"] == "failed"
-    assert finish["message"] == (
-        "the build's packages take 2.9 KiB; this builder accepts at most 2 KiB "
-        "(setting max_result_bytes)"
-    )
+def test_the_agent_passes_its_result_limits_to_the_backend(tmp_path: Path) -> None:
+    backend = ManyPackages(1)
+    run_task(FakeServer(), backend, tmp_path, max_result_files=7, max_result_bytes=4096)
+    assert [(t.max_result_files, t.max_result_bytes) for t in backend.tasks] == [(7, 4096)]
 
 
 def test_packages_within_the_limits_are_uploaded(tmp_path: Path) -> None:

@@ -231,4 +231,18 @@ def test_too_many_packages_are_refused_before_any_is_copied(tmp_path: Path) -> N
         "the build made 5 packages; this builder accepts at most 4 (setting max_result_files)"
     )
     # Refused on the count alone: nothing was copied (or found not to be an RPM).
-    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_too_large_packages_are_refused_before_any_is_copied(tmp_path: Path) -> None:
+    results = tmp_path / "work" / "results" / "noarch"
+    results.mkdir(parents=True)
+    for i in range(3):
+        (results / f"p{i}-1-1.noarch.rpm").write_bytes(b"r" * 1000)
+    with ConfinedDir(tmp_path / "work") as files, pytest.raises(TooManyResults) as refused:
+        collect_packages(files, "results", tmp_path / "out", lambda _: None, max_bytes=2048)
+    assert str(refused.value) == (
+        "the build's packages take 2.9 KiB; this builder accepts at most 2 KiB "
+        "(setting max_result_bytes)"
+    )
+    assert not (tmp_path / "out").exists()

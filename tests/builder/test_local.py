@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from coprd.builder.backends import LocalBackend, RpmResult, RpmTask
+from coprd.builder.sandbox import SandboxPolicy
 from coprd.builder.srpm import Nevra
-from coprd.cli import sandbox_policy
 from coprd.config import Settings
 from tests.builder.conftest import Build, BuildSrpm, binary_rpms, processes_with, requires_tools
 from tests.network import host_address
@@ -239,7 +239,7 @@ def test_a_make_j_build_passes_within_the_sandbox_limits(
 ) -> None:
     """32 compilers at once, /tmp written: the limits of issue 11 let an ordinary parallel
     build through."""
-    defaults = sandbox_policy(Settings(), Settings().build_uid, 0)  # as coprd worker makes it
+    defaults = SandboxPolicy.of(Settings())  # as coprd worker makes it
     task = make_task(build_srpm("parallel"), sandbox=defaults)
     result, output = build(task)
     assert result.state == "succeeded", output
