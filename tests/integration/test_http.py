@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from coprd.config import Settings
 from tests.conftest import POSTGRES
 from tests.integration.conftest import Server, free_port
 
@@ -71,3 +73,7 @@ def test_readme_serve_command_brings_up_a_server(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
+        # Its agent works where the README's command puts it (for root, under
+        # /var/lib/coprd/builds), and a stopped agent leaves its directory there.
+        work = Settings(data_dir=tmp_path / "data").agent_work_dir("serve")
+        shutil.rmtree(work, ignore_errors=True)
