@@ -25,6 +25,16 @@ class ClaimIn(BaseModel):
     )
 
 
+class TaskRepo(BaseModel):
+    """A repository of a chroot task's buildroot, with its dnf options."""
+
+    id: str
+    name: str
+    baseurl: str
+    priority: int | None = None
+    module_hotfixes: bool = False
+
+
 class TaskOut(BaseModel):
     """Everything an agent needs to run a task; it never reads the database."""
 
@@ -49,8 +59,20 @@ class TaskOut(BaseModel):
     enable_net: bool
     with_opts: list[str]
     without_opts: list[str]
-    repos: list[str]
+    repos: list[str] = Field(description="rpm tasks: the buildroot's repositories' base URLs")
+    repo_specs: list[TaskRepo] = Field(
+        default_factory=list, description="rpm tasks: the same repositories with their options"
+    )
     buildroot_pkgs: list[str]
+    modules: list[str] = Field(
+        default_factory=list,
+        description="rpm tasks: module streams to enable (name:stream), or disable (!name)",
+    )
+    isolation: str = Field(default="default", description="rpm tasks: default, simple, nspawn")
+    bootstrap: str = Field(
+        default="default", description="rpm tasks: default, on, off, image, custom_image"
+    )
+    bootstrap_image: str | None = None
     lease_seconds: int
     pypi_index: str = Field(description="source tasks: the PyPI simple index to fetch from")
     rubygems_source: str = Field(description="source tasks: the RubyGems source")

@@ -20,14 +20,19 @@ from starlette.concurrency import run_in_threadpool
 
 from coprd import uploads
 from coprd.agent_api.deps import THROTTLED, CurrentBuilder, ReadingBuilder, authenticate
-from coprd.agent_api.schemas import ClaimIn, FinishIn, FinishOut, HeartbeatOut, TaskOut
+from coprd.agent_api.schemas import (
+    ClaimIn,
+    FinishIn,
+    FinishOut,
+    HeartbeatOut,
+    TaskOut,
+    TaskRepo,
+)
 from coprd.agent_api.wakeup import RECHECK_S, WorkSignal
 from coprd.config import Settings
 from coprd.core import builds, results, scheduling
 from coprd.core.errors import InvalidInput, NotFound, TooLarge
 from coprd.core.limits import too_many_bytes
-from coprd.core.project_chroots import build_config
-from coprd.core.projects import get_project
 from coprd.core.sources import SourceSettings
 from coprd.db.engine import read_session, write_session
 from coprd.db.models import Builder, BuildTask
@@ -73,10 +78,10 @@ def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
         lookaside = sources.distgit(build.source_json.get("distgit")).lookaside_url
     config = None
     if not task.is_source:
-        project = get_project(db, build.project.owner_name, build.project.name)
-        pc = next((c for c in project.chroots if c.mock_chroot.name == task.chroot_name), None)
-        if pc is not None:  # None if the chroot was disabled after the build was submitted
-            config = build_config(project, pc, settings.results_url)
+        try:
+            config = builds.task_config(db, build, task, settings.results_url)
+        except NotFound:  # an old task whose chroot was disabled after the build was submitted
+            config = None
     return TaskOut(
         task_id=task.id,
         build_id=build.id,
@@ -90,13 +95,27 @@ def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
         source_is_served=served,
         srpm_url=srpm_url,
         results_url=f"{settings.results_url}/{results.task_dir(build, task)}/",
-        timeout=build.timeout,
+        timeout=config.timeout or build.timeout if config else build.timeout,
         memory_limit_mb=build.memory_limit,
         enable_net=build.enable_net,
         with_opts=config.with_opts if config else [],
         without_opts=config.without_opts if config else [],
         repos=[r.baseurl for r in config.repos] if config else [],
+        repo_specs=[
+            TaskRepo(
+                id=r.id,
+                name=r.name,
+                baseurl=r.baseurl,
+                priority=r.priority,
+                module_hotfixes=bool(r.module_hotfixes),
+            )
+            for r in (config.repos if config else [])
+        ],
         buildroot_pkgs=config.additional_packages if config else [],
+        modules=config.additional_modules if config else [],
+        isolation=config.isolation if config else "default",
+        bootstrap=config.bootstrap if config else "default",
+        bootstrap_image=config.bootstrap_image if config else None,
         lease_seconds=settings.lease_seconds,
         pypi_index=settings.pypi_index,
         rubygems_source=settings.rubygems_source,

@@ -10,8 +10,6 @@ from coprd.api_v3.params import Pagination
 from coprd.api_v3.schemas import BuildChrootOut, BuildConfigOut, ItemList, Meta
 from coprd.core import builds
 from coprd.core.errors import NotFound
-from coprd.core.project_chroots import build_config, get_project_chroot
-from coprd.core.projects import get_project
 from coprd.db.models import Build, BuildTask
 from coprd.http import DB, AppSettings
 
@@ -51,15 +49,29 @@ def list_build_chroots(db: DB, settings: AppSettings, page: Pagination, build_id
     response_model=BuildConfigOut,
     response_model_exclude_none=True,
     summary="What this chroot of the build is built with",
+    description="The settings the build was submitted with (its own timeout, network, "
+    "bootstrap, isolation, memory; the chroot's repos, packages, modules and bconds as "
+    "they were then), not the project chroot's current ones.",
 )
 def get_build_chroot_config(
     db: DB, settings: AppSettings, build_id: BuildIdQ, chrootname: ChrootQ
-) -> Any:
+) -> BuildConfigOut:
     build = builds.get_build(db, build_id)
-    _task(build, chrootname)
-    project = get_project(db, build.project.owner_name, build.project.name)
-    config = build_config(project, get_project_chroot(project, chrootname), settings.results_url)
+    config = builds.task_config(db, build, _task(build, chrootname), settings.results_url)
     return BuildConfigOut.model_validate(config)
+
+
+@router.get(
+    "/build-config/{build_id}/{chrootname}",
+    response_model=BuildConfigOut,
+    response_model_exclude_none=True,
+    deprecated=True,
+    summary="What this chroot of the build is built with (use the query parameters)",
+)
+def get_build_chroot_config_by_path(
+    db: DB, settings: AppSettings, build_id: int, chrootname: str
+) -> BuildConfigOut:
+    return get_build_chroot_config(db, settings, build_id, chrootname)
 
 
 @router.get("/built-packages", response_model=dict[str, list[Any]])

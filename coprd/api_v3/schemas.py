@@ -235,6 +235,8 @@ class BuildConfigOut(BaseModel):
     bootstrap: str
     bootstrap_image: str | None
     timeout: int | None
+    memory_limit: int | None = Field(default=None, description="build-chroot only: MiB")
+    is_background: bool | None = Field(default=None, description="build-chroot only")
 
 
 def _unix(moment: dt.datetime | None) -> int | None:

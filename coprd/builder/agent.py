@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from coprd.builder import workspace
-from coprd.builder.backends.base import Backend, RpmTask, log_line
+from coprd.builder.backends.base import Backend, BuildRepo, RpmTask, log_line
 from coprd.builder.sandbox import SandboxPolicy
 from coprd.builder.srpm import InvalidPackage, inspect_srpm
 from coprd.config import Settings
@@ -582,12 +582,34 @@ class Agent:
             memory_bytes=int(memory) * 1024 * 1024 if memory else None,
             with_opts=tuple(task["with_opts"]),
             without_opts=tuple(task["without_opts"]),
-            repos=tuple(task["repos"]),
+            repos=_repos(task),
             buildroot_pkgs=tuple(task["buildroot_pkgs"]),
+            modules=tuple(task.get("modules", ())),
+            isolation=str(task.get("isolation", "default")),
+            bootstrap=str(task.get("bootstrap", "default")),
+            bootstrap_image=task.get("bootstrap_image"),
             sandbox=self.config.policy,
             max_result_files=self.config.max_result_files,
             max_result_bytes=self.config.max_result_bytes,
         )
+
+
+def _repos(task: dict[str, Any]) -> tuple[BuildRepo, ...]:
+    """The task's repositories with their options (``repo_specs``); from a server that
+    sends their base URLs only (``repos``), without options."""
+    specs = task.get("repo_specs")
+    if not specs:
+        return tuple(BuildRepo(str(url), id=f"repo{i}") for i, url in enumerate(task["repos"]))
+    return tuple(
+        BuildRepo(
+            str(spec["baseurl"]),
+            id=str(spec["id"]),
+            name=str(spec.get("name") or ""),
+            priority=spec.get("priority"),
+            module_hotfixes=bool(spec.get("module_hotfixes")),
+        )
+        for spec in specs
+    )
 
 
 def run_agents(configs: list[AgentConfig], make_backend: Callable[[], Backend]) -> None:

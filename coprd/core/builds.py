@@ -22,6 +22,13 @@ from coprd.core.errors import InvalidInput, NotAuthenticated, NotFound
 from coprd.core.names import check_owner_name, check_package_name
 from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, may, require
+from coprd.core.project_chroots import (
+    BuildConfig,
+    chroot_settings,
+    expand_config,
+    get_project_chroot,
+)
+from coprd.core.projects import get_project
 from coprd.core.results import check_result_file, unwant_build
 from coprd.db.models import (
     SOURCE_TASK_CHROOT,
@@ -284,6 +291,7 @@ def queue_build(
                 owner_name=project.owner_name,
                 state=first_state,
                 priority=priority,
+                config=_task_settings(project, pc, options.timeout, build),
             )
             for pc in chroots
         ),
@@ -292,6 +300,43 @@ def queue_build(
     session.add(build)
     session.flush()
     return build
+
+
+def _task_settings(
+    project: Project, pc: ProjectChroot, timeout: int | None, build: Build
+) -> dict[str, Any]:
+    """What a chroot task of ``build`` is built with, kept with the task at submit
+    (``BuildTask.config``): the chroot's settings, with the build's own isolation and
+    bootstrap over them, and its timeout: the build's (or its package's) if it names one,
+    else the chroot's, else :data:`DEFAULT_TIMEOUT`."""
+    settings = chroot_settings(project, pc)
+    if build.isolation is not None:
+        settings["isolation"] = build.isolation
+    if build.bootstrap is not None:
+        settings["bootstrap"] = build.bootstrap
+    settings["timeout"] = timeout or settings["timeout"] or DEFAULT_TIMEOUT
+    return settings
+
+
+def task_config(session: Session, build: Build, task: BuildTask, results_url: str) -> BuildConfig:
+    """The configuration a chroot task of ``build`` runs with, as kept at submit; for a
+    task from before tasks kept theirs, the project chroot's current settings (NotFound
+    if that chroot is no longer enabled)."""
+    settings = task.config
+    if settings is None:
+        project = get_project(session, build.project.owner_name, build.project.name)
+        pc = get_project_chroot(project, task.chroot_name)
+        settings = _task_settings(project, pc, build.timeout, build)
+    return expand_config(
+        build.project.owner_name,
+        build.project.name,
+        task.chroot_name,
+        settings,
+        enable_net=build.enable_net,
+        results_url=results_url,
+        memory_limit=build.memory_limit,
+        is_background=build.is_background,
+    )
 
 
 def _with_tasks(stmt: Any) -> Any:
@@ -591,6 +636,7 @@ def submit_prebuilt(
                 ended_on=now,
                 built_packages=[dict(package)] if fit else [],
                 message="" if fit else f"skipped: the package is built for {arch}",
+                config=_task_settings(project, pc, options.timeout, build),
             )
         )
     build.tasks = tasks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
@@ -183,7 +183,10 @@ class RepoSpec:
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """What a build in this chroot of this project is built with."""
+    """What a build in this chroot of this project is built with.
+
+    ``memory_limit`` and ``is_background`` are a submitted build's own (None for the
+    project chroot's config, which no build has yet)."""
 
     chroot: str
     repos: list[RepoSpec]
@@ -197,6 +200,8 @@ class BuildConfig:
     bootstrap: str
     bootstrap_image: str | None
     timeout: int | None
+    memory_limit: int | None = None
+    is_background: bool | None = None
 
 
 _REPO_ID = re.compile(r"[^A-Za-z0-9_]+")
@@ -209,33 +214,83 @@ def expand_repo_url(url: str, chroot: str, results_url: str) -> str:
     return url.replace("$chroot", chroot)
 
 
-def build_config(project: Project, pc: ProjectChroot, results_url: str) -> BuildConfig:
-    chroot = pc.mock_chroot.name
+def chroot_settings(project: Project, pc: ProjectChroot) -> dict[str, Any]:
+    """The project's build settings for the chroot as they are now, as JSON, with no URL
+    expanded: what a build keeps when it is submitted (``BuildTask.config``), so that a
+    later edit of the project or chroot changes the builds submitted after it only.
+
+    The chroot's ``isolation`` and ``bootstrap`` win over the project's unless they are
+    ``unchanged``; a build's own options win over both (``core/builds.py``)."""
+    return {
+        "repos": list(dict.fromkeys([*project.additional_repos, *pc.repos])),
+        "buildroot_pkgs": list(pc.buildroot_pkgs),
+        "modules": list(pc.modules),
+        "with_opts": list(pc.with_opts),
+        "without_opts": list(pc.without_opts),
+        "isolation": project.isolation if pc.isolation == "unchanged" else pc.isolation,
+        "bootstrap": project.bootstrap if pc.bootstrap == "unchanged" else pc.bootstrap,
+        "bootstrap_image": pc.bootstrap_image or project.bootstrap_image,
+        "timeout": pc.timeout,
+        "repo_priority": project.repo_priority,
+        "module_hotfixes": project.module_hotfixes,
+    }
+
+
+def expand_config(
+    owner: str,
+    project: str,
+    chroot: str,
+    settings: dict[str, Any],
+    *,
+    enable_net: bool,
+    results_url: str,
+    memory_limit: int | None = None,
+    is_background: bool | None = None,
+) -> BuildConfig:
+    """The :class:`BuildConfig` of ``settings`` (:func:`chroot_settings`), with the
+    project's own repository first and every URL expanded for ``chroot``."""
     repos = [
         RepoSpec(
             id="copr_base",
             name="Copr repository",
-            baseurl=f"{results_url}/{project.owner_name}/{project.name}/{chroot}/",
-            priority=project.repo_priority,
-            module_hotfixes=project.module_hotfixes or None,
+            baseurl=f"{results_url}/{owner}/{project}/{chroot}/",
+            priority=settings.get("repo_priority"),
+            module_hotfixes=settings.get("module_hotfixes") or None,
         )
     ]
-    extra = [*project.additional_repos, *pc.repos]
-    for url in dict.fromkeys(extra):
+    extra = list(settings.get("repos", []))
+    for url in extra:
         baseurl = expand_repo_url(url, chroot, results_url)
         ident = _REPO_ID.sub("_", url.split("://", 1)[-1]).strip("_")[:100] or "repo"
         repos.append(RepoSpec(id=ident, name=f"Additional repo {ident}", baseurl=baseurl))
+    bootstrap = str(settings.get("bootstrap") or "default")
     return BuildConfig(
         chroot=chroot,
         repos=repos,
         additional_repos=extra,
-        additional_packages=list(pc.buildroot_pkgs),
-        additional_modules=list(pc.modules),
+        additional_packages=list(settings.get("buildroot_pkgs", [])),
+        additional_modules=list(settings.get("modules", [])),
+        enable_net=enable_net,
+        with_opts=list(settings.get("with_opts", [])),
+        without_opts=list(settings.get("without_opts", [])),
+        isolation=str(settings.get("isolation") or "default"),
+        bootstrap=bootstrap,
+        bootstrap_image=settings.get("bootstrap_image")
+        if bootstrap in ("image", "custom_image")
+        else None,
+        timeout=settings.get("timeout"),
+        memory_limit=memory_limit,
+        is_background=is_background,
+    )
+
+
+def build_config(project: Project, pc: ProjectChroot, results_url: str) -> BuildConfig:
+    """What a build submitted now to this chroot would be built with."""
+    return expand_config(
+        project.owner_name,
+        project.name,
+        pc.mock_chroot.name,
+        chroot_settings(project, pc),
         enable_net=project.enable_net,
-        with_opts=list(pc.with_opts),
-        without_opts=list(pc.without_opts),
-        isolation=project.isolation if pc.isolation == "unchanged" else pc.isolation,
-        bootstrap=project.bootstrap if pc.bootstrap == "unchanged" else pc.bootstrap,
-        bootstrap_image=pc.bootstrap_image or project.bootstrap_image,
-        timeout=pc.timeout,
+        results_url=results_url,
     )

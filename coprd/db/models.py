@@ -459,6 +459,9 @@ class BuildTask(Base):
     ended_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
     message: Mapped[str] = mapped_column(Text, default="")
     built_packages: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Chroot tasks: the chroot's build settings when the build was submitted
+    # (core/project_chroots.py, ``snapshot``); None for tasks from before they were kept.
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     build: Mapped[Build] = relationship(lazy="raise", back_populates="tasks")
 

@@ -51,6 +51,7 @@ EXPECTED = {
     ("GET", "/api_3/build-chroot/list"),
     ("GET", "/api_3/rpmrepo/{ownername}/{dirname}/{name_release}"),
     ("GET", "/api_3/build-chroot/build-config"),
+    ("GET", "/api_3/build-chroot/build-config/{build_id}/{chrootname}"),
     ("GET", "/api_3/build-chroot/built-packages"),
     ("POST", "/api_3/build/resubmit/{build_id}"),
     ("GET", "/api_3/package"),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from coprd.builder.backends import LocalBackend, RpmResult, RpmTask
+from coprd.builder.backends import BuildRepo, LocalBackend, RpmResult, RpmTask
 from coprd.builder.sandbox import SandboxPolicy
 from coprd.builder.srpm import Nevra
 from coprd.config import Settings
@@ -79,11 +79,15 @@ def test_repos_and_buildroot_packages_are_noted_not_fatal(
 ) -> None:
     task = make_task(
         build_srpm("hello"),
-        repos=("https://example.org/repo/",),
+        repos=(BuildRepo("https://example.org/repo/"),),
         buildroot_pkgs=("python3-devel", "gcc"),
+        modules=("nodejs:20", "!perl"),
+        isolation="nspawn",
+        bootstrap="image",
     )
     result, output = build(task)
     assert result.state == "succeeded"
+    assert "not used: modules nodejs:20 !perl; isolation nspawn; bootstrap image" in output, output
     assert "cannot add repositories to the buildroot; not used: https://example.org/repo/" in output
     assert "cannot install packages into the buildroot; not installed: python3-devel gcc" in output
 

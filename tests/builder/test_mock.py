@@ -3,13 +3,22 @@ mock's place: mock itself cannot run on this Debian host)."""
 
 from __future__ import annotations
 
+import configparser
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from coprd.builder.backends import MockBackend, RpmResult, RpmTask, mock_command
+from coprd.builder.backends import (
+    BuildRepo,
+    MockBackend,
+    RpmResult,
+    RpmTask,
+    mock_command,
+    mock_config,
+)
 from coprd.builder.backends.mock import uniqueext
 from coprd.builder.srpm import inspect_rpm
 from tests.builder.conftest import BuildSrpm, requires_tools
@@ -33,57 +42,121 @@ def task(**changes: object) -> RpmTask:
     return RpmTask(**values)  # type: ignore[arg-type]
 
 
+def run_config(text: str) -> tuple[list[str], dict[str, Any]]:
+    """Execute a mock config as mock does (Python, with ``include`` and ``config_opts``
+    given), with the chroot's config standing in as an empty ``dnf.conf``: the files it
+    includes and the options it leaves."""
+    included: list[str] = []
+    opts: dict[str, Any] = {"dnf.conf": "[main]\n"}
+    exec(text, {"include": included.append, "config_opts": opts})
+    return included, opts
+
+
+def dnf_sections(opts: dict[str, Any]) -> dict[str, dict[str, str]]:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(opts["dnf.conf"])
+    return {name: dict(parser[name]) for name in parser.sections() if name != "main"}
+
+
 def test_minimal_command() -> None:
     assert mock_command(task()) == [
         "mock",
         "-r",
-        "fedora-45-x86_64",
+        "/work/42/coprd-mock.cfg",
         "--resultdir",
         "/work/42/results",
         f"--uniqueext={uniqueext(task())}",
-        "--config-opts=rpmbuild_networking=False",
-        "--config-opts=use_host_resolv=False",
         "--rebuild",
         "/work/42/hello-1.0-1.src.rpm",
     ]
 
 
-def test_every_option() -> None:
-    command = mock_command(
-        task(
-            enable_net=True,
-            with_opts=("tests", "docs"),
-            without_opts=("gui",),
-            repos=("https://example.org/repo/", "https://example.org/other/"),
-            buildroot_pkgs=("python3-devel", "gcc-c++"),
-        ),
-        mock="/usr/bin/mock",
-        isolation="simple",
-        bootstrap=False,
+def test_minimal_config_includes_the_chroots_and_turns_the_network_off() -> None:
+    included, opts = run_config(mock_config(task()))
+    assert included == ["/etc/mock/fedora-45-x86_64.cfg"]
+    assert opts == {"dnf.conf": "[main]\n", "rpmbuild_networking": False, "use_host_resolv": False}
+
+
+def test_bconds_go_on_the_command_line() -> None:
+    command = mock_command(task(with_opts=("tests", "docs"), without_opts=("gui",)))
+    assert command[6:-2] == ["--with=tests", "--with=docs", "--without=gui"]
+
+
+def test_every_option_in_the_config() -> None:
+    included, opts = run_config(
+        mock_config(
+            task(
+                enable_net=True,
+                repos=(
+                    BuildRepo(
+                        "https://example.org/results/alice/p/fedora-45-x86_64/",
+                        id="copr_base",
+                        name="Copr repository",
+                        priority=5,
+                        module_hotfixes=True,
+                    ),
+                    BuildRepo("https://example.org/other/", id="example_org_other"),
+                ),
+                buildroot_pkgs=("python3-devel", "gcc-c++"),
+                modules=("nodejs:20", "!perl", "ruby:3.3/default"),
+                isolation="simple",
+                bootstrap="custom_image",
+                bootstrap_image="registry.fedoraproject.org/fedora:45",
+            )
+        )
     )
-    assert command[:3] == ["/usr/bin/mock", "-r", "fedora-45-x86_64"]
-    assert command[-2:] == ["--rebuild", "/work/42/hello-1.0-1.src.rpm"]
-    middle = command[5:-2]
-    assert middle == [
-        f"--uniqueext={uniqueext(task())}",
-        "--enable-network",
-        "--with=tests",
-        "--with=docs",
-        "--without=gui",
-        "--addrepo=https://example.org/repo/",
-        "--addrepo=https://example.org/other/",
-        "--additional-package=python3-devel",
-        "--additional-package=gcc-c++",
-        "--isolation=simple",
-        "--no-bootstrap-chroot",
+    assert included == ["/etc/mock/fedora-45-x86_64.cfg"]
+    assert opts["rpmbuild_networking"] is True and opts["use_host_resolv"] is True
+    assert opts["chroot_additional_packages"] == "python3-devel gcc-c++"
+    assert opts["module_setup_commands"] == [
+        ("enable", "nodejs:20"),
+        ("disable", "perl"),
+        ("enable", "ruby:3.3/default"),
     ]
-    assert not any("rpmbuild_networking" in part for part in command)
+    assert opts["isolation"] == "simple"
+    assert opts["use_bootstrap"] is True and opts["use_bootstrap_image"] is True
+    assert opts["bootstrap_image"] == "registry.fedoraproject.org/fedora:45"
+    sections = dnf_sections(opts)
+    base = sections["copr_base"]
+    assert base["baseurl"] == "https://example.org/results/alice/p/fedora-45-x86_64/"
+    assert base["priority"] == "5" and base["module_hotfixes"] == "1"
+    other = sections["example_org_other-1"]
+    assert other["baseurl"] == "https://example.org/other/"
+    assert "priority" not in other and "module_hotfixes" not in other
 
 
-def test_bootstrap_on_and_default_isolation() -> None:
-    command = mock_command(task(), bootstrap=True)
-    assert "--bootstrap-chroot" in command
-    assert not any(part.startswith("--isolation") for part in command)
+@pytest.mark.parametrize(
+    ("bootstrap", "expected"),
+    [
+        ("on", {"use_bootstrap": True, "use_bootstrap_image": False}),
+        ("off", {"use_bootstrap": False, "use_bootstrap_image": False}),
+        ("image", {"use_bootstrap": True, "use_bootstrap_image": True}),
+        ("default", {}),
+    ],
+)
+def test_bootstrap_modes(bootstrap: str, expected: dict[str, bool]) -> None:
+    _, opts = run_config(mock_config(task(bootstrap=bootstrap)))
+    assert {k: v for k, v in opts.items() if k.startswith("use_bootstrap")} == expected
+    assert "bootstrap_image" not in opts
+
+
+def test_the_agents_settings_apply_where_the_task_says_default() -> None:
+    _, opts = run_config(mock_config(task(), isolation="nspawn", bootstrap=False))
+    assert opts["isolation"] == "nspawn" and opts["use_bootstrap"] is False
+    _, opts = run_config(
+        mock_config(task(isolation="simple", bootstrap="on"), isolation="nspawn", bootstrap=False)
+    )
+    assert opts["isolation"] == "simple" and opts["use_bootstrap"] is True
+
+
+def test_quotes_in_values_stay_values() -> None:
+    # Every value is a Python literal in the file: a value cannot close its string.
+    quotes = "'" * 3 + '"' * 3 + "\\"
+    repo = BuildRepo(f"https://e.org/{quotes}+__import__('os')/", id="x", name=f"n{quotes}")
+    image = f"img{quotes}"
+    _, opts = run_config(mock_config(task(repos=(repo,), bootstrap="image", bootstrap_image=image)))
+    assert opts["bootstrap_image"] == image
+    assert dnf_sections(opts)["x"]["baseurl"] == repo.baseurl
 
 
 def test_uniqueext_separates_work_directories() -> None:
@@ -93,12 +166,33 @@ def test_uniqueext_separates_work_directories() -> None:
 
 
 @pytest.mark.parametrize(
+    "repo",
+    [
+        {"baseurl": "--config-opts=x"},
+        {"baseurl": "https://e.org/\n[evil]"},
+        {"baseurl": "https://e.org/ x"},
+        {"baseurl": "https://e.org/", "id": "a]\n[b"},
+        {"baseurl": "https://e.org/", "name": "n\nbaseurl=x"},
+        {"baseurl": "https://e.org/", "priority": 0},
+    ],
+)
+def test_repositories_that_would_smuggle_dnf_options_are_refused(repo: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        BuildRepo(**repo)
+
+
+@pytest.mark.parametrize(
     "changes",
     [
         {"with_opts": ("--define=x",)},
         {"without_opts": ("a b",)},
-        {"repos": ("--config-opts=x",)},
         {"buildroot_pkgs": ("gcc\n",)},
+        {"buildroot_pkgs": ("gcc make",)},
+        {"modules": ("nodejs:20\n[evil]",)},
+        {"modules": ("a b",)},
+        {"isolation": "chroot"},
+        {"bootstrap": "maybe"},
+        {"bootstrap_image": "img\nx=1"},
         {"chroot": "fedora"},
         {"timeout_s": 0},
     ],

@@ -31,11 +31,43 @@ from coprd.core.limits import too_many_bytes, too_many_files
 
 _DEFAULTS = Settings()
 _BCOND = re.compile(r"[A-Za-z0-9_]+")
+# name, name:stream, name:stream/profile; a leading ! disables the module.
+_MODULE = re.compile(r"!?[A-Za-z0-9_.+-]+(:[A-Za-z0-9_.+-]+)?(/[A-Za-z0-9_.+-]+)?")
+_REPO_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+ISOLATIONS = ("default", "simple", "nspawn")
+BOOTSTRAPS = ("default", "on", "off", "image", "custom_image")
 
 MAX_PACKAGE = 4 * 1024 * 1024 * 1024
 """The largest binary RPM a backend collects."""
 MAX_RESULT_ENTRIES = 100_000
 """How many files and directories a result directory may hold (texlive has ~6,000 RPMs)."""
+
+
+def _plain(value: str) -> bool:
+    """One printable line without spaces that cannot pass for a command-line option."""
+    return bool(value) and value.isprintable() and not value.startswith("-") and " " not in value
+
+
+@dataclass(frozen=True)
+class BuildRepo:
+    """A repository of the buildroot: ``baseurl`` and, for backends that write dnf
+    configuration (mock), its id, name, ``priority`` and ``module_hotfixes``."""
+
+    baseurl: str
+    id: str = "repo"
+    name: str = ""
+    priority: int | None = None
+    module_hotfixes: bool = False
+
+    def __post_init__(self) -> None:
+        if not _plain(self.baseurl):
+            raise ValueError(f"not a repository URL: {self.baseurl!r}")
+        if not _REPO_ID.fullmatch(self.id):
+            raise ValueError(f"not a repository id: {self.id!r}")
+        if not self.name.isprintable():
+            raise ValueError(f"not a repository name: {self.name!r}")
+        if self.priority is not None and not 1 <= self.priority <= 99:
+            raise ValueError(f"not a repository priority: {self.priority!r}")
 
 
 @dataclass(frozen=True)
@@ -44,8 +76,11 @@ class RpmTask:
 
     ``workdir`` is the backend's scratch space (it may delete and create anything in it);
     ``outdir`` receives the binary RPMs. ``with_opts``/``without_opts`` are bcond names for
-    ``--with``/``--without``; ``repos`` are extra repository base URLs and ``buildroot_pkgs``
-    extra packages for the buildroot (backends that cannot honour them say so in the log).
+    ``--with``/``--without``; ``repos`` are the buildroot's repositories and
+    ``buildroot_pkgs`` extra packages for it; ``modules`` are module streams to enable
+    (``name:stream``) or disable (``!name``); ``isolation``, ``bootstrap`` and
+    ``bootstrap_image`` are mock's. A backend that cannot honour one of them says so in
+    the log.
     """
 
     srpm: Path
@@ -57,8 +92,12 @@ class RpmTask:
     memory_bytes: int | None
     with_opts: tuple[str, ...]
     without_opts: tuple[str, ...]
-    repos: tuple[str, ...]
+    repos: tuple[BuildRepo, ...]
     buildroot_pkgs: tuple[str, ...]
+    modules: tuple[str, ...] = ()
+    isolation: str = "default"
+    bootstrap: str = "default"
+    bootstrap_image: str | None = None
     # The agent's sandbox settings (limits, build uid), for backends that use the sandbox.
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
     # What the build may leave behind (the agent's settings max_result_files/_bytes).
@@ -72,9 +111,18 @@ class RpmTask:
         for option in self.with_opts + self.without_opts:
             if not _BCOND.fullmatch(option):
                 raise ValueError(f"not a bcond name: {option!r}")
-        for value in self.repos + self.buildroot_pkgs:
-            if not value or not value.isprintable() or value.startswith("-"):
-                raise ValueError(f"not a repository URL or package name: {value!r}")
+        for value in self.buildroot_pkgs:
+            if not _plain(value):
+                raise ValueError(f"not a package name: {value!r}")
+        for module in self.modules:
+            if not _MODULE.fullmatch(module):
+                raise ValueError(f"not a module (name:stream or !name): {module!r}")
+        if self.isolation not in ISOLATIONS:
+            raise ValueError(f"not an isolation: {self.isolation!r}")
+        if self.bootstrap not in BOOTSTRAPS:
+            raise ValueError(f"not a bootstrap setting: {self.bootstrap!r}")
+        if self.bootstrap_image is not None and not _plain(self.bootstrap_image):
+            raise ValueError(f"not a container image: {self.bootstrap_image!r}")
 
 
 @dataclass(frozen=True)

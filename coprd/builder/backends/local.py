@@ -6,8 +6,10 @@ target; the toolchain is the host's, so the result is only as close to the real 
 as the host is. In particular:
 
 * BuildRequires are neither installed nor checked (``rpmbuild --nodeps``): a missing tool
-  fails the build where it is used. ``buildroot_pkgs`` and ``repos`` cannot be honoured either;
-  the log says so and the build goes on.
+  fails the build where it is used. ``buildroot_pkgs`` and ``repos`` cannot be honoured either,
+  nor mock's ``modules``, ``isolation`` and ``bootstrap``; the log says so and the build goes
+  on. ``with_opts``/``without_opts`` (``--with``/``--without``), the timeout, the memory limit
+  and the network setting apply.
 * Only the host's own architecture can be built: ``--target s390x`` on x86_64 would label
   x86_64 code s390x, so such a task fails with a message instead.
 
@@ -109,13 +111,28 @@ class LocalBackend:
             write_note(
                 on_output,
                 "the local backend cannot add repositories to the buildroot; "
-                f"not used: {' '.join(task.repos)}",
+                f"not used: {' '.join(repo.baseurl for repo in task.repos)}",
             )
         if task.buildroot_pkgs:
             write_note(
                 on_output,
                 "the local backend cannot install packages into the buildroot; "
                 f"not installed: {' '.join(task.buildroot_pkgs)}",
+            )
+        mock_only = [
+            f"{name} {value}"
+            for name, value in (
+                ("modules", " ".join(task.modules)),
+                ("isolation", "" if task.isolation == "default" else task.isolation),
+                ("bootstrap", "" if task.bootstrap == "default" else task.bootstrap),
+            )
+            if value
+        ]
+        if mock_only:
+            write_note(
+                on_output,
+                "the local backend has no module streams, isolation modes or bootstrap "
+                f"chroot (mock's); not used: {'; '.join(mock_only)}",
             )
         write_note(
             on_output,

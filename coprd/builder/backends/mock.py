@@ -5,20 +5,28 @@ mock-core-configs) are installed, and an agent user allowed to run mock (member 
 ``mock`` group). mock is not packaged for Debian; on such hosts use the local backend.
 Running it needs mock; the tests run a script in its place.
 
-The command is ``mock -r <chroot> --rebuild <srpm> --resultdir <workdir>/results`` plus, per
-task:
+The task's settings go into a mock config file of its own, ``coprd-mock.cfg`` in the
+work directory, which includes the chroot's (``include('/etc/mock/<chroot>.cfg')``) and sets,
+as Copr's builders do:
 
-* network: ``--enable-network`` (mock turns on ``rpmbuild_networking`` and the host's
-  resolv.conf), otherwise both are turned off explicitly with ``--config-opts``, so that a
+* network: ``rpmbuild_networking`` and ``use_host_resolv``, on or off explicitly, so that a
   site-wide mock config cannot switch them on for a project that did not ask;
-* ``--with=``/``--without=`` for the bconds, ``--addrepo=`` for each extra repository;
-* buildroot packages with ``--additional-package=`` (mock ≥ 2.13, ``--rebuild`` mode only),
-  which installs them after the chroot's minimal buildroot as Copr's generated
-  ``chroot_additional_packages`` config does, without writing a config file;
-* ``--uniqueext``: a name per work directory, so that two builds for the same chroot on one
-  host get separate buildroots instead of waiting on each other's lock;
-* ``--isolation`` and ``--bootstrap-chroot``/``--no-bootstrap-chroot`` when the agent's
-  settings choose them; otherwise the host's mock defaults apply.
+* buildroot packages as ``chroot_additional_packages`` (installed after the minimal
+  buildroot);
+* the buildroot's repositories as sections of ``dnf.conf``, each with its ``priority`` and
+  ``module_hotfixes``;
+* module streams to enable or disable before the build (``module_setup_commands``);
+* ``isolation`` (simple, nspawn) and the bootstrap chroot (``use_bootstrap``,
+  ``use_bootstrap_image``, ``bootstrap_image``), from the task; where the task says
+  ``default``, the agent's own setting (``MockBackend(isolation=…, bootstrap=…)``) or else
+  the host's mock defaults apply.
+
+Every value is written as a Python literal (``repr``) and the repository lines were checked
+to be single printable lines (``RpmTask``), so nothing a user typed can add code or a dnf
+option to the file. The command is ``mock -r <workdir>/coprd-mock.cfg --resultdir
+<workdir>/results --uniqueext=… --with=… --without=… --rebuild <srpm>``; ``--uniqueext`` is a
+name per work directory, so that two builds for the same chroot on one host get separate
+buildroots instead of waiting on each other's lock.
 
 mock isolates the build itself (systemd-nspawn or a chroot), so it is not wrapped in
 bubblewrap. It runs as its own process group like a sandboxed build: a timeout or cancel
@@ -46,6 +54,7 @@ from typing import Literal
 
 from coprd.builder._process import describe_exit, run_process_group
 from coprd.builder.backends.base import (
+    BuildRepo,
     RpmResult,
     RpmTask,
     collect_packages,
@@ -60,34 +69,78 @@ KILL_GRACE_S = 30.0
 RESULTS = "results"
 """mock's ``--resultdir``, in the task's work directory."""
 
+CONFIG = "coprd-mock.cfg"
+"""The task's mock config, in its work directory."""
+
 Isolation = Literal["nspawn", "simple", "auto"]
 
 
-def mock_command(
-    task: RpmTask,
-    *,
-    mock: str = "mock",
-    isolation: Isolation | None = None,
-    bootstrap: bool | None = None,
-) -> list[str]:
-    """The mock command line that builds ``task``; see the module docstring for each part."""
-    command = [mock, "-r", task.chroot, "--resultdir", str(task.workdir / RESULTS)]
-    command.append(f"--uniqueext={uniqueext(task)}")
-    if task.enable_net:
-        command.append("--enable-network")
-    else:
-        command += [
-            "--config-opts=rpmbuild_networking=False",
-            "--config-opts=use_host_resolv=False",
+def mock_config(
+    task: RpmTask, *, isolation: Isolation | None = None, bootstrap: bool | None = None
+) -> str:
+    """The text of the task's mock config (see the module docstring). ``isolation`` and
+    ``bootstrap`` are the agent's settings, used where the task says ``default``."""
+    opts: list[tuple[str, object]] = [
+        ("rpmbuild_networking", task.enable_net),
+        ("use_host_resolv", task.enable_net),
+    ]
+    if task.buildroot_pkgs:
+        opts.append(("chroot_additional_packages", " ".join(task.buildroot_pkgs)))
+    chosen = task.isolation if task.isolation != "default" else isolation
+    if chosen is not None:
+        opts.append(("isolation", chosen))
+    if task.bootstrap == "on" or (task.bootstrap == "default" and bootstrap is True):
+        opts += [("use_bootstrap", True), ("use_bootstrap_image", False)]
+    elif task.bootstrap == "off" or (task.bootstrap == "default" and bootstrap is False):
+        opts += [("use_bootstrap", False), ("use_bootstrap_image", False)]
+    elif task.bootstrap in ("image", "custom_image"):
+        opts += [("use_bootstrap", True), ("use_bootstrap_image", True)]
+        if task.bootstrap_image:
+            opts.append(("bootstrap_image", task.bootstrap_image))
+    if task.modules:
+        commands = [
+            ("disable", m[1:]) if m.startswith("!") else ("enable", m) for m in task.modules
         ]
+        opts.append(("module_setup_commands", commands))
+    lines = [
+        "# Written by coprd for one build.",
+        f"include({f'/etc/mock/{task.chroot}.cfg'!r})",
+        *(f"config_opts[{key!r}] = {value!r}" for key, value in opts),
+    ]
+    if task.repos:
+        sections = "".join(_dnf_section(repo, i) for i, repo in enumerate(task.repos))
+        lines.append(f"config_opts['dnf.conf'] += {sections!r}")
+    return "\n".join(lines) + "\n"
+
+
+def _dnf_section(repo: BuildRepo, index: int) -> str:
+    # Ids must differ; two repositories may sanitize to the same one.
+    ident = repo.id if index == 0 else f"{repo.id}-{index}"
+    lines = [
+        "",
+        f"[{ident}]",
+        f"name={repo.name or ident}",
+        f"baseurl={repo.baseurl}",
+        "gpgcheck=0",
+        "enabled=1",
+        "skip_if_unavailable=0",
+        "metadata_expire=0",
+        "cost=1",
+        "best=1",
+    ]
+    if repo.priority is not None:
+        lines.append(f"priority={repo.priority}")
+    if repo.module_hotfixes:
+        lines.append("module_hotfixes=1")
+    return "\n".join(lines) + "\n"
+
+
+def mock_command(task: RpmTask, *, mock: str = "mock") -> list[str]:
+    """The mock command line that builds ``task`` with its config file (:data:`CONFIG`)."""
+    command = [mock, "-r", str(task.workdir / CONFIG), "--resultdir", str(task.workdir / RESULTS)]
+    command.append(f"--uniqueext={uniqueext(task)}")
     command += [f"--with={option}" for option in task.with_opts]
     command += [f"--without={option}" for option in task.without_opts]
-    command += [f"--addrepo={repo}" for repo in task.repos]
-    command += [f"--additional-package={package}" for package in task.buildroot_pkgs]
-    if isolation is not None:
-        command.append(f"--isolation={isolation}")
-    if bootstrap is not None:
-        command.append("--bootstrap-chroot" if bootstrap else "--no-bootstrap-chroot")
     command += ["--rebuild", str(task.srpm)]
     return command
 
@@ -132,10 +185,14 @@ class MockBackend:
         with ConfinedDir(task.workdir) as files:
             files.remove(RESULTS)
             files.make_dir(RESULTS)
-            command = mock_command(
-                task, mock=executable, isolation=self.isolation, bootstrap=self.bootstrap
-            )
+            files.remove(CONFIG)
+            config = mock_config(task, isolation=self.isolation, bootstrap=self.bootstrap)
+            with files.create_file(CONFIG) as out:
+                out.write(config.encode())
+            command = mock_command(task, mock=executable)
             write_note(on_output, " ".join(command))
+            for line in config.splitlines():
+                write_note(on_output, f"{CONFIG}: {line}")
             env = {
                 "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
                 "LANG": "C.UTF-8",
