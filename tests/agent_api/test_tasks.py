@@ -21,7 +21,7 @@ from coprd.app import create_app
 from coprd.builder.agent import AgentConfig, LiveLog
 from coprd.builder.agent import Server as AgentServer
 from coprd.config import Settings
-from coprd.core import builders, builds, limits, projects, tokens, users
+from coprd.core import builders, builds, limits, project_chroots, projects, tokens, users
 from coprd.core.builds import BuildOptions, Source
 from coprd.db.engine import write_session
 from coprd.publish import livelog
@@ -558,3 +558,90 @@ def test_a_task_stores_at_most_max_result_bytes(
 
 def _put(client: TestClient, auth: dict[str, str], task_id: int, name: str, data: bytes) -> Any:
     return client.put(f"/backend/task/{task_id}/files/{name}", content=data, headers=auth)
+
+
+def test_an_rpm_task_carries_the_settings_its_build_was_submitted_with(
+    client: TestClient, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    with write_session(session_factory) as db:
+        alice = users.create_user(db, "alice")
+        project = projects.create_project(
+            db,
+            alice,
+            "alice",
+            projects.NewProject(
+                name="opts",
+                chroots=[X86],
+                additional_repos=["copr://bob/base"],
+                repo_priority=7,
+                module_hotfixes=True,
+                enable_net=True,
+            ),
+        )
+        project_chroots.edit_project_chroot(
+            db,
+            alice,
+            project,
+            X86,
+            project_chroots.ChrootFields(
+                additional_packages=["gcc"],
+                additional_repos=["https://example.org/$chroot/"],
+                additional_modules=["nodejs:20", "!perl"],
+                with_opts=["tests"],
+                without_opts=["docs"],
+                isolation="simple",
+                bootstrap="on",
+                timeout=7200,
+            ),
+        )
+        build = builds.submit_build(
+            db,
+            alice,
+            project,
+            Source(type="link", data={"url": "https://example.org/hello-1.0-1.src.rpm"}),
+            BuildOptions(isolation="nspawn", memory=2048, enable_net=False),
+        )
+        build_id = build.id
+        _, token = builders.create_builder(db, "agent1")
+        # Changed after the submission: the build keeps what it was submitted with.
+        project_chroots.edit_project_chroot(
+            db,
+            alice,
+            project,
+            X86,
+            project_chroots.ChrootFields(
+                additional_packages=["make"], with_opts=["other"], timeout=600, bootstrap="off"
+            ),
+        )
+        projects.edit_project(db, alice, project, projects.ProjectFields(repo_priority=50))
+    auth = {"Authorization": f"Bearer {token}"}
+    finish_source(client, auth)
+    task = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()
+    assert task["kind"] == "rpm" and task["build_id"] == build_id
+    base = f"{settings.results_url}/alice/opts/{X86}/"
+    assert {k: task[k] for k in ("timeout", "memory_limit_mb", "enable_net")} == {
+        "timeout": 7200,
+        "memory_limit_mb": 2048,
+        "enable_net": False,
+    }
+    assert task["buildroot_pkgs"] == ["gcc"]
+    assert (task["with_opts"], task["without_opts"]) == (["tests"], ["docs"])
+    assert task["modules"] == ["nodejs:20", "!perl"]
+    assert (task["isolation"], task["bootstrap"], task["bootstrap_image"]) == (
+        "nspawn",
+        "on",
+        None,
+    )
+    assert task["repos"] == [
+        base,
+        f"{settings.results_url}/bob/base/{X86}/",
+        f"https://example.org/{X86}/",
+    ]
+    assert task["repo_specs"][0] == {
+        "id": "copr_base",
+        "name": "Copr repository",
+        "baseurl": base,
+        "priority": 7,
+        "module_hotfixes": True,
+    }
+    assert [r["priority"] for r in task["repo_specs"][1:]] == [None, None]

@@ -306,3 +306,95 @@ def test_source_builds_need_rights(client: TestClient, bob: Account, demo: str) 
         headers=bob.headers,
     )
     assert r.status_code == 404
+
+
+def test_build_config_is_what_the_build_was_submitted_with(
+    client: TestClient, alice: Account, demo: str
+) -> None:
+    edit = {
+        "additional_packages": "gcc make",
+        "additional_repos": "https://example.org/$chroot/",
+        "additional_modules": "nodejs:20,!perl",
+        "with_opts": "tests",
+        "without_opts": "docs",
+        "bootstrap": "off",
+        "isolation": "simple",
+    }
+    url = f"/api_3/project-chroot/edit/alice/demo/{X86}"
+    put = client.put(url, files={"json": (None, json.dumps(edit))}, headers=alice.headers)
+    assert put.status_code == 200, put.text
+    r = client.post(
+        "/api_3/build/create/url",
+        json={
+            "ownername": "alice",
+            "projectname": "demo",
+            "pkgs": ["https://e.com/x-1-1.src.rpm"],
+            "chroots": [X86],
+            "timeout": "3600",
+            "memory": 4096,
+            "background": True,
+            "enable_net": True,
+            "bootstrap": "on",
+            "isolation": "unchanged",
+        },
+        headers=alice.headers,
+    )
+    build_id = r.json()["items"][0]["id"]
+    query = {"build_id": build_id, "chrootname": X86}
+    before = client.get("/api_3/build-chroot/build-config", params=query).json()
+    assert before["timeout"] == 3600 and before["memory_limit"] == 4096
+    assert before["enable_net"] is True and before["is_background"] is True
+    assert (before["bootstrap"], before["isolation"]) == ("on", "simple")
+    assert before["additional_packages"] == ["gcc", "make"]
+    assert before["additional_modules"] == ["nodejs:20", "!perl"]
+    assert (before["with_opts"], before["without_opts"]) == (["tests"], ["docs"])
+    assert [repo["baseurl"] for repo in before["repos"]][1:] == [f"https://example.org/{X86}/"]
+
+    changed = {
+        "additional_packages": "rust",
+        "additional_repos": "https://example.net/",
+        "additional_modules": "",
+        "with_opts": "other",
+        "isolation": "nspawn",
+    }
+    client.put(url, files={"json": (None, json.dumps(changed))}, headers=alice.headers)
+    project = {"description": "x", "enable_net": False, "repo_priority": 3}
+    assert (
+        client.put("/api_3/project/edit/alice/demo", json=project, headers=alice.headers)
+    ).status_code == 200
+    after = client.get("/api_3/build-chroot/build-config", params=query).json()
+    assert after == before
+    # The path form upstream still serves answers the same.
+    assert client.get(f"/api_3/build-chroot/build-config/{build_id}/{X86}").json() == before
+    # The project chroot's config is the current one.
+    now = client.get(
+        "/api_3/project-chroot/build-config",
+        params={"ownername": "alice", "projectname": "demo", "chrootname": X86},
+    ).json()
+    assert now["additional_packages"] == ["rust"] and now["isolation"] == "nspawn"
+    assert now["repos"][0]["priority"] == 3
+    assert "memory_limit" not in now and "is_background" not in now
+
+
+def test_a_chroots_timeout_applies_unless_the_build_names_one(
+    client: TestClient, alice: Account, demo: str
+) -> None:
+    url = f"/api_3/project-chroot/edit/alice/demo/{X86}"
+    client.put(url, files={"json": (None, json.dumps({"timeout": 900}))}, headers=alice.headers)
+    timeouts = []
+    for given in (None, "7200"):
+        body = {"ownername": "alice", "projectname": "demo", "pkgs": ["https://e.com/x.src.rpm"]}
+        r = client.post(
+            "/api_3/build/create/url", json={**body, "timeout": given}, headers=alice.headers
+        )
+        build_id = r.json()["items"][0]["id"]
+        timeouts.append(
+            [
+                client.get(
+                    "/api_3/build-chroot/build-config",
+                    params={"build_id": build_id, "chrootname": chroot},
+                ).json()["timeout"]
+                for chroot in (X86, ARM)
+            ]
+        )
+    assert timeouts == [[900, 5 * 3600], [7200, 7200]]
