@@ -30,6 +30,7 @@ from coprd.core.project_chroots import (
 )
 from coprd.core.projects import get_project
 from coprd.core.results import check_result_file, unwant_build
+from coprd.core.unsupported import UNSUPPORTED, refuse_unsupported
 from coprd.db.models import (
     SOURCE_TASK_CHROOT,
     Build,
@@ -246,6 +247,7 @@ def queue_build(
     decided that themselves (a webhook, by the project's secret, submits with no user)."""
     if pkg_name is not None:
         check_package_name(pkg_name)
+    refuse_unsupported(options.model_dump(include=set(UNSUPPORTED)))
     chroots = select_chroots(project, options.chroots, options.exclude_chroots)
     after = _batch_predecessor(session, project, options)
     if after is not None:
@@ -591,6 +593,7 @@ def submit_prebuilt(
         raise NotAuthenticated("submitting a build requires an API token")
     require(session, actor, Action.build, project)
     name = check_package_name(package["name"])
+    refuse_unsupported(options.model_dump(include=set(UNSUPPORTED)))
     arch = str(package["arch"])
     chroots = select_chroots(project, options.chroots, options.exclude_chroots)
     fits = [pc for pc in chroots if arch == "noarch" or pc.mock_chroot.arch == arch]

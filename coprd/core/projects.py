@@ -32,6 +32,7 @@ from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, require
 from coprd.core.results import unwant_project, want_repo
 from coprd.core.tokens import new_webhook_secret
+from coprd.core.unsupported import UNSUPPORTED, refuse_unsupported
 from coprd.core.users import get_user
 from coprd.db.models import MockChroot, Project, ProjectChroot, User
 
@@ -168,6 +169,7 @@ _SETTING_COLUMNS = (
 
 
 def _apply(project: Project, fields: ProjectFields) -> None:
+    refuse_unsupported(fields.model_dump(include=set(UNSUPPORTED)))
     for column in _SETTING_COLUMNS:
         value = getattr(fields, column)
         if value is not None:

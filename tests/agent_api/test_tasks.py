@@ -245,7 +245,7 @@ def test_source_failure_with_a_bad_package_name(
     assert r.json() == {"build_state": "failed"}
 
 
-def test_fedora_review_is_accepted_and_its_absence_said_in_the_log(
+def test_a_project_stored_with_fedora_review_hears_it_is_not_run(
     client: TestClient,
     settings: Settings,
     session_factory: sessionmaker[Session],

@@ -69,7 +69,6 @@ def test_project_add_get_edit_delete(alice: Any, server: Server) -> None:
         repo_priority=10,
         delete_after_days=30,
         follow_fedora_branching=False,
-        appstream=True,
         isolation="simple",
         bootstrap="on",
     )
@@ -86,7 +85,7 @@ def test_project_add_get_edit_delete(alice: Any, server: Server) -> None:
     assert project.repo_priority == 10
     assert project.delete_after_days == 30
     assert project.follow_fedora_branching is False
-    assert project.appstream is True
+    assert project.appstream is False
     assert project.isolation == "simple"
     assert project.bootstrap == "on"
     assert project.storage == "backend"

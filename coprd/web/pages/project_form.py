@@ -41,8 +41,6 @@ FLAGS = {
     "devel_mode": "Do not create repository metadata automatically (devel mode)",
     "multilib": "Multilib repositories (i386 packages in x86_64 repositories)",
     "module_hotfixes": "module_hotfixes=1 in the repository files",
-    "fedora_review": "Run fedora-review after each build",
-    "appstream": "Generate AppStream metadata",
     "disable_createrepo": "Do not run createrepo after builds",
 }
 BOOTSTRAP_MODES = ("default", "on", "off", "image")

@@ -16,6 +16,7 @@ from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from coprd.config import Settings
+from coprd.core.unsupported import UNSUPPORTED
 from coprd.db.models import utcnow
 from coprd.web.pages import urls
 from coprd.web.pages.forms import csrf_field
@@ -116,6 +117,7 @@ _env.globals.update(
     project_url=urls.project_url,
     build_url=urls.build_url,
     static_version=_static_version(),
+    unsupported_options=UNSUPPORTED,
 )
 
 
