@@ -27,4 +27,4 @@ def refuse_unsupported(settings: Mapping[str, object]) -> None:
     """Raise InvalidInput if ``settings`` turns on a setting of :data:`UNSUPPORTED`."""
     for name, reason in UNSUPPORTED.items():
         if settings.get(name) is True:
-            raise InvalidInput(f"{name} is not supported by this server: {reason}.", name)
+            raise InvalidInput(f"{name} is not supported by this server: {reason}.")

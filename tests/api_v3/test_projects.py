@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
 from coprd.db.models import ApiToken
-from tests.conftest import Account
+from tests.conftest import Account, snapshot
 
 RAWHIDE = "fedora-rawhide-x86_64"
 
@@ -156,3 +157,28 @@ def test_expired_token_gets_401(client: TestClient, alice: Account, engine: Engi
     assert r.status_code == 401
     assert "expired" in r.json()["error"]
     assert "/api to get or renew your API token" in r.json()["error"]
+
+
+@pytest.mark.parametrize("name", ["appstream", "fedora_review"])
+def test_unsupported_settings_are_refused_on_and_accepted_off(
+    client: TestClient, alice: Account, engine: Engine, name: str
+) -> None:
+    body = {"name": "u", "chroots": [RAWHIDE], name: False}
+    created = client.post("/api_3/project/add/alice", json=body, headers=alice.headers)
+    assert created.json()[name] is False
+    before = snapshot(engine)
+    for method, url, sent in (
+        ("POST", "/api_3/project/add/alice", {**body, "name": "v", name: True}),
+        ("PUT", "/api_3/project/edit/alice/u", {"description": "x", name: True}),
+    ):
+        r = client.request(method, url, json=sent, headers=alice.headers)
+        assert r.status_code == 400
+        assert r.json()["error"].startswith(f"{name} is not supported by this server: ")
+        assert snapshot(engine) == before
+    if name == "fedora_review":  # a build option as well
+        build = {"ownername": "alice", "projectname": "u", "pkgs": ["https://e.org/x.src.rpm"]}
+        r = client.post(
+            "/api_3/build/create/url", json={**build, name: True}, headers=alice.headers
+        )
+        assert r.status_code == 400 and "not supported by this server" in r.json()["error"]
+        assert snapshot(engine) == before

@@ -266,3 +266,38 @@ def test_a_result_directory_swapped_for_a_symlink_yields_nothing(
         "failed", [], "mock's results cannot be collected: results is a symlink"
     )
     assert not task.outdir.exists() or list(task.outdir.iterdir()) == []
+
+
+@requires_tools
+def test_mock_runs_with_the_tasks_config_file(
+    build_srpm: BuildSrpm,
+    build_binary_rpm: Callable[[str], Path],
+    make_task: Callable[..., RpmTask],
+    tmp_path: Path,
+) -> None:
+    seen = tmp_path / "seen.cfg"
+    rpm = build_binary_rpm("hello")
+    script = tmp_path / "fake-mock"
+    script.write_text(
+        "#!/bin/sh\nset -e\n"
+        '[ "$1" = -r ] && cp "$2" ' + str(seen) + "\n"
+        'while [ $# -gt 0 ]; do [ "$1" = --resultdir ] && resultdir=$2; shift; done\n'
+        f'cp {rpm} "$resultdir/"\n'
+    )
+    script.chmod(0o755)
+    task = make_task(
+        build_srpm("hello"),
+        modules=("nodejs:20",),
+        bootstrap="off",
+        repos=(BuildRepo("https://example.org/r/", id="copr_base", priority=3),),
+    )
+    output = bytearray()
+    result = MockBackend(mock=str(script)).build_rpm(task, output.extend)
+    assert result.state == "succeeded", output.decode()
+    assert seen.read_text() == mock_config(task)
+    _, opts = run_config(seen.read_text())
+    assert opts["module_setup_commands"] == [("enable", "nodejs:20")]
+    assert opts["use_bootstrap"] is False
+    assert dnf_sections(opts)["copr_base"]["priority"] == "3"
+    # The log shows the config, each line marked as coprd's.
+    assert b"[coprd] coprd-mock.cfg: config_opts['use_bootstrap'] = False\n" in output

@@ -61,6 +61,19 @@ def test_the_form_shows_the_project_as_it_is(web: TestClient, demo: None) -> Non
         assert f'href="{link}"' in text
 
 
+def test_unsupported_settings_are_shown_as_such_and_not_offered(
+    web: TestClient, demo: None
+) -> None:
+    text = web.get(EDIT).text
+    for name in ("appstream", "fedora_review"):
+        assert f"{name}: not supported by this server (" in text
+        assert f'name="{name}"' not in text
+    # The form has no such field: one sent anyway is not read.
+    r = post_form(web, EDIT, EDIT, chroots=RAWHIDE, fedora_review="y")
+    assert r.status_code == 303
+    assert _project(web)["fedora_review"] is False
+
+
 def test_saving_changes_every_field_and_the_chroots(web: TestClient, demo: None) -> None:
     r = post_form(
         web,
