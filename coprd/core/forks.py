@@ -240,6 +240,8 @@ def _copy_builds(session: Session, source: Project, destination: Project) -> Non
                 ended_on=task.ended_on,
                 built_packages=list(task.built_packages),
                 message=f"forked from build {original.id} of {source.full_name}",
+                # What the original was built with; its base repository is now the fork's.
+                config=dict(task.config) if task.config is not None else None,
             )
             for task in original.tasks
             if task.chroot_name == SOURCE_TASK_CHROOT or task.chroot_name in chroots
