@@ -1,30 +1,58 @@
 """Copr settings this server does not carry out, and the one rule for them.
 
 Copr's clients send every project setting on each ``create``/``modify`` (python-copr sends
-``appstream=False``; copr-cli also ``fedora_review=false``), so asking for a setting's
-default is always accepted; turning one of these on is refused with the reason, in every
-dialect and on the web form, rather than stored and ignored. The reasons are what users
-read (the API's error, the form, the README's table of options).
+``appstream=False``; copr-cli also ``fedora_review=false``), so a setting's default is
+always accepted; asking for what this server cannot do is refused with the reason, in
+every dialect and on the web form, rather than stored and ignored. The reasons are what
+users read (the API's error, the form, the README's table of options).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from coprd.core.errors import InvalidInput
 
-__all__ = ["UNSUPPORTED", "refuse_unsupported"]
+__all__ = ["UNSUPPORTED", "Unsupported", "refuse_unsupported"]
 
-UNSUPPORTED: Mapping[str, str] = {
-    "appstream": "AppStream metadata is not generated for the repositories "
-    "(this server does not run appstream-builder)",
-    "fedora_review": "fedora-review is not run after builds",
+
+@dataclass(frozen=True)
+class Unsupported:
+    """Setting ``name`` may not be ``value`` here, because of ``reason``."""
+
+    name: str
+    value: object
+    reason: str
+
+    @property
+    def shown(self) -> str:
+        """How the form names the refused choice: ``appstream``, ``storage = pulp``."""
+        return self.name if self.value is True else f"{self.name} = {self.value}"
+
+
+UNSUPPORTED: Mapping[str, Unsupported] = {
+    item.name: item
+    for item in (
+        Unsupported(
+            "appstream",
+            True,
+            "AppStream metadata is not generated for the repositories "
+            "(this server does not run appstream-builder)",
+        ),
+        Unsupported("fedora_review", True, "fedora-review is not run after builds"),
+        Unsupported(
+            "storage",
+            "pulp",
+            "results are kept in this server's own results store; there is no Pulp",
+        ),
+    )
 }
-"""Setting name → why it cannot be turned on here."""
+"""Setting name → the value this server refuses for it, and why."""
 
 
 def refuse_unsupported(settings: Mapping[str, object]) -> None:
-    """Raise InvalidInput if ``settings`` turns on a setting of :data:`UNSUPPORTED`."""
-    for name, reason in UNSUPPORTED.items():
-        if settings.get(name) is True:
-            raise InvalidInput(f"{name} is not supported by this server: {reason}.")
+    """Raise InvalidInput if ``settings`` asks for a value of :data:`UNSUPPORTED`."""
+    for name, item in UNSUPPORTED.items():
+        if name in settings and settings[name] == item.value:
+            raise InvalidInput(f"{item.shown} is not supported by this server: {item.reason}.")

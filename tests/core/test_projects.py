@@ -118,3 +118,22 @@ def test_persistent_projects_resist_deletion(db: Session, alice: User) -> None:
 def test_pulp_storage_is_for_site_admins(db: Session, alice: User) -> None:
     with pytest.raises(Forbidden):
         projects.create_project(db, alice, "alice", new(storage="pulp"))
+
+
+def test_pulp_storage_is_not_supported_even_for_admins(db: Session, alice: User) -> None:
+    root = users.create_user(db, "root", is_admin=True)
+    with pytest.raises(InvalidInput, match="storage = pulp is not supported by this server"):
+        projects.create_project(db, root, "alice", new(storage="pulp"))
+    with pytest.raises(NotFound):
+        projects.get_project(db, "alice", "demo")
+    assert projects.create_project(db, root, "alice", new(storage="backend")).storage == "backend"
+
+
+@pytest.mark.parametrize("name", ["appstream", "fedora_review"])
+def test_unsupported_settings_are_refused_when_asked_for(
+    db: Session, alice: User, name: str
+) -> None:
+    project = projects.create_project(db, alice, "alice", new(**{name: False}))
+    with pytest.raises(InvalidInput, match=f"^{name} is not supported by this server: "):
+        projects.edit_project(db, alice, project, ProjectFields.model_validate({name: True}))
+    assert getattr(project, name) is False
