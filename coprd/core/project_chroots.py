@@ -22,6 +22,7 @@ from coprd.core.projects import (
     WordList,
     edit_project,
 )
+from coprd.core.results import want_comps
 from coprd.db.models import Project, ProjectChroot, User
 
 MAX_COMPS = 4 * 1024 * 1024
@@ -155,6 +156,8 @@ def edit_project_chroot(
     if comps is not None:
         filename, content = comps
         pc.comps_name, pc.comps = _check_comps(filename, content)
+    if fields.delete_comps or comps is not None or "comps" in (fields.reset_fields or []):
+        want_comps(session, project.owner_name, project.name, chrootname, pc.comps)
     session.flush()
     return pc
 

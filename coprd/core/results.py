@@ -60,6 +60,18 @@ def want_repo(session: Session, build_or_project: tuple[str, str], chroot: str) 
     wanted.add(str(PurePosixPath(owner, dirname, chroot)))
 
 
+COMPS_CHANGED = "coprd_comps_changed"
+
+
+def want_comps(
+    session: Session, owner: str, dirname: str, chroot: str, content: bytes | None
+) -> None:
+    """Ask for the chroot repository's ``comps.xml`` to be ``content`` (None: no comps)
+    and its metadata to carry it as the group file, once this transaction commits."""
+    changed: dict[str, bytes | None] = session.info.setdefault(COMPS_CHANGED, {})
+    changed[str(PurePosixPath(owner, dirname, chroot))] = content
+
+
 RESULTS_UNWANTED = "coprd_results_unwanted"
 
 

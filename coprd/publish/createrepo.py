@@ -90,6 +90,10 @@ _BUILD_DIR = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+-]*")
 _PACKAGES = re.compile(rb'packages="(\d+)"')
 
 
+COMPS_FILE = "comps.xml"
+"""A project chroot's uploaded comps, in its repository (``Publisher.set_comps``)."""
+
+
 class CreaterepoFailed(RuntimeError):
     """createrepo_c failed or timed out; the live repodata is unchanged."""
 
@@ -226,8 +230,8 @@ def _regenerate(
         if update and not repodata_problems(live, verify_checksums=False):
             cmd += ["--update", f"--update-md-path={repo_dir}"]
         cmd += [f"--excludes={name}/*" for name in excludes]
-        if (repo_dir / "comps.xml").is_file():
-            cmd.append(f"--groupfile={repo_dir / 'comps.xml'}")
+        if (repo_dir / COMPS_FILE).is_file():
+            cmd.append(f"--groupfile={repo_dir / COMPS_FILE}")
         cmd.append(str(repo_dir))
         try:
             done = subprocess.run(

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from coprd.core.builds import chroot_tasks
 from coprd.core.results import (
+    COMPS_CHANGED,
     FORKS_WANTED,
     REPOS_WANTED,
     RESULTS_UNWANTED,
@@ -47,6 +48,7 @@ from coprd.publish.builddir import (
     reveal_packages,
 )
 from coprd.publish.createrepo import (
+    COMPS_FILE,
     REPODATA,
     STAGING_PREFIX,
     CreaterepoFailed,
@@ -105,6 +107,11 @@ class Publisher:
                 if self.keymaker is not None:
                     owner, _dirname, project = _owner_and_dir(rel)
                     self.keymaker.want(owner, project)
+            for rel, comps in sorted(session.info.pop(COMPS_CHANGED, {}).items()):
+                try:
+                    self.set_comps(rel, comps)
+                except (CreaterepoFailed, OSError, ValueError):
+                    log.exception("could not publish the comps.xml of %s", rel)
             gone = session.info.pop(RESULTS_UNWANTED, ())
             if gone:
                 self.remove(gone)
@@ -121,6 +128,22 @@ class Publisher:
             session.info.pop(REPOS_WANTED, None)
             session.info.pop(RESULTS_UNWANTED, None)
             session.info.pop(FORKS_WANTED, None)
+            session.info.pop(COMPS_CHANGED, None)
+
+    def set_comps(self, repo_rel: str, comps: bytes | None) -> None:
+        """Put a project chroot's uploaded comps (None: remove it) in its repository as
+        ``comps.xml`` and regenerate the metadata, which carries it as the group file
+        (``createrepo.py``), so ``dnf group`` sees the project's groups."""
+        repo = self.path(repo_rel)
+        repo.mkdir(parents=True, exist_ok=True)
+        target = repo / COMPS_FILE
+        if comps is None:
+            target.unlink(missing_ok=True)
+        else:
+            part = repo / f".{COMPS_FILE}.part"
+            part.write_bytes(comps)
+            os.replace(part, target)
+        update_repo(repo)
 
     def remove(self, rels: Iterable[str]) -> None:
         """Remove results of deleted builds and projects (``core.results.unwant_*``).

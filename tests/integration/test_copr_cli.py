@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.integration.conftest import Server
@@ -161,6 +162,10 @@ def test_chroot_settings_and_comps(server: Server, alice: Path, tmp_path: Path) 
     assert chroot["with_opts"] == ["docs"]
     assert chroot["without_opts"] == ["tests"]
     assert chroot["isolation"] == "simple"
+    # The comps is in the repository and its metadata, as dnf's group commands want it.
+    repo = f"{server.url}/results/alice/chroots/{RAWHIDE}/"
+    assert httpx.get(repo + "comps.xml").text == COMPS
+    assert 'type="group"' in httpx.get(repo + "repodata/repomd.xml").text
 
     config = ok(server.copr_cli(None, "mock-config", "chroots", RAWHIDE))
     assert f"include('/etc/mock/{RAWHIDE}.cfg')" in config
@@ -180,6 +185,8 @@ def test_chroot_settings_and_comps(server: Server, alice: Path, tmp_path: Path) 
     chroot = json.loads(ok(server.copr_cli(None, "get-chroot", f"chroots/{RAWHIDE}")))
     assert chroot["comps_name"] is None
     assert chroot["additional_packages"] == []
+    assert httpx.get(repo + "comps.xml").status_code == 404
+    assert 'type="group"' not in httpx.get(repo + "repodata/repomd.xml").text
 
 
 def test_list_chroots_shows_the_active_set(server: Server) -> None:
