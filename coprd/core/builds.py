@@ -88,7 +88,11 @@ class BuildOptions(BaseModel):
     after_build_id: int | None = Field(default=None, ge=1)
     with_build_id: int | None = Field(default=None, ge=1)
     enable_net: bool | None = None
-    fedora_review: bool | None = None
+    fedora_review: bool | None = Field(
+        default=None,
+        description=f"not supported by this server ({UNSUPPORTED['fedora_review'].reason}): "
+        "true is refused",
+    )
     project_dirname: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")

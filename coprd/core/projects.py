@@ -88,6 +88,11 @@ Bootstrap = Literal["default", "on", "off", "image", "unchanged", "untouched"]
 Isolation = Literal["default", "simple", "nspawn", "unchanged"]
 
 
+def _unsupported(name: str) -> str:
+    item = UNSUPPORTED[name]
+    return f"{item.shown} is not supported by this server ({item.reason}) and is refused."
+
+
 class ProjectFields(BaseModel):
     """Every project setting a user may change."""
 
@@ -114,8 +119,8 @@ class ProjectFields(BaseModel):
     )
     multilib: bool | None = None
     module_hotfixes: bool | None = None
-    fedora_review: bool | None = None
-    appstream: bool | None = None
+    fedora_review: bool | None = Field(default=None, description=_unsupported("fedora_review"))
+    appstream: bool | None = Field(default=None, description=_unsupported("appstream"))
     disable_createrepo: bool | None = None
     runtime_dependencies: RepoList = None
     packit_forge_projects_allowed: WordList = None
@@ -140,7 +145,9 @@ class NewProject(ProjectFields):
     name: str
     chroots: list[Annotated[str, Field(max_length=200)]] = Field(max_length=MAX_LIST)
     persistent: bool | None = None
-    storage: Literal["backend", "pulp"] | None = None
+    storage: Literal["backend", "pulp"] | None = Field(
+        default=None, description=_unsupported("storage")
+    )
 
 
 _SETTING_COLUMNS = (
