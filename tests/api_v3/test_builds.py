@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from coprd.app import create_app
 from coprd.config import Settings
+from coprd.db.models import BuildTask
 from tests.conftest import Account, snapshot
 
 X86 = "fedora-rawhide-x86_64"
@@ -398,3 +399,23 @@ def test_a_chroots_timeout_applies_unless_the_build_names_one(
             ]
         )
     assert timeouts == [[900, 5 * 3600], [7200, 7200]]
+
+
+def test_a_task_from_before_tasks_kept_their_settings_reads_the_chroots(
+    client: TestClient, alice: Account, demo: str, engine: Engine
+) -> None:
+    body = {"ownername": "alice", "projectname": "demo", "pkgs": ["https://e.com/x.src.rpm"]}
+    r = client.post("/api_3/build/create/url", json=body, headers=alice.headers)
+    build_id = r.json()["items"][0]["id"]
+    with engine.begin() as conn:  # as migration 0008 leaves the tasks of older builds
+        conn.execute(update(BuildTask).where(BuildTask.build_id == build_id).values(config=None))
+    edit = {"with_opts": "late"}
+    url = f"/api_3/project-chroot/edit/alice/demo/{X86}"
+    client.put(url, files={"json": (None, json.dumps(edit))}, headers=alice.headers)
+    query = {"build_id": build_id, "chrootname": X86}
+    config = client.get("/api_3/build-chroot/build-config", params=query).json()
+    assert config["with_opts"] == ["late"] and config["timeout"] == 5 * 3600
+    # Its chroot disabled since: there is nothing to read.
+    client.put("/api_3/project/edit/alice/demo", json={"chroots": [ARM]}, headers=alice.headers)
+    gone = client.get("/api_3/build-chroot/build-config", params=query)
+    assert gone.status_code == 404
