@@ -26,6 +26,7 @@ from coprd.core.errors import CoprdError
 from coprd.db.engine import make_session_factory, read_session, write_session
 from coprd.db.migrate import current_revision, head_revision, upgrade
 from coprd.instance import create_first_admin, local_builder_token, prepare
+from coprd.publish.prune import ResultsPruner
 from coprd.publish.publisher import Publisher
 from coprd.publish.signing import keyring_for
 
@@ -363,13 +364,32 @@ def cmd_cleanup(args: argparse.Namespace) -> None:
     cron on a setup that runs the publisher elsewhere."""
     settings = _settings(args)
     factory = make_session_factory(prepare(settings))
-    # The publisher removes the deleted builds' and projects' results after the commit.
-    Publisher(settings.results_dir, keyring_for(settings)).attach(factory)
-    cleaned = cleanup.cleanup(factory)
+    # The publisher removes the deleted builds' and projects' results after the commit,
+    # and the pruned ones (publish/prune.py).
+    publisher = Publisher(settings.results_dir, keyring_for(settings))
+    publisher.attach(factory)
+    cleaned = cleanup.cleanup(
+        factory,
+        remove_results=ResultsPruner(publisher, settings.prune_log_dir),
+        prune_days=settings.prune_days,
+    )
     for name in cleaned.projects:
         print(f"deleted the expired project {name}")
     if cleaned.builds:
         print(f"deleted {len(cleaned.builds)} old build(s): {', '.join(map(str, cleaned.builds))}")
+    if cleaned.pruned:
+        builds = sorted({result.build_id for result in cleaned.pruned})
+        repos = sorted({result.repo for result in cleaned.pruned})
+        print(
+            f"pruned {len(cleaned.pruned)} old chroot build(s) of {len(builds)} build(s) from "
+            f"{len(repos)} repositor{'y' if len(repos) == 1 else 'ies'} (older than "
+            f"{settings.prune_days} days); the record is in {settings.prune_log_dir}"
+        )
+        for repo in repos:
+            names = [r.name for r in cleaned.pruned if r.repo == repo]
+            print(f"  {repo}: {', '.join(names)}")
+    else:
+        print(f"pruned nothing (results older than {settings.prune_days} days)")
 
 
 # --- parser ----------------------------------------------------------------------------
@@ -486,8 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "cleanup",
         cmd_cleanup,
-        "delete expired projects and builds past their package's max_builds (serve does "
-        "this every hour)",
+        "delete expired projects and builds past their package's max_builds, and prune old "
+        "results (serve does this every hour)",
     )
     return parser
 

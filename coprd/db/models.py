@@ -439,6 +439,8 @@ class BuildTask(Base):
         Index("ix_build_tasks_claim", "state", "priority", "id"),
         Index("ix_build_tasks_lease", "state", "lease_expires_on"),
         Index("ix_build_tasks_owner_state", "owner_name", "state"),
+        # The pruner's scan: results not yet pruned, by age (core/pruning.py).
+        Index("ix_build_tasks_prunable", "pruned_on", "ended_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -459,6 +461,8 @@ class BuildTask(Base):
     ended_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
     message: Mapped[str] = mapped_column(Text, default="")
     built_packages: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # When core/pruning.py removed this chroot build's results; the task itself stays.
+    pruned_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     build: Mapped[Build] = relationship(lazy="raise", back_populates="tasks")
 

@@ -34,7 +34,10 @@ def test_projects_go_once_their_days_are_over(db: Session, alice: User) -> None:
     create(db, alice, "pr-7", delete_after_days=2)
     create(db, alice, "later", delete_after_days=10)
     create(db, alice, "kept")
-    create(db, admin, "precious", delete_after_days=1, persistent=True)
+    precious = create(db, admin, "precious", persistent=True)
+    # A persistent project with a deadline can no longer be made (it is refused with
+    # upstream's message); one stored before that rule is still never deleted.
+    precious.delete_after = utcnow() + dt.timedelta(days=1)
     assert projects.get_project(db, "alice", "pr-7").delete_after_days == 2
 
     assert cleanup.delete_expired_projects(db) == []  # nothing is due yet

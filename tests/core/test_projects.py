@@ -107,12 +107,12 @@ def test_repo_urls_must_be_repositories() -> None:
 
 def test_persistent_projects_resist_deletion_by_anyone(db: Session, alice: User) -> None:
     root = users.create_user(db, "root", is_admin=True)
-    with pytest.raises(Forbidden, match="^Non-admin cannot create persistent project.$"):
+    with pytest.raises(Forbidden, match=r"^Non-admin cannot create persistent project\.$"):
         projects.create_project(db, alice, "alice", new(persistent=True))
     project = projects.create_project(db, root, "alice", new(persistent=True))
     # As on Copr: "cannot be deleted by any means", a site admin's request included.
     for who in (alice, root):
-        with pytest.raises(Forbidden, match="^This project is protected against deletion.$"):
+        with pytest.raises(Forbidden, match=r"^This project is protected against deletion\.$"):
             projects.delete_project(db, who, project)
     assert projects.get_project(db, "alice", "demo").persistent
 
@@ -128,7 +128,7 @@ def test_persistent_projects_take_no_deadline(db: Session, alice: User) -> None:
 
 def test_only_site_admins_turn_the_pruner_off(db: Session, alice: User) -> None:
     root = users.create_user(db, "root", is_admin=True)
-    with pytest.raises(Forbidden, match="^Non-admin cannot disable auto-prunning.$"):
+    with pytest.raises(Forbidden, match=r"^Non-admin cannot disable auto-prunning\.$"):
         projects.create_project(db, alice, "alice", new(auto_prune=False))
     project = projects.create_project(db, alice, "alice", new())
     with pytest.raises(Forbidden, match="auto-prunning"):
