@@ -388,8 +388,6 @@ def cmd_cleanup(args: argparse.Namespace) -> None:
         for repo in repos:
             names = [r.name for r in cleaned.pruned if r.repo == repo]
             print(f"  {repo}: {', '.join(names)}")
-    else:
-        print(f"pruned nothing (results older than {settings.prune_days} days)")
 
 
 # --- parser ----------------------------------------------------------------------------
