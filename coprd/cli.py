@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import gc
 import getpass
+import logging
 import os
 import platform
 import subprocess
@@ -109,6 +110,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             )
         print(f"coprd: started {settings.builders} local builder agent(s)", flush=True)
     print(f"coprd: serving on {settings.public_url}", flush=True)
+    _log_background_work()
     app = create_app(settings, engine)
     # What exists now (the framework, the app, the models) lives as long as the process;
     # without this, every full collection re-walks it and stalls a request by ~100 ms.
@@ -139,6 +141,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
 GRACEFUL_SHUTDOWN_S = 3
 
 
+def _log_background_work() -> None:
+    """What the server's background jobs do (each build the pruner removes, an expired
+    project deleted, a repository repaired) goes to its output, as uvicorn's access log
+    does: without a handler, Python's logging would drop everything below a warning."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    coprd_log = logging.getLogger("coprd")
+    coprd_log.addHandler(handler)
+    coprd_log.setLevel(logging.INFO)
+
+
 def _die_with_parent() -> None:
     """In a local agent: get SIGTERM when ``coprd serve`` ends, however it ends.
 
@@ -163,7 +176,6 @@ def _redacted(url: str) -> str:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    import logging
 
     from coprd.builder.agent import AgentConfig, run_agents
     from coprd.builder.backends.base import Backend
