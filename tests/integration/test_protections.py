@@ -12,6 +12,7 @@ import pytest
 from copr.v3 import CoprAuthException
 
 from tests.integration.conftest import Server
+from tests.integration.test_builds import make_srpm
 from tests.integration.test_python_copr import client_for
 
 pytestmark = pytest.mark.integration
@@ -78,7 +79,9 @@ def test_only_admins_turn_auto_prune_off(server: Server, root: Path, alice: Path
     assert client_for(alice).project_proxy.get("alice", "demo").auto_prune is False
 
 
-def test_packit_builds_only_from_allowed_forge_projects(server: Server, alice: Path) -> None:
+def test_packit_builds_only_from_allowed_forge_projects(
+    server: Server, alice: Path, tmp_path: Path
+) -> None:
     client: Any = client_for(alice)
     client.project_proxy.add(
         "alice",
@@ -95,10 +98,15 @@ def test_packit_builds_only_from_allowed_forge_projects(server: Server, alice: P
     assert str(refused.value) == (
         "Forge project github.com/mallory/evil can't build in this Copr via Packit."
     )
+    srpm = make_srpm("greeting.spec", tmp_path)  # as Packit submits: an uploaded SRPM
+    with pytest.raises(CoprAuthException, match=r"github\.com/mallory/evil can't build"):
+        client.build_proxy.create_from_file("alice", "packit", str(srpm), buildopts=outsider)
     assert client.build_proxy.get_list("alice", "packit") == []
 
     inside = {"packit_forge_project": "github.com/alice/hello"}
     build = client.build_proxy.create_from_url("alice", "packit", SRPM_URL, buildopts=inside)
     assert build.projectname == "packit"
+    uploaded = client.build_proxy.create_from_file("alice", "packit", str(srpm), buildopts=inside)
+    assert uploaded.id > build.id
     # Without the option a build is not Packit's and is not asked about.
-    assert client.build_proxy.create_from_url("alice", "packit", SRPM_URL).id > build.id
+    assert client.build_proxy.create_from_url("alice", "packit", SRPM_URL).id > uploaded.id
