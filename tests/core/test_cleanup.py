@@ -96,3 +96,28 @@ def test_a_package_keeps_its_newest_max_builds_finished_builds(db: Session, alic
     assert running.state == BuildState.pending
     assert len(db.info[RESULTS_UNWANTED]) == 3 * 2  # each build's source and chroot dirs
     assert cleanup.delete_old_builds(db) == []
+
+
+def test_max_builds_spares_persistent_projects(db: Session, alice: User) -> None:
+    admin = users.create_user(db, "root", is_admin=True)
+    project = create(db, admin, "keep", persistent=True)
+    settings = SourceSettings.with_distgit("https://src.example.org")
+    packages.add_package(
+        db,
+        admin,
+        project,
+        "tool",
+        "pypi",
+        {"pypi_package_name": "tool"},
+        PackageFields(max_builds=1),
+        settings,
+    )
+    for release in range(3):
+        nevra = {"name": "tool", "epoch": None, "version": "1", "release": str(release)}
+        build = builds.submit_prebuilt(
+            db, admin, project, {**nevra, "arch": "noarch"}, "tool.rpm", BuildOptions()
+        )
+        packages.link_build(db, build)
+
+    assert cleanup.delete_old_builds(db) == []
+    assert len(db.scalars(select(Build.id)).all()) == 3
