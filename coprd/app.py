@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -26,6 +27,7 @@ from coprd.core import cleanup, logins, scheduling, throttling
 from coprd.core.errors import CoprdError, TooManyAttempts
 from coprd.db.engine import make_engine, make_session_factory
 from coprd.http import NormalisePathMiddleware, status_of
+from coprd.publish.prune import ResultsPruner
 from coprd.publish.publisher import Publisher
 from coprd.publish.signing import keyring_for
 from coprd.web import pages, repofiles, webhooks
@@ -170,7 +172,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         jobs: list[tuple[str, Callable[..., None], tuple[object, ...]]] = [
             ("lease-sweep", scheduling.sweep_forever, (factory, stop_sweep)),
             ("repair", _recover, ()),
-            ("cleanup", cleanup.cleanup_forever, (factory, stop_sweep)),
+            (
+                "cleanup",
+                functools.partial(
+                    cleanup.cleanup_forever,
+                    remove_results=ResultsPruner(publisher, settings.prune_log_dir),
+                    prune_days=settings.prune_days,
+                ),
+                (factory, stop_sweep),
+            ),
             ("uploads-sweep", uploads.sweep_forever, (settings, factory, stop_sweep)),
             ("web-sessions-sweep", logins.sweep_forever, (factory, stop_sweep)),
             (

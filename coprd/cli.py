@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import gc
 import getpass
+import logging
 import os
 import platform
 import subprocess
@@ -26,6 +27,7 @@ from coprd.core.errors import CoprdError
 from coprd.db.engine import make_session_factory, read_session, write_session
 from coprd.db.migrate import current_revision, head_revision, upgrade
 from coprd.instance import create_first_admin, local_builder_token, prepare
+from coprd.publish.prune import ResultsPruner
 from coprd.publish.publisher import Publisher
 from coprd.publish.signing import keyring_for
 
@@ -108,6 +110,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             )
         print(f"coprd: started {settings.builders} local builder agent(s)", flush=True)
     print(f"coprd: serving on {settings.public_url}", flush=True)
+    _log_background_work()
     app = create_app(settings, engine)
     # What exists now (the framework, the app, the models) lives as long as the process;
     # without this, every full collection re-walks it and stalls a request by ~100 ms.
@@ -138,6 +141,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
 GRACEFUL_SHUTDOWN_S = 3
 
 
+def _log_background_work() -> None:
+    """What the server's background jobs do (each build the pruner removes, an expired
+    project deleted, a repository repaired) goes to its output, as uvicorn's access log
+    does: without a handler, Python's logging would drop everything below a warning."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    coprd_log = logging.getLogger("coprd")
+    coprd_log.addHandler(handler)
+    coprd_log.setLevel(logging.INFO)
+
+
 def _die_with_parent() -> None:
     """In a local agent: get SIGTERM when ``coprd serve`` ends, however it ends.
 
@@ -162,7 +176,6 @@ def _redacted(url: str) -> str:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    import logging
 
     from coprd.builder.agent import AgentConfig, run_agents
     from coprd.builder.backends.base import Backend
@@ -363,13 +376,30 @@ def cmd_cleanup(args: argparse.Namespace) -> None:
     cron on a setup that runs the publisher elsewhere."""
     settings = _settings(args)
     factory = make_session_factory(prepare(settings))
-    # The publisher removes the deleted builds' and projects' results after the commit.
-    Publisher(settings.results_dir, keyring_for(settings)).attach(factory)
-    cleaned = cleanup.cleanup(factory)
+    # The publisher removes the deleted builds' and projects' results after the commit,
+    # and the pruned ones (publish/prune.py).
+    publisher = Publisher(settings.results_dir, keyring_for(settings))
+    publisher.attach(factory)
+    cleaned = cleanup.cleanup(
+        factory,
+        remove_results=ResultsPruner(publisher, settings.prune_log_dir),
+        prune_days=settings.prune_days,
+    )
     for name in cleaned.projects:
         print(f"deleted the expired project {name}")
     if cleaned.builds:
         print(f"deleted {len(cleaned.builds)} old build(s): {', '.join(map(str, cleaned.builds))}")
+    if cleaned.pruned:
+        builds = sorted({result.build_id for result in cleaned.pruned})
+        repos = sorted({result.repo for result in cleaned.pruned})
+        print(
+            f"pruned {len(cleaned.pruned)} old chroot build(s) of {len(builds)} build(s) from "
+            f"{len(repos)} repositor{'y' if len(repos) == 1 else 'ies'} (older than "
+            f"{settings.prune_days} days); the record is in {settings.prune_log_dir}"
+        )
+        for repo in repos:
+            names = [r.name for r in cleaned.pruned if r.repo == repo]
+            print(f"  {repo}: {', '.join(names)}")
 
 
 # --- parser ----------------------------------------------------------------------------
@@ -486,8 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "cleanup",
         cmd_cleanup,
-        "delete expired projects and builds past their package's max_builds (serve does "
-        "this every hour)",
+        "delete expired projects and builds past their package's max_builds, and prune old "
+        "results (serve does this every hour)",
     )
     return parser
 

@@ -91,6 +91,9 @@ class Settings:
     auth_failure_window_seconds: int = 3600
     auth_delay_seconds: int = 60
     auth_max_delay_seconds: int = 900
+    # The pruner (coprd/core/pruning.py) removes old results this many days after their
+    # build ended, keeping every package's latest good and latest finished build.
+    prune_days: int = 14
 
     @property
     def effective_database_url(self) -> str:
@@ -140,12 +143,17 @@ class Settings:
     def results_dir(self) -> Path:
         return self.data_dir / "results"
 
+    @property
+    def prune_log_dir(self) -> Path:
+        """Where each run of the pruner that removed anything leaves its record."""
+        return self.data_dir / "prune-log"
+
 
 _ENV_PREFIX = "COPRD_"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 _CHOICES = {"signing_key_type": SIGNING_KEY_TYPES}
-_RANGES = {"max_result_files": (1, MAX_FINISH_PACKAGES)}
+_RANGES = {"max_result_files": (1, MAX_FINISH_PACKAGES), "prune_days": (1, 36500)}
 
 
 def _coerce(name: str, kind: type[Any] | str, raw: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import stat
 from pathlib import Path
@@ -11,10 +12,11 @@ from sqlalchemy import select
 
 from coprd.cli import main
 from coprd.config import load_settings
-from coprd.core import logins, projects, users
+from coprd.core import builds, logins, projects, users
 from coprd.db.engine import make_session_factory, write_session
-from coprd.db.models import WebSession, utcnow
+from coprd.db.models import BuildState, WebSession, utcnow
 from coprd.instance import prepare
+from coprd.publish import ensure_repo
 
 RAWHIDE = "fedora-rawhide-x86_64"
 
@@ -153,6 +155,47 @@ def test_cleanup_deletes_expired_projects_with_their_results(  # type: ignore[no
     code, out, _ = run("cleanup")
     assert (code, out) == (0, "deleted the expired project alice/pr-1\n")
     assert sorted(p.name for p in results.iterdir()) == ["kept"]
+
+
+def test_cleanup_prunes_old_results_and_says_what(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COPRD_PRUNE_DAYS", "7")
+    run("user", "add", "alice")
+    settings = load_settings({"data_dir": str(tmp_path)})
+    ten_days_ago = utcnow() - dt.timedelta(days=10)
+    with write_session(make_session_factory(prepare(settings))) as db:
+        alice = users.get_user(db, "alice")
+        demo = projects.create_project(
+            db, alice, "alice", projects.NewProject(name="demo", chroots=[RAWHIDE])
+        )
+        ids = []
+        for _ in range(2):
+            source = builds.Source(type="upload", data={"pkg": "hello-1.0-1.src.rpm"})
+            build = builds.submit_build(db, alice, demo, source, builds.BuildOptions())
+            build.pkg_name = "hello"
+            for task in build.tasks:
+                task.state, task.ended_on = BuildState.succeeded, ten_days_ago
+            builds.refresh_build(db, build)
+            ids.append(build.id)
+    repo = settings.results_dir / "alice" / "demo" / RAWHIDE
+    for build_id in ids:
+        (repo / f"{build_id:08d}-hello").mkdir(parents=True)
+    ensure_repo(repo)
+
+    code, out, _ = run("cleanup")
+
+    old = f"{ids[0]:08d}-hello"
+    assert code == 0
+    assert out == (
+        "pruned 1 old chroot build(s) of 1 build(s) from 1 repository (older than 7 days); "
+        f"the record is in {settings.prune_log_dir}\n"
+        f"  alice/demo/{RAWHIDE}: {old}\n"
+    )
+    assert sorted(p.name for p in repo.iterdir() if p.name[0].isdigit()) == [f"{ids[1]:08d}-hello"]
+    (record,) = settings.prune_log_dir.iterdir()
+    assert f'"path": "alice/demo/{RAWHIDE}/{old}"' in record.read_text()
+    assert run("cleanup") == (0, "", "")
 
 
 def test_a_worker_holds_builds_to_its_hosts_settings(

@@ -64,3 +64,15 @@ def test_what_a_build_may_leave_behind(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("COPRD_MAX_RESULT_FILES", "10001")
     with pytest.raises(ConfigError, match="max_result_files"):
         load_settings({"data_dir": tmp_path})
+
+
+def test_prune_days_is_a_positive_number_of_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = {"data_dir": str(tmp_path)}
+    assert load_settings(here).prune_days == 14
+    monkeypatch.setenv("COPRD_PRUNE_DAYS", "30")
+    assert load_settings(here).prune_days == 30
+    monkeypatch.setenv("COPRD_PRUNE_DAYS", "0")
+    with pytest.raises(ConfigError, match="prune_days"):
+        load_settings(here)

@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from coprd.core.errors import InvalidInput, NotAuthenticated, NotFound
+from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from coprd.core.names import check_owner_name, check_package_name
+from coprd.core.packit import require_forge_project
 from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, may, require
 from coprd.core.project_chroots import (
@@ -94,6 +95,9 @@ class BuildOptions(BaseModel):
         "true is refused",
     )
     project_dirname: str | None = Field(default=None, max_length=200)
+    packit_forge_project: str | None = Field(
+        default=None, max_length=2048, description="The forge project Packit builds for."
+    )
 
     @model_validator(mode="after")
     def _normalise(self) -> BuildOptions:
@@ -232,6 +236,7 @@ def submit_build(
     if actor is None:
         raise NotAuthenticated("submitting a build requires an API token")
     require(session, actor, Action.build, project)
+    require_forge_project(project, options.packit_forge_project)
     return queue_build(
         session, actor, project, source, options, pkg_name=pkg_name, package_id=package_id
     )
@@ -498,7 +503,9 @@ def allowed_actions(session: Session, actor: User | None, build: Build) -> dict[
     return {
         "cancel": may_build and not ended,
         "resubmit": may_build and resubmit_refusal(build) is None,
-        "delete": ended and may(session, actor, Action.edit, build.project),
+        "delete": ended
+        and not build.project.persistent
+        and may(session, actor, Action.edit, build.project),
     }
 
 
@@ -510,6 +517,7 @@ def delete_builds(session: Session, actor: User | None, build_ids: Sequence[int]
         raise InvalidInput("name at least one build", "builds")
     builds = [get_build(session, build_id) for build_id in dict.fromkeys(build_ids)]
     for build in builds:
+        require_build_deletable(actor, build)
         require(session, actor, Action.edit, build.project)
         if build.state not in TERMINAL:
             # 400, as Copr answers: the request is wrong now, not forbidden to this user.
@@ -520,6 +528,13 @@ def delete_builds(session: Session, actor: User | None, build_ids: Sequence[int]
         remove_build(session, build)
     session.flush()
     return [build.id for build in builds]
+
+
+def require_build_deletable(actor: User, build: Build) -> None:
+    """Refuse to delete a build of a persistent project (anyone's, an admin's too), with
+    Copr's message; see ``projects.require_deletable``."""
+    if build.project.persistent:
+        raise Forbidden(f"User '{actor.name}' can not delete a persistent build {build.id}")
 
 
 def remove_build(session: Session, build: Build) -> None:

@@ -28,6 +28,7 @@ from coprd.core.chroots import resolve_active_chroots
 from coprd.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from coprd.core.groups import get_group, is_member
 from coprd.core.names import check_owner_name, check_project_name
+from coprd.core.packit import strip_schemes
 from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, require
 from coprd.core.results import unwant_project, want_repo
@@ -123,7 +124,7 @@ class ProjectFields(BaseModel):
     appstream: bool | None = Field(default=None, description=_unsupported("appstream"))
     disable_createrepo: bool | None = None
     runtime_dependencies: RepoList = None
-    packit_forge_projects_allowed: WordList = None
+    packit_forge_projects_allowed: Annotated[WordList, AfterValidator(strip_schemes)] = None
     repo_priority: int | None = Field(default=None, ge=1, le=99)
 
     @model_validator(mode="after")
@@ -328,11 +329,13 @@ def create_project(
         group_id=group_id,
         webhook_secret=new_webhook_secret(),  # as on Copr: webhooks work from the start
     )
+    require_prune_setting(actor, new)
     _apply(project, new)
     if new.persistent is not None:
         if new.persistent and not actor.is_admin:
-            raise Forbidden("only site admins may create persistent projects")
+            raise Forbidden("Non-admin cannot create persistent project.")
         project.persistent = new.persistent
+    check_persistent_settings(project)
     project.storage = new.storage or "backend"
     project.chroots = [ProjectChroot(mock_chroot=mc) for mc in mock_chroots]
     session.add(project)
@@ -351,7 +354,10 @@ def edit_project(
 ) -> Project:
     """Change settings; ``chroots``, when given, replaces the set of enabled chroots."""
     require(session, actor, Action.edit, project)
+    assert actor is not None  # require() refused anonymous edits
+    require_prune_setting(actor, fields, now_on=project.auto_prune)
     _apply(project, fields)
+    check_persistent_settings(project)
     if chroots is not None:
         if not chroots:
             raise InvalidInput("a project needs at least one chroot", "chroots")
@@ -370,10 +376,35 @@ def set_project_chroots(session: Session, project: Project, wanted: Sequence[Moc
             want_repo(session, (project.owner_name, project.name), mc.name)
 
 
+def require_prune_setting(actor: User, fields: ProjectFields, *, now_on: bool = True) -> None:
+    """As on Copr, only site admins may turn the pruner off for a project
+    (``core/pruning.py``); anyone may leave it as it is (``now_on``), so a web form that
+    sends every field works for a project an admin exempted."""
+    if fields.auto_prune is False and now_on and not actor.is_admin:
+        raise Forbidden("Non-admin cannot disable auto-prunning.")
+
+
+PERSISTENT_PROJECT = "This project is protected against deletion."
+
+
+def check_persistent_settings(project: Project) -> None:
+    """A persistent project is never deleted, so it cannot be given a deadline either."""
+    if project.persistent and project.delete_after is not None:
+        raise InvalidInput(
+            "'delete after' can not be combined with persistent", "delete_after_days"
+        )
+
+
+def require_deletable(project: Project) -> None:
+    """Refuse to delete a persistent project: as on Copr, by any means and anyone (an
+    admin too; ``persistent`` is set once, at creation, and never changes)."""
+    if project.persistent:
+        raise Forbidden(PERSISTENT_PROJECT)
+
+
 def delete_project(session: Session, actor: User | None, project: Project) -> None:
     require(session, actor, Action.edit, project)
-    if project.persistent and not (actor and actor.is_admin):
-        raise Forbidden(f"project {project.full_name} is persistent and cannot be deleted")
+    require_deletable(project)
     remove_project(session, project)
 
 

@@ -439,6 +439,8 @@ class BuildTask(Base):
         Index("ix_build_tasks_claim", "state", "priority", "id"),
         Index("ix_build_tasks_lease", "state", "lease_expires_on"),
         Index("ix_build_tasks_owner_state", "owner_name", "state"),
+        # The pruner's scan: results not yet pruned, by age (core/pruning.py).
+        Index("ix_build_tasks_prunable", "pruned_on", "ended_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -462,6 +464,8 @@ class BuildTask(Base):
     # Chroot tasks: the chroot's build settings when the build was submitted
     # (core/project_chroots.py, ``snapshot``); None for tasks from before they were kept.
     config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When core/pruning.py removed this chroot build's results; the task itself stays.
+    pruned_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     build: Mapped[Build] = relationship(lazy="raise", back_populates="tasks")
 

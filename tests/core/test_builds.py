@@ -192,3 +192,51 @@ def test_url_sources_bound_one_submission() -> None:
     for urls, message in (([], "at least one"), ([url] * 101, "at most 100")):
         with pytest.raises(InvalidInput, match=message):
             builds.url_sources(urls)
+
+
+def test_builds_of_persistent_projects_are_never_deleted(db: Session, alice: User) -> None:
+    root = users.create_user(db, "root", is_admin=True)
+    new = projects.NewProject(name="keep", chroots=[X86], persistent=True)
+    keep = projects.create_project(db, root, "alice", new)
+    build = submit(db, alice, keep)
+    for task in build.tasks:
+        task.state = S.succeeded
+    builds.refresh_build(db, build)
+    assert not builds.allowed_actions(db, alice, build)["delete"]
+    for who in (alice, root):
+        message = f"^User '{who.name}' can not delete a persistent build {build.id}$"
+        with pytest.raises(Forbidden, match=message):
+            builds.delete_builds(db, who, [build.id])
+    assert builds.get_build(db, build.id).state == S.succeeded
+
+
+@pytest.mark.parametrize(
+    ("allowed", "forge", "accepted"),
+    [
+        ([], None, True),  # not a Packit build: not asked
+        ([], "github.com/a/b", False),  # as on Copr, an empty list lets no forge project in
+        (["github.com/a/b"], "github.com/a/b", True),
+        (["https://github.com/a/b"], "github.com/a/b", True),  # stored without the scheme
+        (["github.com/a/*"], "github.com/a/c", True),
+        (["github.com/a/*"], "github.com/x/c", False),
+        (["github.com/a/b"], "github.com/a/b.git", False),  # matched as sent, as on Copr
+        (["github.com/A/b"], "github.com/a/b", False),
+    ],
+)
+def test_packit_builds_come_from_allowed_forge_projects(
+    db: Session,
+    alice: User,
+    project: Project,
+    allowed: list[str],
+    forge: str | None,
+    accepted: bool,
+) -> None:
+    projects.edit_project(
+        db, alice, project, projects.ProjectFields(packit_forge_projects_allowed=allowed)
+    )
+    if accepted:
+        submit(db, alice, project, packit_forge_project=forge)
+    else:
+        message = f"^Forge project {forge} can't build in this Copr via Packit.$"
+        with pytest.raises(Forbidden, match=message):
+            submit(db, alice, project, packit_forge_project=forge)

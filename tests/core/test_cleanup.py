@@ -34,7 +34,10 @@ def test_projects_go_once_their_days_are_over(db: Session, alice: User) -> None:
     create(db, alice, "pr-7", delete_after_days=2)
     create(db, alice, "later", delete_after_days=10)
     create(db, alice, "kept")
-    create(db, admin, "precious", delete_after_days=1, persistent=True)
+    precious = create(db, admin, "precious", persistent=True)
+    # A persistent project with a deadline can no longer be made (it is refused with
+    # upstream's message); one stored before that rule is still never deleted.
+    precious.delete_after = utcnow() + dt.timedelta(days=1)
     assert projects.get_project(db, "alice", "pr-7").delete_after_days == 2
 
     assert cleanup.delete_expired_projects(db) == []  # nothing is due yet
@@ -93,3 +96,28 @@ def test_a_package_keeps_its_newest_max_builds_finished_builds(db: Session, alic
     assert running.state == BuildState.pending
     assert len(db.info[RESULTS_UNWANTED]) == 3 * 2  # each build's source and chroot dirs
     assert cleanup.delete_old_builds(db) == []
+
+
+def test_max_builds_spares_persistent_projects(db: Session, alice: User) -> None:
+    admin = users.create_user(db, "root", is_admin=True)
+    project = create(db, admin, "keep", persistent=True)
+    settings = SourceSettings.with_distgit("https://src.example.org")
+    packages.add_package(
+        db,
+        admin,
+        project,
+        "tool",
+        "pypi",
+        {"pypi_package_name": "tool"},
+        PackageFields(max_builds=1),
+        settings,
+    )
+    for release in range(3):
+        nevra = {"name": "tool", "epoch": None, "version": "1", "release": str(release)}
+        build = builds.submit_prebuilt(
+            db, admin, project, {**nevra, "arch": "noarch"}, "tool.rpm", BuildOptions()
+        )
+        packages.link_build(db, build)
+
+    assert cleanup.delete_old_builds(db) == []
+    assert len(db.scalars(select(Build.id)).all()) == 3

@@ -105,14 +105,46 @@ def test_repo_urls_must_be_repositories() -> None:
         ProjectFields.model_validate({"additional_repos": ["file:///etc/passwd"]})
 
 
-def test_persistent_projects_resist_deletion(db: Session, alice: User) -> None:
+def test_persistent_projects_resist_deletion_by_anyone(db: Session, alice: User) -> None:
     root = users.create_user(db, "root", is_admin=True)
+    with pytest.raises(Forbidden, match=r"^Non-admin cannot create persistent project\.$"):
+        projects.create_project(db, alice, "alice", new(persistent=True))
     project = projects.create_project(db, root, "alice", new(persistent=True))
-    with pytest.raises(Forbidden):
-        projects.delete_project(db, alice, project)
-    projects.delete_project(db, root, project)
-    with pytest.raises(NotFound):
-        projects.get_project(db, "alice", "demo")
+    # As on Copr: "cannot be deleted by any means", a site admin's request included.
+    for who in (alice, root):
+        with pytest.raises(Forbidden, match=r"^This project is protected against deletion\.$"):
+            projects.delete_project(db, who, project)
+    assert projects.get_project(db, "alice", "demo").persistent
+
+
+def test_persistent_projects_take_no_deadline(db: Session, alice: User) -> None:
+    root = users.create_user(db, "root", is_admin=True)
+    with pytest.raises(InvalidInput, match="'delete after' can not be combined with persistent"):
+        projects.create_project(db, root, "alice", new(persistent=True, delete_after_days=3))
+    project = projects.create_project(db, root, "alice", new(persistent=True))
+    with pytest.raises(InvalidInput, match="'delete after' can not be combined"):
+        projects.edit_project(db, alice, project, ProjectFields(delete_after_days=3))
+
+
+def test_only_site_admins_turn_the_pruner_off(db: Session, alice: User) -> None:
+    root = users.create_user(db, "root", is_admin=True)
+    with pytest.raises(Forbidden, match=r"^Non-admin cannot disable auto-prunning\.$"):
+        projects.create_project(db, alice, "alice", new(auto_prune=False))
+    project = projects.create_project(db, alice, "alice", new())
+    with pytest.raises(Forbidden, match="auto-prunning"):
+        projects.edit_project(db, alice, project, ProjectFields(auto_prune=False))
+    projects.edit_project(db, root, project, ProjectFields(auto_prune=False))
+    # An owner's form that sends every field, the pruner's as it is, still saves.
+    projects.edit_project(db, alice, project, ProjectFields(auto_prune=False, description="d"))
+    projects.edit_project(db, alice, project, ProjectFields(auto_prune=True))
+    assert project.auto_prune
+
+
+def test_packit_forge_patterns_are_stored_without_a_scheme() -> None:
+    fields = ProjectFields.model_validate(
+        {"packit_forge_projects_allowed": "https://github.com/a/b gitlab.com/c/*"}
+    )
+    assert fields.packit_forge_projects_allowed == ["github.com/a/b", "gitlab.com/c/*"]
 
 
 def test_pulp_storage_is_for_site_admins(db: Session, alice: User) -> None:

@@ -214,6 +214,35 @@ def test_deleting_needs_the_name(web: TestClient, engine: Engine, demo: None) ->
     assert web.get(BASE).status_code == 404
 
 
+def test_only_site_admins_see_the_pruner_box(
+    web: TestClient, demo: None, make_account: Any, login: Login
+) -> None:
+    assert 'name="auto_prune"' not in web.get(EDIT).text
+    r = post_form(web, EDIT, EDIT, description="x", chroots=RAWHIDE)
+    assert r.status_code == 303 and _project(web)["auto_prune"] is True  # kept as it was
+    login(web, make_account("root", admin=True))
+    assert 'name="auto_prune" value="y" checked' in web.get(EDIT).text
+    r = post_form(web, EDIT, EDIT, description="x", chroots=RAWHIDE)
+    assert r.status_code == 303 and _project(web)["auto_prune"] is False
+
+
+def test_a_persistent_project_offers_no_deletion_and_refuses_one(
+    web: TestClient, engine: Engine, alice: Account, make_account: Any, login: Login
+) -> None:
+    root = make_account("root", admin=True)
+    make_project(web, root, owner="alice", persistent=True)
+    login(web, alice)
+    page = BASE + "delete/"
+    shown = web.get(page)
+    assert shown.status_code == 200 and "protected against deletion" in shown.text
+    assert 'name="confirm"' not in shown.text
+    before = snapshot(engine)
+    r = post_form(web, BASE + "edit/", page, confirm="demo")
+    assert r.status_code == 403
+    assert "This project is protected against deletion." in r.text
+    assert snapshot(engine) == before
+
+
 FORMS = {
     EDIT: {"description": "x", "chroots": RAWHIDE},
     CHROOT: {"additional_packages": "x"},

@@ -61,7 +61,7 @@ def _page(
         "owner": owner,
         "values": shown,
         "chroots": project_form.active_chroot_names(db),
-        "flags": project_form.FLAGS,
+        "flags": project_form.flags_for(viewer),
         "bootstrap_modes": project_form.BOOTSTRAP_MODES,
         "isolations": project_form.ISOLATIONS,
         "groups": groups.group_names_of(db, viewer),
@@ -91,7 +91,7 @@ def create_project(request: Request, form: LargeCheckedForm, db: DB, viewer: Vie
     owner = _checked_owner(db, _owner(request))
     if viewer is None:
         raise NotAuthenticated("log in to create a project")
-    data = project_form.fields_of(form)
+    data = project_form.fields_of(form, viewer)
     data["name"] = field(form, "name", max_length=200).strip()
     data["chroots"] = project_form.chosen_chroots(form)
     try:

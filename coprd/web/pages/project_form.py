@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 
 from coprd.core import chroots
 from coprd.core.projects import MAX_TEXT
-from coprd.db.models import Project
+from coprd.db.models import Project, User
 from coprd.web.pages.forms import field, flag, values
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "active_chroot_names",
     "chosen_chroots",
     "fields_of",
+    "flags_for",
     "form_values",
     "new_project_values",
     "project_values",
@@ -43,6 +44,8 @@ FLAGS = {
     "module_hotfixes": "module_hotfixes=1 in the repository files",
     "disable_createrepo": "Do not run createrepo after builds",
 }
+# Shown to site admins only, as on Copr: only they may turn the pruner off.
+ADMIN_FLAGS = frozenset({"auto_prune"})
 BOOTSTRAP_MODES = ("default", "on", "off", "image")
 ISOLATIONS = ("default", "simple", "nspawn")
 NUMBERS = ("repo_priority",)
@@ -53,18 +56,25 @@ def _blank_is_none(value: str) -> str | None:
     return value.strip() or None
 
 
-def fields_of(form: FormData) -> dict[str, Any]:
+def flags_for(viewer: User | None) -> dict[str, str]:
+    """The checkboxes a settings form offers this viewer."""
+    admin = viewer is not None and viewer.is_admin
+    return {name: label for name, label in FLAGS.items() if admin or name not in ADMIN_FLAGS}
+
+
+def fields_of(form: FormData, viewer: User | None) -> dict[str, Any]:
     """The project settings a settings form carries, as the core's input takes them.
 
     Every field the form shows is sent, so an unchecked box means "off" and an empty text
-    means "empty"; an empty number means "keep" (repo priority) or "never" (deletion).
+    means "empty"; an empty number means "keep" (repo priority) or "never" (deletion). A
+    box the form did not offer this viewer (``flags_for``) means "keep".
     """
     data: dict[str, Any] = {name: field(form, name, max_length=MAX_TEXT + 1) for name in TEXTS}
     for name in SHORT_TEXTS:
         data[name] = field(form, name, max_length=MAX_SHORT).strip()
     for name in LISTS:
         data[name] = field(form, name, max_length=MAX_TEXT + 1)
-    for name in FLAGS:
+    for name in flags_for(viewer):
         data[name] = flag(form, name)
     for name in ("bootstrap", "isolation"):
         data[name] = _blank_is_none(field(form, name, max_length=100))

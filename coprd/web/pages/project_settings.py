@@ -18,11 +18,11 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from coprd.core import permissions, project_chroots, projects, webhooks
-from coprd.core.errors import InvalidInput
+from coprd.core.errors import CoprdError, InvalidInput
 from coprd.core.project_chroots import ChrootFields
 from coprd.core.projects import ProjectFields
 from coprd.db.models import Project, User
-from coprd.http import DB, AppSettings
+from coprd.http import DB, AppSettings, status_of
 from coprd.web.pages import project_form, urls
 from coprd.web.pages.forms import CheckedForm, LargeCheckedForm, field, refusal
 from coprd.web.pages.projects import OwnerName, add_project_route, find_project, project_rights
@@ -79,7 +79,7 @@ def _edit_page(
         "values": shown,
         "chroots": project_form.active_chroot_names(db, project),
         "enabled": projects.chroot_names(project),
-        "flags": project_form.FLAGS,
+        "flags": project_form.flags_for(viewer),
         "bootstrap_modes": project_form.BOOTSTRAP_MODES,
         "isolations": project_form.ISOLATIONS,
         "error": error,
@@ -104,7 +104,7 @@ def edit(
 ) -> Response:
     project = find_project(db, owner, projectname)
     try:
-        fields = ProjectFields.model_validate(project_form.fields_of(form))
+        fields = ProjectFields.model_validate(project_form.fields_of(form, viewer))
         projects.edit_project(db, viewer, project, fields, project_form.chosen_chroots(form))
     except (InvalidInput, ValidationError) as exc:
         message, status = refusal(db, exc)
@@ -273,7 +273,10 @@ def delete(
         return _delete_page(request, db, viewer, project, error=error, status=400)
     full_name, owner_name = project.full_name, project.owner_name
     # Uploads its builds still held go with the uploads sweep, as after the APIs' delete.
-    projects.delete_project(db, viewer, project)
+    try:
+        projects.delete_project(db, viewer, project)
+    except CoprdError as exc:  # a persistent project; refused before anything changed
+        return _delete_page(request, db, viewer, project, error=exc.message, status=status_of(exc))
     flash(request, f"Project {full_name} is deleted.")
     return RedirectResponse(urls.owner_url(owner_name), status_code=303)
 
