@@ -220,11 +220,25 @@ def build_config(project: Project, pc: ProjectChroot, results_url: str) -> Build
             module_hotfixes=project.module_hotfixes or None,
         )
     ]
+    if project.devel_mode:
+        # As on Copr: builds also see what is published into the devel repo, so a chain
+        # of builds works before regenerate-repos; the main repo still comes first.
+        repos.append(
+            RepoSpec(
+                id="copr_base_devel",
+                name="Copr buildroot",
+                baseurl=f"{results_url}/{project.owner_name}/{project.name}/{chroot}/devel/",
+                priority=project.repo_priority,
+                module_hotfixes=project.module_hotfixes or None,
+            )
+        )
     extra = [*project.additional_repos, *pc.repos]
     for url in dict.fromkeys(extra):
         baseurl = expand_repo_url(url, chroot, results_url)
         ident = _REPO_ID.sub("_", url.split("://", 1)[-1]).strip("_")[:100] or "repo"
         repos.append(RepoSpec(id=ident, name=f"Additional repo {ident}", baseurl=baseurl))
+    if project.devel_mode:
+        extra.append(f"copr://{project.owner_name}/{project.name}/devel")
     return BuildConfig(
         chroot=chroot,
         repos=repos,

@@ -38,12 +38,12 @@ FLAGS = {
     "unlisted_on_hp": "Leave the project off the home page",
     "auto_prune": "Remove old builds from the repositories automatically",
     "follow_fedora_branching": "Enable new Fedora branches when they are made",
-    "devel_mode": "Do not create repository metadata automatically (devel mode)",
+    "devel_mode": "Devel mode: builds go into each chroot's devel/ repository only; "
+    "the repositories users install from change when you regenerate them",
     "multilib": "Multilib repositories (i386 packages in x86_64 repositories)",
     "module_hotfixes": "module_hotfixes=1 in the repository files",
     "fedora_review": "Run fedora-review after each build",
     "appstream": "Generate AppStream metadata",
-    "disable_createrepo": "Do not run createrepo after builds",
 }
 BOOTSTRAP_MODES = ("default", "on", "off", "image")
 ISOLATIONS = ("default", "simple", "nspawn")
