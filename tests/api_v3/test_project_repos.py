@@ -9,7 +9,8 @@ from sqlalchemy import Engine
 
 from coprd.config import Settings
 from tests.conftest import Account, MakeAccount, snapshot
-from tests.publish.conftest import Rpms, place_build, primary, rpms  # noqa: F401
+from tests.publish.conftest import Rpms, place_build, primary
+from tests.publish.conftest import rpms as rpms  # the fixture: real RPMs from rpmbuild
 
 RAWHIDE = "fedora-rawhide-x86_64"
 EPEL9 = "epel-9-x86_64"
