@@ -134,3 +134,20 @@ def test_can_build_in_of_an_unknown_user_or_project_is_404(
     bad = can_build_in(client, "bad name!")
     assert bad.status_code == 400
     assert "not valid" in bad.json()["error"]
+
+
+def test_the_new_routes_are_in_the_api_document(client: TestClient) -> None:
+    spec = client.get("/api_3/openapi.json").json()
+    regenerate = spec["paths"]["/api_3/project/regenerate-repos/{ownername}/{projectname}"]
+    assert set(regenerate) == {"put"}  # the POST older clients send is served, not advertised
+    assert regenerate["put"]["summary"] and regenerate["put"]["tags"] == ["projects"]
+    ok = regenerate["put"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok["$ref"].endswith("/ProjectOut")
+
+    path = "/api_3/project/permissions/can_build_in/{who}/{ownername}/{projectname}"
+    can = spec["paths"][path]["get"]
+    assert {p["name"] for p in can["parameters"]} == {"who", "ownername", "projectname"}
+    ok = can["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok["$ref"].endswith("/CanBuildInOut")
+    shape = spec["components"]["schemas"]["CanBuildInOut"]
+    assert set(shape["required"]) == {"who", "ownername", "projectname", "can_build_in"}
