@@ -13,7 +13,7 @@ from coprd.core.permissions import Action, require
 from coprd.core.results import want_regenerated
 from coprd.db.models import Project, User
 
-__all__ = ["regenerate_repos"]
+__all__ = ["regenerate_all", "regenerate_repos"]
 
 
 def regenerate_repos(session: Session, actor: User | None, project: Project) -> list[str]:
@@ -22,7 +22,14 @@ def regenerate_repos(session: Session, actor: User | None, project: Project) -> 
     published since) and, in devel mode, the devel one. Those who may edit the project
     may ask, as on Copr. Returns the chroots."""
     require(session, actor, Action.edit, project)
+    return regenerate_all(session, project)
+
+
+def regenerate_all(session: Session, project: Project) -> list[str]:
+    """:func:`regenerate_repos`, asking no one: for the operator's ``coprd`` command."""
     chroots = sorted(pc.mock_chroot.name for pc in project.chroots)
     for chroot in chroots:
-        want_regenerated(session, (project.owner_name, project.name), chroot)
+        want_regenerated(
+            session, (project.owner_name, project.name), chroot, devel=project.devel_mode
+        )
     return chroots

@@ -74,12 +74,15 @@ def want_repo(
 REPOS_REGENERATED = "coprd_repos_regenerated"
 
 
-def want_regenerated(session: Session, build_or_project: tuple[str, str], chroot: str) -> None:
+def want_regenerated(
+    session: Session, build_or_project: tuple[str, str], chroot: str, *, devel: bool
+) -> None:
     """Ask for a chroot repository's metadata to be rebuilt from what is on disk once
-    this transaction commits (the main metadata, and the devel one in devel mode)."""
+    this transaction commits: the main metadata and, with ``devel`` (the project is in
+    devel mode), the devel one; without it a devel repository left behind goes."""
     owner, dirname = build_or_project
-    wanted: set[str] = session.info.setdefault(REPOS_REGENERATED, set())
-    wanted.add(str(PurePosixPath(owner, dirname, chroot)))
+    wanted: dict[str, bool] = session.info.setdefault(REPOS_REGENERATED, {})
+    wanted[str(PurePosixPath(owner, dirname, chroot))] = devel
 
 
 RESULTS_UNWANTED = "coprd_results_unwanted"

@@ -152,10 +152,16 @@ def ensure_repo(
             remove_tree(devel_dir)
 
 
-def regenerate_repo(repo_dir: Path, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> RepoUpdate:
+def regenerate_repo(
+    repo_dir: Path, *, devel: bool | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> RepoUpdate:
     """Index everything on disk into the main metadata now, and into ``devel/`` if the
     chroot is in devel mode (what ``copr-cli regenerate-repos`` asks for). Creates the
-    repository if it is missing; never folded into another caller's run."""
+    repository if it is missing; never folded into another caller's run.
+
+    ``devel`` says which mode the chroot is in (a devel repository is made, or one left
+    behind goes), so a regeneration also mends a mode the disk lost; None keeps it.
+    """
     started = time.monotonic()
     repo_dir = repo_dir.absolute()
     repo_dir.mkdir(parents=True, exist_ok=True)
@@ -165,11 +171,14 @@ def regenerate_repo(repo_dir: Path, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> 
         t0 = time.monotonic()
         warnings = _regenerate(repo_dir, update=True, excludes=(), timeout_s=timeout_s)
         devel_dir = repo_dir / DEVEL
-        if devel_dir.is_dir():
+        if devel or (devel is None and devel_dir.is_dir()):
+            devel_dir.mkdir(exist_ok=True)
             _recover(devel_dir)
             warnings += _regenerate(
                 repo_dir, update=True, excludes=(), timeout_s=timeout_s, devel=True
             )
+        elif devel is False and devel_dir.is_dir():
+            remove_tree(devel_dir)
         createrepo_s = time.monotonic() - t0
         _record_done(repo_dir, ticket)
         return RepoUpdate(

@@ -111,9 +111,10 @@ class Publisher:
                 if self.keymaker is not None:
                     owner, _dirname, project = _owner_and_dir(rel)
                     self.keymaker.want(owner, project)
-            for rel in sorted(session.info.pop(REPOS_REGENERATED, ())):
+            regenerated: dict[str, bool] = session.info.pop(REPOS_REGENERATED, {})
+            for rel, devel in sorted(regenerated.items()):
                 try:
-                    regenerate_repo(self.path(rel))
+                    regenerate_repo(self.path(rel), devel=devel)
                 except (CreaterepoFailed, OSError, ValueError):
                     log.exception("could not regenerate the repository %s", rel)
             gone = session.info.pop(RESULTS_UNWANTED, ())

@@ -103,3 +103,14 @@ def test_regenerate_repo_rebuilds_lost_metadata_and_makes_a_missing_repo(
     regenerate_repo(tmp_path)
     assert repodata_problems(tmp_path / "repodata") == []
     assert names(tmp_path) == ["pkg01"]
+
+
+def test_regenerate_repo_mends_the_mode_the_disk_lost(tmp_path: Path, rpms: Rpms) -> None:
+    place_build(tmp_path, 1, "pkg01", rpms.sub["pkg01"])
+    regenerate_repo(tmp_path, devel=True)  # the database says devel mode; the disk forgot
+    assert names(tmp_path / DEVEL) == ["pkg01"]
+    regenerate_repo(tmp_path)  # None: the mode the disk shows
+    assert (tmp_path / DEVEL).is_dir()
+    regenerate_repo(tmp_path, devel=False)
+    assert not (tmp_path / DEVEL).exists()
+    assert names(tmp_path) == ["pkg01"]
