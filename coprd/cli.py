@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from coprd import datadir
 from coprd.config import URL_FILE, ConfigError, Settings, load_settings
-from coprd.core import chroots, cleanup, groups, tokens, users
+from coprd.core import chroots, cleanup, groups, projects, repositories, tokens, users
 from coprd.core.errors import CoprdError
 from coprd.db.engine import make_session_factory, read_session, write_session
 from coprd.db.migrate import current_revision, head_revision, upgrade
@@ -402,6 +402,18 @@ def cmd_cleanup(args: argparse.Namespace) -> None:
             print(f"  {repo}: {', '.join(names)}")
 
 
+def cmd_regenerate_repos(args: argparse.Namespace) -> None:
+    """``copr-cli regenerate-repos`` for the operator: every chroot's metadata, now."""
+    settings = _settings(args)
+    factory = make_session_factory(prepare(settings))
+    # The publisher rebuilds the metadata after the commit (core/results.want_regenerated).
+    Publisher(settings.results_dir, keyring_for(settings)).attach(factory)
+    owner, _, name = args.project.partition("/")
+    with write_session(factory) as session:
+        chroots = repositories.regenerate_all(session, projects.get_project(session, owner, name))
+    print(f"regenerated the repository metadata of {args.project}: {', '.join(chroots)}")
+
+
 # --- parser ----------------------------------------------------------------------------
 
 
@@ -519,6 +531,11 @@ def build_parser() -> argparse.ArgumentParser:
         "delete expired projects and builds past their package's max_builds, and prune old "
         "results (serve does this every hour)",
     )
+    add(
+        "regenerate-repos",
+        cmd_regenerate_repos,
+        "rebuild the repository metadata of every chroot of a project now",
+    ).add_argument("project", help="OWNER/PROJECT")
     return parser
 
 

@@ -122,6 +122,7 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         ["chroot", "eol", "--help"],
         ["db", "upgrade", "--help"],
         ["cleanup", "--help"],
+        ["regenerate-repos", "--help"],
     ):
         with pytest.raises(SystemExit) as exit_info:
             main(args)
@@ -256,3 +257,24 @@ def test_a_new_password_ends_the_users_web_sessions(  # type: ignore[no-untyped-
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     code, _, err = run("user", "password", "alice", "--password-stdin")
     assert code == 1 and "at least 8 characters" in err
+
+
+def test_regenerate_repos_rebuilds_every_chroots_metadata(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path
+) -> None:
+    run("user", "add", "alice")
+    settings = load_settings({"data_dir": str(tmp_path)})
+    with write_session(make_session_factory(prepare(settings))) as db:
+        alice = users.get_user(db, "alice")
+        new = projects.NewProject(name="demo", chroots=[RAWHIDE], devel_mode=True)
+        projects.create_project(db, alice, "alice", new)
+    chroot = settings.results_dir / "alice" / "demo" / RAWHIDE
+    chroot.mkdir(parents=True)  # the server that would have made it is not running
+
+    code, out, _ = run("regenerate-repos", "alice/demo")
+
+    assert (code, out) == (0, f"regenerated the repository metadata of alice/demo: {RAWHIDE}\n")
+    assert (chroot / "repodata" / "repomd.xml").is_file()
+    assert (chroot / "devel" / "repodata" / "repomd.xml").is_file()
+    code, _, err = run("regenerate-repos", "alice/nope")
+    assert code == 1 and "nope" in err and err.count("\n") == 1

@@ -334,7 +334,11 @@ def finish(
     succeeded = body.state == "succeeded" and not task.cancel_requested
     if succeeded and not task.is_source:
         try:
-            publisher.publish_build(str(results.repo_dir(build, task.chroot_name)), directory)
+            publisher.publish_build(
+                str(results.repo_dir(build, task.chroot_name)),
+                directory,
+                devel=build.project.devel_mode,
+            )
         except CreaterepoFailed as exc:
             outcome = scheduling.TaskOutcome(state="failed", message=f"publishing failed: {exc}")
     else:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Query
 from coprd.api_v3.deps import CurrentUser, OptionalUser
 from coprd.api_v3.params import Pagination
 from coprd.api_v3.schemas import (
+    CanBuildInOut,
     ItemList,
     Meta,
     Permissions,
@@ -20,7 +21,7 @@ from coprd.api_v3.schemas import (
     ProjectOut,
     UpdatedOut,
 )
-from coprd.core import forks, permissions, projects
+from coprd.core import forks, permissions, projects, repositories
 from coprd.http import DB, AppSettings, parse_bool
 
 router = APIRouter(prefix="/project", tags=["projects"])
@@ -122,6 +123,42 @@ def delete_project(
     shown = ProjectOut.of(project, settings.results_url)
     projects.delete_project(db, user, project)
     return shown
+
+
+@router.put(
+    "/regenerate-repos/{ownername}/{projectname}",
+    response_model=ProjectOut,
+    summary="Regenerate the repository metadata of every chroot",
+    description="Rebuilds each enabled chroot's repodata from the packages on disk "
+    "before answering; in devel mode the main repositories take in every build "
+    "published since, and the devel repositories are rebuilt too. Who may edit the "
+    "project may ask.",
+)
+@router.post(
+    "/regenerate-repos/{ownername}/{projectname}",
+    response_model=ProjectOut,
+    include_in_schema=False,
+)
+def regenerate_repos(
+    db: DB, settings: AppSettings, user: CurrentUser, ownername: str, projectname: str
+) -> ProjectOut:
+    project = projects.get_project(db, ownername, projectname)
+    repositories.regenerate_repos(db, user, project)
+    return ProjectOut.of(project, settings.results_url)
+
+
+@router.get(
+    "/permissions/can_build_in/{who}/{ownername}/{projectname}",
+    response_model=CanBuildInOut,
+    summary="May a user build in the project?",
+    description="Anyone may ask, also anonymously; 404 for an unknown user or project.",
+)
+def can_build_in(db: DB, who: str, ownername: str, projectname: str) -> CanBuildInOut:
+    project = projects.get_project(db, ownername, projectname)
+    allowed = permissions.can_build_in(db, who, project)
+    return CanBuildInOut(
+        who=who, ownername=project.owner_name, projectname=project.name, can_build_in=allowed
+    )
 
 
 @router.get(

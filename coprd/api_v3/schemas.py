@@ -169,6 +169,15 @@ class UpdatedOut(BaseModel):
     updated: list[str] | bool
 
 
+class CanBuildInOut(BaseModel):
+    """``project/permissions/can_build_in``: may ``who`` build in the project?"""
+
+    who: str
+    ownername: str
+    projectname: str
+    can_build_in: bool
+
+
 class ProjectChrootEditIn(ChrootFields):
     """``project-chroot/edit``: sent as the ``json`` part of a multipart body."""
 

@@ -47,7 +47,6 @@ _PROJECT_COLUMNS = (
     "instructions",
     "homepage",
     "additional_repos",
-    "disable_createrepo",
     "unlisted_on_hp",
     "enable_net",
     "bootstrap",
@@ -174,7 +173,7 @@ def _copy_project(
     session.add(fork)
     session.flush()
     for pc in fork.chroots:
-        want_repo(session, (ownername, name), pc.mock_chroot.name)
+        want_repo(session, (ownername, name), pc.mock_chroot.name, devel=fork.devel_mode)
     return fork
 
 

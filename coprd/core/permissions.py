@@ -65,6 +65,16 @@ def may(session: Session, user: User | None, action: Action, project: Project) -
     return action == Action.build and perm.builder == PermissionValue.approved
 
 
+def can_build_in(session: Session, username: str, project: Project) -> bool:
+    """Whether the user ``username`` may build in ``project`` (anyone may ask, as on
+    Copr); NotFound for an unknown user."""
+    check_user_name(username)
+    user = session.scalar(select(User).where(User.name == username))
+    if user is None:
+        raise NotFound(f"No such user `{username}'")
+    return may(session, user, Action.build, project)
+
+
 def require(session: Session, user: User | None, action: Action, project: Project) -> User:
     """The acting user if it may do ``action``; NotAuthenticated/Forbidden otherwise."""
     if user is None:

@@ -236,6 +236,7 @@ def chroot_settings(project: Project, pc: ProjectChroot) -> dict[str, Any]:
         "timeout": pc.timeout,
         "repo_priority": project.repo_priority,
         "module_hotfixes": project.module_hotfixes,
+        "devel_mode": project.devel_mode,
     }
 
 
@@ -261,11 +262,25 @@ def expand_config(
             module_hotfixes=settings.get("module_hotfixes") or None,
         )
     ]
+    if settings.get("devel_mode"):
+        # As on Copr: builds also see what is published into the devel repo, so a chain
+        # of builds works before regenerate-repos; the main repo still comes first.
+        repos.append(
+            RepoSpec(
+                id="copr_base_devel",
+                name="Copr buildroot",
+                baseurl=f"{results_url}/{owner}/{project}/{chroot}/devel/",
+                priority=settings.get("repo_priority"),
+                module_hotfixes=settings.get("module_hotfixes") or None,
+            )
+        )
     extra = list(settings.get("repos", []))
     for url in extra:
         baseurl = expand_repo_url(url, chroot, results_url)
         ident = _REPO_ID.sub("_", url.split("://", 1)[-1]).strip("_")[:100] or "repo"
         repos.append(RepoSpec(id=ident, name=f"Additional repo {ident}", baseurl=baseurl))
+    if settings.get("devel_mode"):
+        extra.append(f"copr://{owner}/{project}/devel")
     bootstrap = str(settings.get("bootstrap") or "default")
     return BuildConfig(
         chroot=chroot,

@@ -122,7 +122,9 @@ class ProjectFields(BaseModel):
     module_hotfixes: bool | None = None
     fedora_review: bool | None = Field(default=None, description=_unsupported("fedora_review"))
     appstream: bool | None = Field(default=None, description=_unsupported("appstream"))
-    disable_createrepo: bool | None = None
+    disable_createrepo: bool | None = Field(
+        default=None, description="The old APIs' name of devel_mode: one setting."
+    )
     runtime_dependencies: RepoList = None
     packit_forge_projects_allowed: Annotated[WordList, AfterValidator(strip_schemes)] = None
     repo_priority: int | None = Field(default=None, ge=1, le=99)
@@ -137,6 +139,10 @@ class ProjectFields(BaseModel):
             self.bootstrap = "on" if self.use_bootstrap_container else "off"
         if self.bootstrap_image and self.bootstrap is None:
             self.bootstrap = "image"
+        if self.disable_createrepo is not None:
+            if self.devel_mode is not None and self.devel_mode != self.disable_createrepo:
+                raise ValueError("devel_mode and disable_createrepo are one setting; they disagree")
+            self.devel_mode = self.disable_createrepo
         return self
 
 
@@ -169,7 +175,6 @@ _SETTING_COLUMNS = (
     "module_hotfixes",
     "fedora_review",
     "appstream",
-    "disable_createrepo",
     "runtime_dependencies",
     "packit_forge_projects_allowed",
     "repo_priority",
@@ -341,7 +346,7 @@ def create_project(
     session.add(project)
     session.flush()
     for mc in mock_chroots:
-        want_repo(session, (project.owner_name, project.name), mc.name)
+        want_repo(session, (project.owner_name, project.name), mc.name, devel=project.devel_mode)
     return project
 
 
@@ -356,12 +361,23 @@ def edit_project(
     require(session, actor, Action.edit, project)
     assert actor is not None  # require() refused anonymous edits
     require_prune_setting(actor, fields, now_on=project.auto_prune)
+    was_devel = project.devel_mode
     _apply(project, fields)
     check_persistent_settings(project)
     if chroots is not None:
         if not chroots:
             raise InvalidInput("a project needs at least one chroot", "chroots")
         set_project_chroots(session, project, resolve_active_chroots(session, chroots))
+    if project.devel_mode != was_devel:
+        # As Copr does when auto_createrepo changes: on, each chroot gets its devel repo;
+        # off, the main metadata catches up with every build published meanwhile.
+        for pc in project.chroots:
+            want_repo(
+                session,
+                (project.owner_name, project.name),
+                pc.mock_chroot.name,
+                devel=project.devel_mode,
+            )
     session.flush()
     return project
 
@@ -373,7 +389,9 @@ def set_project_chroots(session: Session, project: Project, wanted: Sequence[Moc
     for mc in wanted:
         if mc.id not in have:
             project.chroots.append(ProjectChroot(mock_chroot=mc))
-            want_repo(session, (project.owner_name, project.name), mc.name)
+            want_repo(
+                session, (project.owner_name, project.name), mc.name, devel=project.devel_mode
+            )
 
 
 def require_prune_setting(actor: User, fields: ProjectFields, *, now_on: bool = True) -> None:

@@ -49,15 +49,40 @@ def check_result_file(name: str) -> str:
 REPOS_WANTED = "coprd_repos_wanted"
 
 
-def want_repo(session: Session, build_or_project: tuple[str, str], chroot: str) -> None:
+def want_repo(
+    session: Session,
+    build_or_project: tuple[str, str],
+    chroot: str,
+    *,
+    devel: bool | None = None,
+) -> None:
     """Ask for a (possibly empty) repository for a chroot once this transaction commits.
+
+    ``devel`` also puts it into devel mode (True) or out of it (False), see
+    ``publish/createrepo.py``; None leaves the mode as it is.
 
     The core only records the wish; the publisher, which owns the results store, makes
     the repository after the commit, so a rolled-back enable leaves nothing behind.
     """
     owner, dirname = build_or_project
-    wanted: set[str] = session.info.setdefault(REPOS_WANTED, set())
-    wanted.add(str(PurePosixPath(owner, dirname, chroot)))
+    wanted: dict[str, bool | None] = session.info.setdefault(REPOS_WANTED, {})
+    rel = str(PurePosixPath(owner, dirname, chroot))
+    if devel is not None or rel not in wanted:
+        wanted[rel] = devel
+
+
+REPOS_REGENERATED = "coprd_repos_regenerated"
+
+
+def want_regenerated(
+    session: Session, build_or_project: tuple[str, str], chroot: str, *, devel: bool
+) -> None:
+    """Ask for a chroot repository's metadata to be rebuilt from what is on disk once
+    this transaction commits: the main metadata and, with ``devel`` (the project is in
+    devel mode), the devel one; without it a devel repository left behind goes."""
+    owner, dirname = build_or_project
+    wanted: dict[str, bool] = session.info.setdefault(REPOS_REGENERATED, {})
+    wanted[str(PurePosixPath(owner, dirname, chroot))] = devel
 
 
 COMPS_CHANGED = "coprd_comps_changed"

@@ -175,7 +175,6 @@ class Project(Base):
     homepage: Mapped[str | None] = mapped_column(String(2048))
     contact: Mapped[str | None] = mapped_column(String(2048))
     additional_repos: Mapped[list[str]] = mapped_column(default=list)
-    disable_createrepo: Mapped[bool] = mapped_column(Boolean, default=False)
     unlisted_on_hp: Mapped[bool] = mapped_column(Boolean, default=False)
     enable_net: Mapped[bool] = mapped_column(Boolean, default=False)
     persistent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -183,6 +182,8 @@ class Project(Base):
     bootstrap: Mapped[str] = mapped_column(String(20), default="default")
     bootstrap_image: Mapped[str | None] = mapped_column(String(512))
     isolation: Mapped[str] = mapped_column(String(20), default="default")
+    # Copr's one fact behind devel_mode (APIv3) and disable_createrepo (v2, legacy, web):
+    # builds are published into each chroot's devel/ repo only (publish/createrepo.py).
     devel_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     module_hotfixes: Mapped[bool] = mapped_column(Boolean, default=False)
     appstream: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -217,6 +218,11 @@ class Project(Base):
     @property
     def full_name(self) -> str:
         return f"{self.owner_name}/{self.name}"
+
+    @property
+    def disable_createrepo(self) -> bool:
+        """The old APIs' name of ``devel_mode``."""
+        return self.devel_mode
 
     @property
     def delete_after_days(self) -> int | None:

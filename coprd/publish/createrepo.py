@@ -35,6 +35,16 @@ records the highest ticket taken before it scanned the directory. A waiter whose
 covered returns without running createrepo_c (``RepoUpdate.ran`` is False): its build was
 on disk before that run looked. Twenty builds finishing together cost a run or two, not
 twenty.
+
+**Devel mode** (Copr's ``auto_createrepo`` off, a project's ``devel_mode``). A chroot repo
+with a ``devel/`` sub-directory is in devel mode: ``update_repo`` indexes every package on
+disk into ``devel/repodata`` (its locations start with ``../``, so they name the files in
+the chroot directory, as Copr's ``--baseurl`` does) and leaves the main ``repodata``
+alone, except that removed builds leave it too (its own package list, recycled, minus
+them), so no metadata ever names a deleted file. The main metadata catches up with the
+disk only at ``regenerate_repo``, or when devel mode is switched off (``ensure_repo(…,
+devel=False)``). Both live under the chroot's one lock, so a removal can never race a
+devel run that would index it again.
 """
 
 from __future__ import annotations
@@ -62,6 +72,7 @@ __all__ = [
     "CreaterepoFailed",
     "RepoUpdate",
     "ensure_repo",
+    "regenerate_repo",
     "repodata_problems",
     "update_repo",
 ]
@@ -72,6 +83,7 @@ REPODATA = "repodata"
 LOCK_FILE = ".createrepo.lock"
 STATE_FILE = ".createrepo.state"
 STAGING_PREFIX = ".repodata-"
+DEVEL = "devel"
 
 _OPTIONS: tuple[str, ...] = (
     "--no-database",
@@ -114,12 +126,18 @@ class RepoUpdate:
     """What createrepo_c complained about (e.g. an unreadable RPM, left out)."""
 
 
-def ensure_repo(repo_dir: Path, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+def ensure_repo(
+    repo_dir: Path, *, devel: bool | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> None:
     """Make ``repo_dir`` a valid repository if it is not one: creates the directory and
     empty ``repodata/`` (or, if builds are already there, their metadata).
 
     Call when a project chroot is enabled, so dnf finds a repository from then on. Does
     nothing to a repository whose metadata is complete. Takes the repo's lock.
+
+    ``devel`` puts the chroot into devel mode (True: a ``devel/`` repo of everything on
+    disk, the main metadata unchanged) or out of it (False: the main metadata is
+    regenerated from disk, then ``devel/`` goes); None keeps the mode it is in.
     """
     repo_dir = repo_dir.absolute()
     repo_dir.mkdir(parents=True, exist_ok=True)
@@ -127,6 +145,54 @@ def ensure_repo(repo_dir: Path, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None
         _recover(repo_dir)
         if repodata_problems(repo_dir / REPODATA, verify_checksums=False):
             _regenerate(repo_dir, update=False, excludes=(), timeout_s=timeout_s)
+        devel_dir = repo_dir / DEVEL
+        if devel or (devel is None and devel_dir.is_dir()):
+            devel_dir.mkdir(exist_ok=True)
+            _recover(devel_dir)
+            if repodata_problems(devel_dir / REPODATA, verify_checksums=False):
+                _regenerate(repo_dir, update=True, excludes=(), timeout_s=timeout_s, devel=True)
+        elif devel is False and devel_dir.is_dir():
+            _regenerate(repo_dir, update=True, excludes=(), timeout_s=timeout_s)
+            remove_tree(devel_dir)
+
+
+def regenerate_repo(
+    repo_dir: Path, *, devel: bool | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> RepoUpdate:
+    """Index everything on disk into the main metadata now, and into ``devel/`` if the
+    chroot is in devel mode (what ``copr-cli regenerate-repos`` asks for). Creates the
+    repository if it is missing; never folded into another caller's run.
+
+    ``devel`` says which mode the chroot is in (a devel repository is made, or one left
+    behind goes), so a regeneration also mends a mode the disk lost; None keeps it.
+    """
+    started = time.monotonic()
+    repo_dir = repo_dir.absolute()
+    repo_dir.mkdir(parents=True, exist_ok=True)
+    ticket = _take_ticket(repo_dir)
+    with _repo_lock(repo_dir) as lock_wait_s:
+        _recover(repo_dir)
+        t0 = time.monotonic()
+        warnings = _regenerate(repo_dir, update=True, excludes=(), timeout_s=timeout_s)
+        devel_dir = repo_dir / DEVEL
+        if devel or (devel is None and devel_dir.is_dir()):
+            devel_dir.mkdir(exist_ok=True)
+            _recover(devel_dir)
+            warnings += _regenerate(
+                repo_dir, update=True, excludes=(), timeout_s=timeout_s, devel=True
+            )
+        elif devel is False and devel_dir.is_dir():
+            remove_tree(devel_dir)
+        createrepo_s = time.monotonic() - t0
+        _record_done(repo_dir, ticket)
+        return RepoUpdate(
+            packages=_count_packages(repo_dir / REPODATA),
+            ran=True,
+            lock_wait_s=lock_wait_s,
+            createrepo_s=createrepo_s,
+            total_s=time.monotonic() - started,
+            warnings=warnings,
+        )
 
 
 def update_repo(
@@ -152,11 +218,14 @@ def update_repo(
         raise FileNotFoundError(f"no repository directory {repo_dir}")
     ticket = _take_ticket(repo_dir)
     with _repo_lock(repo_dir) as lock_wait_s:
+        devel_dir = repo_dir / DEVEL
+        devel = devel_dir.is_dir()
+        published = (devel_dir if devel else repo_dir) / REPODATA
         state = _read_state(repo_dir)
-        live_ok = not repodata_problems(repo_dir / REPODATA, verify_checksums=False)
+        live_ok = not repodata_problems(published, verify_checksums=False)
         if not removed and state.done >= ticket and live_ok:
             return RepoUpdate(
-                packages=_count_packages(repo_dir / REPODATA),
+                packages=_count_packages(published),
                 ran=False,
                 lock_wait_s=lock_wait_s,
                 createrepo_s=0.0,
@@ -165,13 +234,23 @@ def update_repo(
         covering = state.requested
         _recover(repo_dir)
         t0 = time.monotonic()
-        warnings = _regenerate(repo_dir, update=True, excludes=removed, timeout_s=timeout_s)
+        if devel:
+            _recover(devel_dir)
+            warnings = _regenerate(
+                repo_dir, update=True, excludes=removed, timeout_s=timeout_s, devel=True
+            )
+            if removed:  # the main metadata keeps its packages, less the removed ones
+                _regenerate(
+                    repo_dir, update=True, excludes=removed, timeout_s=timeout_s, recycle=True
+                )
+        else:
+            warnings = _regenerate(repo_dir, update=True, excludes=removed, timeout_s=timeout_s)
         createrepo_s = time.monotonic() - t0
         _record_done(repo_dir, covering)
         for name in removed:
             remove_tree(repo_dir / name)
         return RepoUpdate(
-            packages=_count_packages(repo_dir / REPODATA),
+            packages=_count_packages(published),
             ran=True,
             lock_wait_s=lock_wait_s,
             createrepo_s=createrepo_s,
@@ -220,15 +299,33 @@ def repodata_problems(repodata: Path, *, verify_checksums: bool = True) -> list[
 
 
 def _regenerate(
-    repo_dir: Path, *, update: bool, excludes: Sequence[str], timeout_s: float
+    repo_dir: Path,
+    *,
+    update: bool,
+    excludes: Sequence[str],
+    timeout_s: float,
+    devel: bool = False,
+    recycle: bool = False,
 ) -> tuple[str, ...]:
-    """Run createrepo_c into a staging directory and swap the result in. Lock held."""
-    live = repo_dir / REPODATA
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=repo_dir))
+    """Run createrepo_c into a staging directory and swap the result in. Lock held.
+
+    The packages are always those below ``repo_dir``; ``devel`` writes the metadata into
+    ``repo_dir/devel`` instead, ``recycle`` indexes only the packages the live metadata
+    already names (less ``excludes``) instead of everything on disk.
+    """
+    out_dir = repo_dir / DEVEL if devel else repo_dir
+    live = out_dir / REPODATA
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
     try:
         cmd = [CREATEREPO_C, *_OPTIONS, f"--workers={_WORKERS}", f"--outputdir={staging}"]
         if update and not repodata_problems(live, verify_checksums=False):
-            cmd += ["--update", f"--update-md-path={repo_dir}"]
+            cmd += ["--update", f"--update-md-path={out_dir}"]
+            if recycle:
+                cmd.append("--recycle-pkglist")
+        elif recycle:  # nothing to recycle: the main metadata stays as it is
+            return ()
+        if devel:
+            cmd.append("--location-prefix=../")
         cmd += [f"--excludes={name}/*" for name in excludes]
         if (repo_dir / COMPS_FILE).is_file():
             cmd.append(f"--groupfile={repo_dir / COMPS_FILE}")
@@ -248,7 +345,7 @@ def _regenerate(
             raise CreaterepoFailed(f"createrepo_c wrote incomplete metadata: {problems}")
         _keep_previous_generation(live, new)
         _fsync_tree(new)
-        _swap(repo_dir, new, staging)
+        _swap(out_dir, new, staging)
         return tuple(line for line in done.stderr.splitlines() if line.strip())
     finally:
         shutil.rmtree(staging, ignore_errors=True)

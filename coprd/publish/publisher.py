@@ -32,6 +32,7 @@ from coprd.core.builds import chroot_tasks
 from coprd.core.results import (
     COMPS_CHANGED,
     FORKS_WANTED,
+    REPOS_REGENERATED,
     REPOS_WANTED,
     RESULTS_UNWANTED,
     project_dir,
@@ -49,10 +50,12 @@ from coprd.publish.builddir import (
 )
 from coprd.publish.createrepo import (
     COMPS_FILE,
+    DEVEL,
     REPODATA,
     STAGING_PREFIX,
     CreaterepoFailed,
     ensure_repo,
+    regenerate_repo,
     update_repo,
 )
 from coprd.publish.signing import PUBKEY, KeyMaker, Keyring, SigningFailed
@@ -91,7 +94,9 @@ class Publisher:
 
     def attach(self, factory: sessionmaker[Session]) -> None:
         """After each commit, make the repositories the transaction asked for
-        (``want_repo``) and remove the results of what it deleted (``unwant_*``).
+        (``want_repo``, in the devel mode it asked for), rebuild the metadata it asked
+        for (``want_regenerated``, before the answer goes out: ``regenerate-repos`` is
+        done when it returns), and remove the results of what it deleted (``unwant_*``).
 
         A project that wants a repository (every new project does) also wants a signing
         key: it is queued for the background key maker."""
@@ -99,9 +104,10 @@ class Publisher:
 
         @event.listens_for(factory, "after_commit")
         def _made(session: Session) -> None:
-            for rel in sorted(session.info.pop(REPOS_WANTED, ())):
+            wanted: dict[str, bool | None] = session.info.pop(REPOS_WANTED, {})
+            for rel, devel in sorted(wanted.items()):
                 try:
-                    ensure_repo(self.path(rel))
+                    ensure_repo(self.path(rel), devel=devel)
                 except (CreaterepoFailed, OSError, ValueError):
                     log.exception("could not create the repository %s", rel)
                 if self.keymaker is not None:
@@ -112,6 +118,12 @@ class Publisher:
                     self.set_comps(rel, comps)
                 except (CreaterepoFailed, OSError, ValueError):
                     log.exception("could not publish the comps.xml of %s", rel)
+            regenerated: dict[str, bool] = session.info.pop(REPOS_REGENERATED, {})
+            for rel, devel in sorted(regenerated.items()):
+                try:
+                    regenerate_repo(self.path(rel), devel=devel)
+                except (CreaterepoFailed, OSError, ValueError):
+                    log.exception("could not regenerate the repository %s", rel)
             gone = session.info.pop(RESULTS_UNWANTED, ())
             if gone:
                 self.remove(gone)
@@ -126,6 +138,7 @@ class Publisher:
         @event.listens_for(factory, "after_rollback")
         def _dropped(session: Session) -> None:
             session.info.pop(REPOS_WANTED, None)
+            session.info.pop(REPOS_REGENERATED, None)
             session.info.pop(RESULTS_UNWANTED, None)
             session.info.pop(FORKS_WANTED, None)
             session.info.pop(COMPS_CHANGED, None)
@@ -181,8 +194,12 @@ class Publisher:
         directory.mkdir(parents=True, exist_ok=True)
         return directory / pending_name(name)
 
-    def publish_build(self, repo_rel: str, build_rel: str) -> None:
+    def publish_build(self, repo_rel: str, build_rel: str, *, devel: bool = False) -> None:
         """Index a succeeded chroot build into its repository; raises CreaterepoFailed.
+
+        ``devel``: the project is in devel mode, the build goes into the chroot's
+        ``devel/`` repository only (``publish/createrepo.py``); a repository still in the
+        other mode (the switch's own update has not run yet) is switched first.
 
         Safe to repeat: an agent that lost the server mid-publish sends its finish again.
         The packages are signed before they are revealed (``SigningFailed``, a kind of
@@ -192,7 +209,10 @@ class Publisher:
         self.sign(build_rel, sorted(directory.glob(f"{PENDING_PREFIX}*.rpm")))
         reveal_packages(directory)
         finish_build_dir(directory)
-        update_repo(self.path(repo_rel))
+        repo = self.path(repo_rel)
+        if (repo / DEVEL).is_dir() != devel:
+            ensure_repo(repo, devel=devel)
+        update_repo(repo)
 
     def close(self, build_rel: str, *, succeeded: bool) -> None:
         """End a task that is not published into a repository: a source task, or a chroot
@@ -448,8 +468,12 @@ class Publisher:
         """
         repaired = 0
         root = self.path("")
-        for staging in sorted(root.glob(f"*/*/*/{STAGING_PREFIX}*")):
-            repo = staging.parent
+        stagings = [
+            *root.glob(f"*/*/*/{STAGING_PREFIX}*"),
+            *root.glob(f"*/*/*/{DEVEL}/{STAGING_PREFIX}*"),
+        ]
+        for staging in sorted(stagings):
+            repo = staging.parent.parent if staging.parent.name == DEVEL else staging.parent
             if not staging.exists():  # an earlier update of the same repo removed it
                 continue
             try:
@@ -472,4 +496,6 @@ class Publisher:
         for task in accepted:
             directory = str(task_dir(build, task))
             self.store.put_file(f"{directory}/{name}", rpm)
-            self.publish_build(str(repo_dir(build, task.chroot_name)), directory)
+            self.publish_build(
+                str(repo_dir(build, task.chroot_name)), directory, devel=build.project.devel_mode
+            )

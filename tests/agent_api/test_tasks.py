@@ -273,7 +273,7 @@ def test_publishing_does_not_hold_the_write_lock(
     rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
     wrote_meanwhile = []
 
-    def publish(_self: Publisher, _repo: str, _build: str) -> None:
+    def publish(_self: Publisher, _repo: str, _build: str, *, devel: bool = False) -> None:
         # Another writer (a user submitting a build) gets through while this one publishes.
         with write_session(session_factory) as other:
             wrote_meanwhile.append(users.create_user(other, "carol").id)

@@ -95,3 +95,42 @@ def test_upgrading_keeps_the_data(tmp_path: Path) -> None:
         engine.dispose()
         if POSTGRES:
             drop_postgres_database(url)
+
+
+def test_devel_mode_keeps_either_flag_that_was_on(tmp_path: Path) -> None:
+    """0010: devel_mode and disable_createrepo became one column; on if either was."""
+    url = create_postgres_database() if POSTGRES else f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = make_engine(url)
+    try:
+        upgrade(engine, "0006")
+        with engine.begin() as conn:
+            _insert(conn, "users", id=1, name="alice")
+            for project_id, (devel, disable) in enumerate(
+                [(False, False), (True, False), (False, True), (True, True)], 1
+            ):
+                _insert(
+                    conn,
+                    "projects",
+                    id=project_id,
+                    name=f"p{project_id}",
+                    owner_name="alice",
+                    user_id=1,
+                    storage="backend",
+                    devel_mode=devel,
+                    disable_createrepo=disable,
+                )
+        upgrade(engine, "0010")
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, devel_mode FROM projects ORDER BY id")).all()
+            assert [(i, bool(on)) for i, on in rows] == [
+                (1, False),
+                (2, True),
+                (3, True),
+                (4, True),
+            ]
+            columns = {c["name"] for c in inspect(conn).get_columns("projects")}
+            assert "disable_createrepo" not in columns
+    finally:
+        engine.dispose()
+        if POSTGRES:
+            drop_postgres_database(url)

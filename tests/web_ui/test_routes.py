@@ -59,6 +59,7 @@ EXPECTED = {
     ),
     *(("GET", f"{prefix}/integrations/") for prefix in _PROJECT),
     *(("POST", f"{prefix}/integrations/regenerate") for prefix in _PROJECT),
+    *(("POST", f"{prefix}/createrepo/") for prefix in _PROJECT),
     *(("POST", f"{prefix}/permissions/request") for prefix in _PROJECT),
 }
 

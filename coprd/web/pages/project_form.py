@@ -39,10 +39,10 @@ FLAGS = {
     "unlisted_on_hp": "Leave the project off the home page",
     "auto_prune": "Remove old builds from the repositories automatically",
     "follow_fedora_branching": "Enable new Fedora branches when they are made",
-    "devel_mode": "Do not create repository metadata automatically (devel mode)",
+    "devel_mode": "Devel mode: builds go into each chroot's devel/ repository only; "
+    "the repositories users install from change when you regenerate them",
     "multilib": "Multilib repositories (i386 packages in x86_64 repositories)",
     "module_hotfixes": "module_hotfixes=1 in the repository files",
-    "disable_createrepo": "Do not run createrepo after builds",
 }
 # Shown to site admins only, as on Copr: only they may turn the pruner off.
 ADMIN_FLAGS = frozenset({"auto_prune"})

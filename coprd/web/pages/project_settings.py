@@ -1,6 +1,8 @@
 """A project's settings, for those who may edit it: every project field and the enabled
 chroots (``…/edit/``), each chroot's buildroot (``…/edit_chroot/<chroot>/``), the webhook
-URLs and their secret (``…/integrations/``), and deleting the project (``…/delete/``).
+URLs and their secret (``…/integrations/``), regenerating its repositories
+(``…/createrepo/``, a button on the overview, as on Copr), and deleting the project
+(``…/delete/``).
 
 Each form becomes one core call (``edit_project``, ``edit_project_chroot``,
 ``webhooks.generate_secret``, ``delete_project``), which decides who may; the pages ask
@@ -17,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from coprd.core import permissions, project_chroots, projects, webhooks
+from coprd.core import permissions, project_chroots, projects, repositories, webhooks
 from coprd.core.errors import CoprdError, InvalidInput
 from coprd.core.project_chroots import ChrootFields
 from coprd.core.projects import ProjectFields
@@ -237,6 +239,15 @@ def regenerate_secret(
     return RedirectResponse(urls.project_url(project, "integrations/"), status_code=303)
 
 
+def regenerate_repos(
+    request: Request, form: CheckedForm, db: DB, viewer: Viewer, owner: OwnerName, projectname: str
+) -> Response:
+    project = find_project(db, owner, projectname)
+    repositories.regenerate_repos(db, viewer, project)
+    flash(request, "The repository metadata of every chroot is regenerated.")
+    return RedirectResponse(urls.project_url(project, ""), status_code=303)
+
+
 # --- deleting ---------------------------------------------------------------------------
 
 
@@ -287,5 +298,6 @@ add_project_route(router, "/edit_chroot/{chroot}/", edit_chroot_page)
 add_project_route(router, "/edit_chroot/{chroot}/", edit_chroot, methods=["POST"])
 add_project_route(router, "/integrations/", integrations)
 add_project_route(router, "/integrations/regenerate", regenerate_secret, methods=["POST"])
+add_project_route(router, "/createrepo/", regenerate_repos, methods=["POST"])
 add_project_route(router, "/delete/", delete_page)
 add_project_route(router, "/delete/", delete, methods=["POST"])
