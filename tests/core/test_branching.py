@@ -26,7 +26,9 @@ def alice(db: Session) -> User:
     return users.create_user(db, "alice")
 
 
-def make_project(db: Session, alice: User, name: str, *chroots: str, follow: bool = True) -> Project:
+def make_project(
+    db: Session, alice: User, name: str, *chroots: str, follow: bool = True
+) -> Project:
     new = projects.NewProject(name=name, chroots=list(chroots), follow_fedora_branching=follow)
     return projects.create_project(db, alice, "alice", new)
 
@@ -130,7 +132,7 @@ def test_a_following_project_gets_the_new_chroots_and_its_newest_rawhide_builds(
 def test_a_second_run_adds_nothing_but_still_names_the_copies(db: Session, alice: User) -> None:
     follows = make_project(db, alice, "follows", X86)
     build = prebuilt(db, alice, follows, "tool", "1.0")
-    empty = make_project(db, alice, "empty", X86)
+    make_project(db, alice, "empty", X86)
     db.info.pop(REPOS_WANTED, None)
     first = branch_release(db, "fedora-rawhide", "fedora-46")
     assert f"alice/empty {NEW_X86}" in first.projects_enabled
@@ -149,9 +151,7 @@ def test_a_second_run_adds_nothing_but_still_names_the_copies(db: Session, alice
 def test_a_build_made_in_the_new_chroot_itself_is_left_alone(db: Session, alice: User) -> None:
     follows = make_project(db, alice, "follows", X86)
     chroots.add_mock_chroot(db, NEW_X86)
-    projects.set_project_chroots(
-        db, follows, chroots.resolve_active_chroots(db, [X86, NEW_X86])
-    )
+    projects.set_project_chroots(db, follows, chroots.resolve_active_chroots(db, [X86, NEW_X86]))
     both = prebuilt(db, alice, follows, "tool", "1.0")
     done = branch_release(db, "fedora-rawhide", "fedora-46")
     assert (done.projects_enabled, dict(done.builds_forked), done.copies) == ([], {}, [])
