@@ -148,6 +148,20 @@ def test_a_second_run_adds_nothing_but_still_names_the_copies(db: Session, alice
     assert len(projects.get_project(db, "alice", "empty").chroots) == 2
 
 
+def test_each_project_directory_keeps_its_own_newest_build(db: Session, alice: User) -> None:
+    """As on Copr, a CoprDir's (``follows:pr:4``) builds are branched into its own repo."""
+    follows = make_project(db, alice, "follows", X86)
+    main = prebuilt(db, alice, follows, "tool", "1.0")
+    nevra = {"name": "tool", "epoch": None, "version": "2.0", "release": "1", "arch": "x86_64"}
+    options = BuildOptions(project_dirname="follows:pr:4")
+    pull = builds.submit_prebuilt(db, alice, follows, nevra, "tool-2.0-1.x86_64.rpm", options)
+    done = branch_release(db, "fedora-rawhide", "fedora-46")
+    assert sorted((c.build_id, c.repo) for c in done.copies) == [
+        (main.id, f"alice/follows/{NEW_X86}"),
+        (pull.id, f"alice/follows:pr:4/{NEW_X86}"),
+    ]
+
+
 def test_a_build_made_in_the_new_chroot_itself_is_left_alone(db: Session, alice: User) -> None:
     follows = make_project(db, alice, "follows", X86)
     chroots.add_mock_chroot(db, NEW_X86)

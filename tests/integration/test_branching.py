@@ -5,12 +5,14 @@ follow is left alone. Seen through copr-cli 2.6 and python-copr 2.7."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from copr.v3 import CoprNoResultException
 
+from coprd.publish import update_repo
 from coprd.publish.signing import Keyring, signer_of
 from tests.integration.conftest import Server, start_server, stop_server
 from tests.integration.test_builds import make_srpm
@@ -97,6 +99,17 @@ def test_a_following_project_gets_the_new_release_with_its_rawhide_builds(
     again = server.coprd("chroot", "branch", "fedora-rawhide", "fedora-46")
     assert again.stdout == "nothing to do: already branched\n"
     assert primary(repo) == packages
+
+    # What a run stopped before its copies leaves (the records, no results) is finished
+    # by the next run.
+    copied = repo / f"{followed:08d}-greeting"
+    shutil.rmtree(copied)
+    update_repo(repo)
+    assert primary(repo) == []
+    finished = server.coprd("chroot", "branch", "fedora-rawhide", "fedora-46")
+    assert finished.stdout == "copied the results of 1 build(s)\n"
+    assert primary(repo) == packages
+    assert signer_of(repo / packages[0][2]) == key.key_id
 
 
 def test_copr_s_own_command_name_branches_too(server: Server) -> None:
