@@ -3,6 +3,8 @@
 
 For each architecture of the active ``fedora-rawhide-<arch>`` chroots, the new release's
 chroot (``fedora-46-<arch>``) is added, or activated if it exists, with rawhide's comment.
+(Copr's ``branch-fedora`` adds them deactivated and an admin activates them later with
+``alter-chroot``; here they are usable at once, and ``coprd chroot deactivate`` is there.)
 Then, in every project that has ``follow_fedora_branching`` on and the rawhide chroot
 enabled:
 
