@@ -368,6 +368,40 @@ def cmd_chroot_eol(args: argparse.Namespace) -> None:
     print(f"chroot {args.name} is end of life since {eol_on}")
 
 
+def cmd_chroot_branch(args: argparse.Namespace) -> None:
+    """Branch a release from rawhide in every project that follows Fedora branching."""
+    from coprd.core.branching import RAWHIDE, branch_release
+
+    source = RAWHIDE if args.command_name == "branch-fedora" else args.source
+    settings = _settings(args)
+    factory = make_session_factory(prepare(settings))
+    publisher = Publisher(settings.results_dir, keyring_for(settings))
+    publisher.attach(factory)  # empty repositories for the projects with nothing to copy
+    with write_session(factory) as session:
+        done = branch_release(session, source, args.target)
+    for name in done.chroots_added:
+        print(f"added chroot {name}")
+    for name in done.chroots_activated:
+        print(f"activated chroot {name}")
+    for name in done.projects_enabled:
+        print(f"enabled {name}")
+    for name, build_ids in sorted(done.builds_forked.items()):
+        listed = ", ".join(map(str, build_ids))
+        print(f"forked {len(build_ids)} build(s) into {name}: {listed}")
+    # The results, signed and indexed; also those a run that stopped half-way had left.
+    copied = publisher.copy_results(done.copies)
+    if copied:
+        print(f"copied the results of {copied} build(s)")
+    if not (
+        done.chroots_added
+        or done.chroots_activated
+        or done.projects_enabled
+        or done.builds_forked
+        or copied
+    ):
+        print("nothing to do: already branched")
+
+
 # --- cleanup ---------------------------------------------------------------------------
 
 
@@ -524,6 +558,18 @@ def build_parser() -> argparse.ArgumentParser:
     for name, active in (("activate", True), ("deactivate", False)):
         add(name, _chroot_setter(active), f"{name} a chroot", chroot).add_argument("name")
     add("eol", cmd_chroot_eol, "mark a chroot end of life", chroot).add_argument("name")
+    branch_help = (
+        "branch a release from rawhide: add its chroots and, in every project that follows "
+        "Fedora branching, enable them and copy the newest rawhide builds into them"
+    )
+    branch = add("branch", cmd_chroot_branch, branch_help, chroot)
+    branch.add_argument("source", help="the release to branch from, e.g. fedora-rawhide")
+    branch.add_argument("target", help="the new release, e.g. fedora-46")
+    branch.set_defaults(command_name="branch")
+    # Copr's own name for it: `copr-frontend branch-fedora 46`.
+    fedora = add("branch-fedora", cmd_chroot_branch, f"{branch_help} (fedora-rawhide)", chroot)
+    fedora.add_argument("target", help="the new Fedora version, e.g. 46")
+    fedora.set_defaults(command_name="branch-fedora")
 
     add(
         "cleanup",

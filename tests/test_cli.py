@@ -106,6 +106,32 @@ def test_chroot_lifecycle(run) -> None:  # type: ignore[no-untyped-def]
     assert "epel-9-x86_64\teol\tEOL since" in run("chroot", "list", "--all")[1]
 
 
+def test_chroot_branch_says_what_it_did_and_then_that_nothing_is_left(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path
+) -> None:
+    run("user", "add", "alice")
+    settings = load_settings({"data_dir": str(tmp_path)})
+    with write_session(make_session_factory(prepare(settings))) as db:
+        alice = users.get_user(db, "alice")
+        for name, follow in (("follows", True), ("stays", False)):
+            new = projects.NewProject(name=name, chroots=[RAWHIDE], follow_fedora_branching=follow)
+            projects.create_project(db, alice, "alice", new)
+    code, out, _ = run("chroot", "branch", "fedora-rawhide", "fedora-46")
+    assert (code, out) == (
+        0,
+        "added chroot fedora-46-aarch64\n"
+        "added chroot fedora-46-x86_64\n"
+        "enabled alice/follows fedora-46-x86_64\n",
+    )
+    # An empty repository (no builds to copy); none for the project that stays.
+    results = settings.results_dir / "alice"
+    assert (results / "follows" / "fedora-46-x86_64" / "repodata" / "repomd.xml").is_file()
+    assert not (results / "stays" / "fedora-46-x86_64").exists()
+    assert run("chroot", "branch-fedora", "46") == (0, "nothing to do: already branched\n", "")
+    code, _, err = run("chroot", "branch", "fedora-rawhide", "fedora-rawhide")
+    assert (code, err) == (1, "coprd: error: cannot branch fedora-rawhide from itself\n")
+
+
 def test_db_upgrade_reports_versions(run) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run("db", "upgrade")
     assert code == 0 and out.startswith("database schema: empty -> ")
@@ -120,6 +146,8 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         ["token", "--help"],
         ["group", "add-member", "--help"],
         ["chroot", "eol", "--help"],
+        ["chroot", "branch", "--help"],
+        ["chroot", "branch-fedora", "--help"],
         ["db", "upgrade", "--help"],
         ["cleanup", "--help"],
         ["regenerate-repos", "--help"],

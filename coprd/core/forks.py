@@ -64,7 +64,9 @@ _PROJECT_COLUMNS = (
     "follow_fedora_branching",
     "fedora_review",
 )
-_CHROOT_COLUMNS = (
+# A project chroot's settings: what a fork, and a release branched from rawhide
+# (core/branching.py), take over.
+CHROOT_COLUMNS = (
     "buildroot_pkgs",
     "repos",
     "modules",
@@ -165,7 +167,7 @@ def _copy_project(
     fork.chroots = [
         ProjectChroot(
             mock_chroot=pc.mock_chroot,
-            **{column: getattr(pc, column) for column in _CHROOT_COLUMNS},
+            **{column: getattr(pc, column) for column in CHROOT_COLUMNS},
         )
         for pc in chroots
         if pc.mock_chroot.is_active

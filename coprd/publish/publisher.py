@@ -398,28 +398,58 @@ class Publisher:
                                 repo,
                             )
                         )
+        return self.copy_results(copies)
+
+    def copy_results(self, copies: Iterable[tuple[int, str, str, str | None]]) -> int:
+        """Copy task directories into place: ``(build id, source, target, the target's
+        repository or None)``, results-relative; returns the directories copied.
+
+        Used by forks (``copy_forks``) and by a release branched from rawhide
+        (``core/branching.py``). Each target is copied whole (a hidden copy, signed with
+        its project's key, renamed), the packages of one project directory signed in one
+        go; then each repository that got something is indexed once. A target already in
+        place is left alone, so this is safe to repeat. Failures are logged.
+        """
+        staged: dict[str, list[tuple[int, Path, str, str | None]]] = defaultdict(list)
+        for build_id, source_rel, target_rel, repo in copies:
+            try:
+                staging = self._stage_copy(source_rel, target_rel)
+            except OSError as exc:
+                log.error("could not copy the results of build %d: %s", build_id, exc)
+                continue
+            if staging is not None:
+                owner, dirname, _project = _owner_and_dir(target_rel)
+                staged[f"{owner}/{dirname}"].append((build_id, staging, target_rel, repo))
         copied = 0
         repos: set[str] = set()
-        for fork_id, source_rel, target_rel, repo in copies:
+        for directory, items in staged.items():
             try:
-                if self._copy_task_dir(source_rel, target_rel):
-                    copied += 1
-                    if repo is not None:
-                        repos.add(repo)
+                rpms = sorted(rpm for _, st, _, _ in items for rpm in st.glob("*.rpm"))
+                self.sign(directory, rpms)
+                for _build_id, staging, target_rel, repo in items:
+                    if self._place(staging, self.path(target_rel)):
+                        copied += 1
+                        if repo is not None:
+                            repos.add(repo)
             except (CreaterepoFailed, OSError, ValueError) as exc:
-                log.error("could not copy the results of forked build %d: %s", fork_id, exc)
+                log.error("could not copy results into %s: %s", directory, exc)
+            finally:
+                for _, staging, _, _ in items:
+                    if staging.exists():
+                        shutil.rmtree(staging, ignore_errors=True)
         for repo in sorted(repos):
             try:
                 update_repo(self.path(repo))
             except (CreaterepoFailed, OSError) as exc:
-                log.error("could not update the repository %s of a fork: %s", repo, exc)
+                log.error("could not update the repository %s after a copy: %s", repo, exc)
         return copied
 
-    def _copy_task_dir(self, source_rel: str, target_rel: str) -> bool:
-        """Copy one task directory into place whole (a hidden copy, signed, renamed)."""
+    def _stage_copy(self, source_rel: str, target_rel: str) -> Path | None:
+        """A hidden copy of a task directory beside its target; None if the target is in
+        place already or the source is gone."""
         source, target = self.path(source_rel), self.path(target_rel)
         if target.exists() or not source.is_dir():
-            return False
+            return None
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".fork-{target.name}.", dir=target.parent))
         try:
@@ -429,18 +459,22 @@ class Publisher:
                 dirs_exist_ok=True,
                 ignore=lambda _dir, names: [name for name in names if name.startswith(".")],
             )
-            self.sign(target_rel, sorted(staging.glob("*.rpm")))
-            os.chmod(staging, 0o755)  # mkdtemp made it 0700; a web server reads results
-            try:
-                os.rename(staging, target)
-            except OSError:
-                if target.exists():  # another copier was first
-                    return False
-                raise
-            return True
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        os.chmod(staging, 0o755)  # mkdtemp made it 0700; a web server reads results
+        return staging
+
+    @staticmethod
+    def _place(staging: Path, target: Path) -> bool:
+        """Rename a signed staging copy into place; False if another copier was first."""
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if target.exists():
+                return False
+            raise
+        return True
 
     def finish_forks(self) -> int:
         """At start: copy what a fork's copier had not copied when the server stopped."""

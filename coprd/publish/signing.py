@@ -77,6 +77,7 @@ __all__ = [
     "SigningFailed",
     "keyring_for",
     "signer_of",
+    "signers_of",
 ]
 
 log = logging.getLogger("coprd.publish.signing")
@@ -193,33 +194,55 @@ def _inspect(gnupghome: Path) -> Key:
     raise SigningFailed(f"no key in {gnupghome}")
 
 
-def signer_of(rpm: Path) -> str | None:
-    """The key id that signed ``rpm`` (lowercase), None if unsigned, ``"unreadable"`` if
-    rpm cannot read the file. Raises ``SigningFailed`` if rpm cannot be run at all."""
+_SIGNATURE_FORMAT = "%{RSAHEADER:pgpsig}|%{DSAHEADER:pgpsig}|%{SIGPGP:pgpsig}|%{SIGGPG:pgpsig}\n"
+# Files whose signatures one rpm run reads (see signers_of).
+_SIGNERS_AT_ONCE = 200
+
+
+def _query_signatures(rpms: Sequence[Path]) -> subprocess.CompletedProcess[str]:
     try:
-        done = subprocess.run(
-            [
-                "rpm",
-                "-qp",
-                "--nosignature",
-                "--nodigest",
-                "--qf",
-                "%{RSAHEADER:pgpsig}|%{DSAHEADER:pgpsig}|%{SIGPGP:pgpsig}|%{SIGGPG:pgpsig}\n",
-                str(rpm),
-            ],
+        return subprocess.run(
+            ["rpm", "-qp", "--nosignature", "--nodigest", "--qf", _SIGNATURE_FORMAT]
+            + [str(rpm) for rpm in rpms],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             errors="replace",
-            timeout=60,
+            timeout=60 + len(rpms),
             env={**os.environ, "LC_ALL": "C"},
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SigningFailed(f"could not read the signature of {rpm.name}: {exc}") from exc
-    if done.returncode != 0:
-        return _UNREADABLE
-    match = _KEY_ID.search(done.stdout)
+        names = ", ".join(rpm.name for rpm in rpms[:3])
+        raise SigningFailed(f"could not read the signature of {names}: {exc}") from exc
+
+
+def _signer(line: str) -> str | None:
+    match = _KEY_ID.search(line)
     return match.group(1).lower() if match else None
+
+
+def signer_of(rpm: Path) -> str | None:
+    """The key id that signed ``rpm`` (lowercase), None if unsigned, ``"unreadable"`` if
+    rpm cannot read the file. Raises ``SigningFailed`` if rpm cannot be run at all."""
+    done = _query_signatures([rpm])
+    return _UNREADABLE if done.returncode != 0 else _signer(done.stdout)
+
+
+def signers_of(rpms: Sequence[Path]) -> list[str | None]:
+    """``signer_of`` of each of ``rpms``, with one rpm run per couple of hundred files
+    (a project's copied packages are checked at once, not one process each). rpm prints
+    one line per package it reads; where it could not read one, the lines no longer say
+    which file is which, and those files are asked one by one."""
+    signers: list[str | None] = []
+    for start in range(0, len(rpms), _SIGNERS_AT_ONCE):
+        chunk = rpms[start : start + _SIGNERS_AT_ONCE]
+        done = _query_signatures(chunk)
+        lines = done.stdout.splitlines()
+        if done.returncode == 0 and len(lines) == len(chunk):
+            signers.extend(_signer(line) for line in lines)
+        else:
+            signers.extend(signer_of(rpm) for rpm in chunk)
+    return signers
 
 
 class Keyring:
@@ -340,8 +363,11 @@ class Keyring:
         """Sign ``rpms`` in place with the project's key (made now if it has none);
         returns those that were signed now. Packages this key signed already and files
         rpm cannot read are left alone."""
-        readable = [(rpm, signer_of(rpm)) for rpm in rpms]
-        readable = [(rpm, signer) for rpm, signer in readable if signer != _UNREADABLE]
+        readable = [
+            (rpm, signer)
+            for rpm, signer in zip(rpms, signers_of(rpms), strict=True)
+            if signer != _UNREADABLE
+        ]
         if not readable:
             return []
         key = self.ensure_key(owner, project)

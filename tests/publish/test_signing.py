@@ -14,7 +14,7 @@ import pytest
 from coprd.config import ConfigError, load_settings
 from coprd.publish import ensure_repo, repodata_problems
 from coprd.publish.publisher import SIGNED_MARK, Publisher
-from coprd.publish.signing import KeyMaker, Keyring, keyring_for, signer_of
+from coprd.publish.signing import KeyMaker, Keyring, keyring_for, signer_of, signers_of
 from tests.publish.conftest import Rpms, place_build, primary
 
 CHROOT = "fedora-rawhide-x86_64"
@@ -132,6 +132,27 @@ def test_files_rpm_cannot_read_are_left_alone(tmp_path: Path) -> None:
     assert keyring.sign("alice", "demo", [junk]) == []
     assert junk.read_bytes() == b"not a package"
     assert keyring.key("alice", "demo") is None  # no key made for nothing to sign
+
+
+def test_many_signatures_are_read_at_once_and_junk_among_them_one_by_one(
+    keyring: Keyring, stranger: Keyring, rpms: Rpms, tmp_path: Path
+) -> None:
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    ours, theirs, unsigned = (copy(rpms.hello, tmp_path / name) for name in ("a", "b", "c"))
+    keyring.sign("alice", "demo", [ours])
+    stranger.sign("mallory", "evil", [theirs])
+    junk = tmp_path / "junk-1.0-1.noarch.rpm"
+    junk.write_bytes(b"not a package")
+    expected = [signer_of(rpm) for rpm in (ours, theirs, unsigned)]
+    assert expected[0] != expected[1] and None not in expected[:2] and expected[2] is None
+    assert signers_of([ours, theirs, unsigned]) == expected
+    assert signers_of([ours, junk, theirs, unsigned]) == [
+        expected[0],
+        "unreadable",
+        *expected[1:],
+    ]
+    assert signers_of([]) == []
 
 
 def test_a_key_near_its_expiry_is_extended_and_republished(
