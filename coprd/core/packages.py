@@ -271,12 +271,8 @@ def package_views(
 
 def list_package_builds(session: Session, package: Package, page: Page) -> Sequence[Build]:
     """A page of the package's builds (in every directory of its project), each with its
-    tasks and submitter; ``package.project`` must be loaded."""
-    stmt = (
-        select(Build)
-        .where(Build.package_id == package.id)
-        .options(selectinload(Build.tasks), selectinload(Build.submitter))
-    )
+    tasks; ``package.project`` must be loaded."""
+    stmt = select(Build).where(Build.package_id == package.id).options(selectinload(Build.tasks))
     found = fetch_page(session, stmt, page, BUILD_ORDERS, Build.id)
     for build in found:
         set_committed_value(build, "project", package.project)
