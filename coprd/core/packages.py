@@ -21,10 +21,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import Select, func, select, union
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, load_only
+from sqlalchemy.orm import Session, joinedload, load_only, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from coprd.core.builds import (
+    BUILD_ORDERS,
     MAX_TIMEOUT,
     TERMINAL,
     BuildOptions,
@@ -62,9 +63,12 @@ __all__ = [
     "delete_package",
     "edit_package",
     "get_package",
+    "latest_build",
     "link_build",
+    "list_package_builds",
     "list_packages",
     "package_build_options",
+    "package_name_of",
     "package_views",
     "queue_package_build",
     "reset_package",
@@ -263,6 +267,40 @@ def package_views(
         )
         for p in packages
     ]
+
+
+def list_package_builds(session: Session, package: Package, page: Page) -> Sequence[Build]:
+    """A page of the package's builds (in every directory of its project), each with its
+    tasks; ``package.project`` must be loaded."""
+    stmt = select(Build).where(Build.package_id == package.id).options(selectinload(Build.tasks))
+    found = fetch_page(session, stmt, page, BUILD_ORDERS, Build.id)
+    for build in found:
+        set_committed_value(build, "project", package.project)
+    return found
+
+
+def package_name_of(session: Session, build: Build) -> str | None:
+    """The name of the package ``build`` belongs to (None before its source step named
+    it); its own ``pkg_name`` is the SRPM's, which need not be the package's."""
+    if build.package_id is None:
+        return None
+    return session.scalar(select(Package.name).where(Package.id == build.package_id))
+
+
+def latest_build(session: Session, package: Package) -> Build | None:
+    """The package's newest build in its project's main directory, as Copr's status badge
+    shows it: builds in other directories (Packit's ``project:pr:12``) do not count. Only
+    its id and state are loaded; ``package.project`` must be."""
+    return session.scalar(
+        select(Build)
+        .options(load_only(Build.id, Build.state, raiseload=True))
+        .where(
+            Build.package_id == package.id,
+            Build.project_dirname == package.project.name,
+        )
+        .order_by(Build.id.desc())
+        .limit(1)
+    )
 
 
 # --- changing --------------------------------------------------------------------------

@@ -252,6 +252,36 @@ def test_list_with_latest_builds(db: Session, alice: User, project: Project) -> 
     assert c.name == "c"
 
 
+def test_a_packages_builds_and_its_latest_in_the_main_directory(
+    db: Session, alice: User, project: Project
+) -> None:
+    a, b, c = (add(db, alice, project, name) for name in ("a", "b", "c"))
+    first = _build(db, alice, a, BuildState.succeeded)
+    other = _build(db, alice, b, BuildState.failed)
+    pull_request = packages.build_package(db, alice, a, BuildOptions(project_dirname="demo:pr:1"))
+    newest = Page(order="id", order_type="DESC")
+    listed = packages.list_package_builds(db, a, newest)
+    assert listed == [pull_request, first]
+    assert {t.chroot_name for t in listed[1].tasks} == {"srpm-builds", X86, ARM, EPEL}
+    assert packages.list_package_builds(db, a, Page(limit=1, offset=1, order_type="DESC")) == [
+        first
+    ]
+    # The badge's build: the newest of the main directory (Packit's PR builds aside).
+    assert packages.latest_build(db, a) == first
+    assert packages.latest_build(db, b) == other
+    assert packages.latest_build(db, c) is None
+    # A build's package is named by the package, whatever its SRPM says.
+    assert packages.package_name_of(db, first) == "a"
+    renamed = packages.build_package(db, alice, c, BuildOptions())
+    renamed.pkg_name = "renamed-in-spec"  # as its source step may report it
+    assert (renamed.pkg_name, packages.package_name_of(db, renamed)) == ("renamed-in-spec", "c")
+    url = Source(type="link", data={"url": "https://example.org/x-1-1.src.rpm"})
+    assert (
+        packages.package_name_of(db, builds.submit_build(db, alice, project, url, BuildOptions()))
+        is None
+    )
+
+
 def test_a_build_makes_its_package_with_its_source(
     db: Session, alice: User, project: Project, agent: Builder
 ) -> None:

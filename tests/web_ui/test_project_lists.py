@@ -125,7 +125,7 @@ def test_packages_tab_shows_each_package_with_its_latest_build(
 
     page = web.get("/coprs/alice/demo/packages/")
     assert page.status_code == 200
-    assert 'href="/coprs/alice/demo/builds/?package=hello"' in page.text
+    assert 'href="/coprs/alice/demo/package/hello/"' in page.text
     assert f'href="/coprs/alice/demo/build/{build_id}/"' in page.text
     assert "state-succeeded" in page.text and "pypi" in page.text
     assert "unbuilt" in page.text and "not built yet" in page.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.routing import APIRoute
 
 from coprd.web import pages
+from coprd.web.pages.paths import has_session
 
 _PROJECT = ("/coprs/g/{group}/{projectname}", "/coprs/{owner}/{projectname}")
 _BUILD = "/build/{build_id:int}"
@@ -61,6 +62,14 @@ EXPECTED = {
     *(("POST", f"{prefix}/integrations/regenerate") for prefix in _PROJECT),
     *(("POST", f"{prefix}/createrepo/") for prefix in _PROJECT),
     *(("POST", f"{prefix}/permissions/request") for prefix in _PROJECT),
+    # A package's page, its Rebuild button and its status badge, at Copr's URLs.
+    *(("GET", f"{prefix}/package/{{packagename}}/") for prefix in _PROJECT),
+    *(("POST", f"{prefix}/package/{{packagename}}/rebuild") for prefix in _PROJECT),
+    *(
+        ("GET", f"{prefix}/package/{{packagename}}/status_image/last_build.png")
+        for prefix in _PROJECT
+    ),
+    ("GET", "/coprs/build/{build_id:int}/status_image.png"),
 }
 
 
@@ -91,3 +100,19 @@ def test_which_paths_are_the_web_uis() -> None:
         "/coprs/g/devs/demo/repo/epel-9/",
     ):
         assert not pages.is_web_path(path), path
+
+
+def test_badges_are_web_paths_without_a_session() -> None:
+    for path in (
+        "/coprs/alice/demo/package/hello/status_image/last_build.png",
+        "/coprs/g/devs/demo/package/hello/status_image/last_build.png",
+        "/coprs/build/12/status_image.png",
+    ):
+        assert pages.is_web_path(path) and not has_session(path), path
+    for path in (
+        "/coprs/alice/demo/package/hello/",
+        "/coprs/build/12/",
+        "/coprs/alice/demo/build/12/",
+        "/coprs/alice/status_image/package/x/status_image/last_build.png/more",
+    ):
+        assert has_session(path), path

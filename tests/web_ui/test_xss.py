@@ -56,6 +56,15 @@ def test_project_texts_and_package_names_are_inert_everywhere(
         project = projects.get_project(session, "alice", "demo")
         package = Package(project_id=project.id, name=EVIL_PACKAGE, source_type="unset")
         session.add(package)
+        # A package whose default source says what a link must not.
+        session.add(
+            Package(
+                project_id=project.id,
+                name="hello",
+                source_type="link",
+                source_json={"url": "javascript:alert(11)"},
+            )
+        )
         session.flush()
         build = builds.get_build(session, build_id)
         build.package_id = package.id
@@ -72,6 +81,7 @@ def test_project_texts_and_package_names_are_inert_everywhere(
         "/coprs/alice/demo/builds/",
         "/coprs/alice/demo/packages/",
         f"/coprs/alice/demo/build/{build_id}/",
+        "/coprs/alice/demo/package/hello/",
         "/account",
         "/api",
     ]
@@ -86,10 +96,12 @@ def test_project_texts_and_package_names_are_inert_everywhere(
     assert "javascript:alert(8)" in overview  # shown as text, not as a link
     packages = web.get("/coprs/alice/demo/packages/").text
     assert "&lt;script&gt;alert(6)" in packages
-    assert "?package=%3Cscript%3Ealert%286%29" in packages
+    assert 'href="/coprs/alice/demo/package/%3Cscript%3Ealert%286%29/"' in packages
     build_page = web.get(f"/coprs/alice/demo/build/{build_id}/").text
     assert "&lt;img src=x onerror=alert(7)&gt;" in build_page
     assert "<code>javascript:alert(10)</code>" in build_page
+    package_page = web.get("/coprs/alice/demo/package/hello/").text
+    assert "<code>javascript:alert(11)</code>" in package_page
 
 
 def test_error_pages_show_the_path_as_text(web: TestClient) -> None:

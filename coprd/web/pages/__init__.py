@@ -15,11 +15,13 @@ from fastapi.staticfiles import StaticFiles
 from coprd.config import Settings
 from coprd.web.pages import (
     accounts,
+    badges,
     builds,
     home,
     new_build,
     new_project,
     owners,
+    packages,
     project_fork,
     project_permissions,
     project_settings,
@@ -31,8 +33,8 @@ from coprd.web.pages.sessions import WebSessionMiddleware
 
 __all__ = ["install", "is_web_path", "render_error", "router"]
 
-# Every page depends on sessions.Viewer, which ends a session whose user was disabled or
-# changed password, so that its navigation shows who is logged in truthfully.
+# Every page (badges aside) depends on sessions.Viewer, which ends a session whose user was
+# disabled or changed password, so that its navigation shows who is logged in truthfully.
 router = APIRouter(include_in_schema=False)
 # /coprs/build/<id>/ and /coprs/g/… before /coprs/<user>/add/, and these before
 # /coprs/<user>/<project>/.
@@ -40,6 +42,8 @@ _PAGES = (
     home,
     accounts,
     builds,
+    badges,
+    packages,
     owners,
     new_project,
     projects,

@@ -102,6 +102,7 @@ def build_page(
         else None,
         "allowed": builds.allowed_actions(db, viewer, build),
         "source_url": _source_url(build),
+        "package": packages.package_name_of(db, build),
         "rights": project_rights(db, viewer, build.project),
     }
     return render(request, "build.html", context)

@@ -116,6 +116,7 @@ _env.globals.update(
     owner_url=urls.owner_url,
     project_url=urls.project_url,
     build_url=urls.build_url,
+    package_url=urls.package_url,
     static_version=_static_version(),
     unsupported_options=UNSUPPORTED,
 )

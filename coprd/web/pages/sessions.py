@@ -34,7 +34,7 @@ from coprd.datadir import make_data_dir
 from coprd.db.engine import read_session, write_session
 from coprd.db.models import User
 from coprd.http import DB, READ_METHODS
-from coprd.web.pages.paths import is_web_path
+from coprd.web.pages.paths import has_session
 
 __all__ = [
     "KEY_FILE",
@@ -84,8 +84,8 @@ def _read_key(path: Path) -> str:
 
 
 class WebSessionMiddleware:
-    """Sessions for the web UI's paths only: API, results and agent requests never get a
-    cookie, whatever a browser sends."""
+    """Sessions for the web UI's paths only: API, results and agent requests, and badges,
+    never get a cookie, whatever a browser sends."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -100,7 +100,7 @@ class WebSessionMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_web_path(scope["path"]):
+        if scope["type"] == "http" and has_session(scope["path"]):
             await self.with_sessions(scope, receive, send)
         else:
             await self.app(scope, receive, send)

@@ -6,7 +6,15 @@ from urllib.parse import quote
 
 from coprd.db.models import Build, Project
 
-__all__ = ["build_url", "owner_url", "project_url", "repo_file_url", "results_url"]
+__all__ = [
+    "build_url",
+    "owner_url",
+    "package_badge_url",
+    "package_url",
+    "project_url",
+    "repo_file_url",
+    "results_url",
+]
 
 
 def _owner_path(owner_name: str) -> str:
@@ -27,6 +35,17 @@ def project_url(project: Project, tab: str = "") -> str:
 
 def build_url(build: Build) -> str:
     return project_url(build.project, f"build/{build.id}/")
+
+
+def package_url(project: Project, name: str) -> str:
+    """The page of the project's package ``name``."""
+    return project_url(project, f"package/{quote(name, safe='')}/")
+
+
+def package_badge_url(project: Project, name: str) -> str:
+    """The status badge of the package's latest build, at Copr's URL (an SVG, whatever
+    the name says)."""
+    return package_url(project, name) + "status_image/last_build.png"
 
 
 def repo_file_url(project: Project, name_release: str) -> str:
