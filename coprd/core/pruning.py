@@ -4,7 +4,8 @@ A chroot build's results (its directory ``<owner>/<dirname>/<chroot>/<id>-<packa
 packages and logs) are pruned when all of these hold:
 
 * its project has ``auto_prune`` on, is not ``persistent`` and is not in devel mode
-  (``devel_mode``, which the old APIs call ``disable_createrepo``), the projects Copr's pruner skips too;
+  (``devel_mode``, which the old APIs call ``disable_createrepo``), the projects Copr's
+  pruner skips too;
 * the chroot build ended more than ``prune_days`` days ago (the setting; 14 by default);
 * it is neither the latest **succeeded** build of its package in that chroot of that project
   directory (whose packages stay in the repository), nor the latest **finished** one (whose
