@@ -225,13 +225,14 @@ def chroot_settings(project: Project, pc: ProjectChroot) -> dict[str, Any]:
     The chroot's ``isolation`` and ``bootstrap`` win over the project's unless they are
     ``unchanged``; a build's own options win over both (``core/builds.py``)."""
     return {
-        "repos": list(dict.fromkeys([*project.additional_repos, *pc.repos])),
-        "buildroot_pkgs": list(pc.buildroot_pkgs),
-        "modules": list(pc.modules),
-        "with_opts": list(pc.with_opts),
-        "without_opts": list(pc.without_opts),
-        "isolation": project.isolation if pc.isolation == "unchanged" else pc.isolation,
-        "bootstrap": project.bootstrap if pc.bootstrap == "unchanged" else pc.bootstrap,
+        # A chroot enabled in this session and not flushed yet has None for its lists.
+        "repos": list(dict.fromkeys([*project.additional_repos, *(pc.repos or ())])),
+        "buildroot_pkgs": list(pc.buildroot_pkgs or ()),
+        "modules": list(pc.modules or ()),
+        "with_opts": list(pc.with_opts or ()),
+        "without_opts": list(pc.without_opts or ()),
+        "isolation": project.isolation if pc.isolation in (None, "unchanged") else pc.isolation,
+        "bootstrap": project.bootstrap if pc.bootstrap in (None, "unchanged") else pc.bootstrap,
         "bootstrap_image": pc.bootstrap_image or project.bootstrap_image,
         "timeout": pc.timeout,
         "repo_priority": project.repo_priority,
