@@ -35,7 +35,9 @@ from coprd.db.models import (
 )
 
 DEFAULT_TIMEOUT = 5 * 3600
-MAX_TIMEOUT = 48 * 3600
+# Copr's bounds (MIN_BUILD_TIMEOUT, MAX_BUILD_TIMEOUT): any number of seconds up to 30 h,
+# 0 meaning the default.
+MAX_TIMEOUT = 30 * 3600
 BACKGROUND_PRIORITY = 100
 
 TERMINAL = frozenset(
@@ -72,7 +74,9 @@ class BuildOptions(BaseModel):
 
     chroots: list[Glob] | None = Field(default=None, max_length=200)
     exclude_chroots: list[Glob] | None = Field(default=None, max_length=200)
-    timeout: int | None = Field(default=None, ge=60, le=MAX_TIMEOUT)
+    timeout: int | None = Field(
+        default=None, ge=0, le=MAX_TIMEOUT, description="seconds; 0 or none: the default"
+    )
     memory: int | None = Field(default=None, ge=64, description="memory limit in MiB")
     background: bool | None = None
     bootstrap: Literal["unchanged", "untouched", "default", "on", "off", "image"] | None = None

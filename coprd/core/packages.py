@@ -119,8 +119,8 @@ class PackageFields(BaseModel):
         Annotated[int, Field(ge=0, le=100_000)] | None, BeforeValidator(_blank_is_none)
     ] = Field(default=None, description="Keep this many newest builds; 0 keeps all.")
     timeout: Annotated[
-        Annotated[int, Field(ge=60, le=MAX_TIMEOUT)] | None, BeforeValidator(_blank_is_none)
-    ] = Field(default=None, description="Seconds a build of the package may take.")
+        Annotated[int, Field(ge=0, le=MAX_TIMEOUT)] | None, BeforeValidator(_blank_is_none)
+    ] = Field(default=None, description="Seconds a build of the package may take; 0: the default.")
     chroot_denylist: _Denylist = Field(
         default=None, description="Glob patterns of chroots the package is not built for."
     )
@@ -397,7 +397,7 @@ def package_build_options(package: Package, options: BuildOptions) -> BuildOptio
     """Build options with the package's settings: its timeout unless the build names one,
     and its chroot denylist added to the chroots left out."""
     update: dict[str, Any] = {}
-    if options.timeout is None and package.timeout:
+    if not options.timeout and package.timeout:
         update["timeout"] = package.timeout
     if package.chroot_denylist:
         update["exclude_chroots"] = [*(options.exclude_chroots or ()), *package.chroot_denylist]

@@ -277,7 +277,7 @@ def new_build_cases() -> list[Case]:
         multipart("build-pkgs-relative", new, 400, _build(pkgs=f"{URL} hello.src.rpm")),
         multipart("build-pkgs-too-many", new, 400, _build(pkgs=" ".join([URL] * 101))),
         multipart("build-timeout-word", new, 400, _build(timeout="soon")),
-        multipart("build-timeout-short", new, 400, _build(timeout="10")),
+        multipart("build-timeout-over-30h", new, 400, _build(timeout="108001")),
         multipart("build-timeout-long", new, 400, _build(timeout=str(10**9))),
         multipart("build-timeout-float", new, 400, _build(timeout="3600.5")),
         multipart("build-timeout-negative", new, 400, _build(timeout="-3600")),

@@ -96,7 +96,8 @@ def test_new_build_refusals_change_nothing(
 ) -> None:
     cases = [
         (alice, {"timeout": "abc"}, 400, "timeout: 'abc' is not a whole number"),
-        (alice, {"timeout": "10"}, 400, "timeout: Input should be greater than or equal to 60"),
+        (alice, {"timeout": "108001"}, 400, "timeout: Input should be less than or equal"
+                                           " to 108000"),
         (alice, {"memory_reqs": "-1"}, 400, "memory_reqs: '-1' is not a whole number"),
         (alice, {"memory_reqs": "1"}, 400, "memory_reqs: Input should be greater than or equal"
                                            " to 64"),

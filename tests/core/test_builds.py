@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from coprd.core import builds, projects, users
@@ -58,6 +59,18 @@ def test_submit_makes_a_source_task_and_one_per_chroot(
     assert builds.source_task(build).arch is None
     assert {t.arch for t in builds.chroot_tasks(build)} == {"x86_64", "aarch64"}
     assert build.timeout == builds.DEFAULT_TIMEOUT
+
+
+@pytest.mark.parametrize(("given", "kept"), [(1, 1), (59, 59), (0, builds.DEFAULT_TIMEOUT)])
+def test_any_timeout_copr_accepts_is_kept(
+    db: Session, alice: User, project: Project, given: int, kept: int
+) -> None:
+    """Copr takes 0 to 108000 seconds (30 h); 0 is its default."""
+    assert submit(db, alice, project, timeout=given).timeout == kept
+    with pytest.raises(ValidationError):
+        BuildOptions(timeout=30 * 3600 + 1)
+    with pytest.raises(ValidationError):
+        BuildOptions(timeout=-1)
 
 
 def test_chroot_globs_and_excludes(db: Session, alice: User, project: Project) -> None:

@@ -126,7 +126,8 @@ def test_add_refuses_what_exists_and_bad_input(
     ("fields", "message"),
     [
         ({"timeout": "abc"}, "timeout"),
-        ({"timeout": "10"}, "timeout"),
+        ({"timeout": "-1"}, "timeout"),
+        ({"timeout": str(30 * 3600 + 1)}, "timeout"),
         ({"max_builds": "-1"}, "max_builds"),
         ({"chroot_denylist": "fedora-*, ../etc"}, "chroot_denylist"),
         ({"chroot_denylist": ["a\x00b"]}, "chroot_denylist"),
@@ -215,8 +216,11 @@ def test_build_uses_the_source_and_settings_of_the_package(
     assert (build.package_id, build.pkg_name, build.timeout) == (package.id, "hello", 7200)
     assert [t.chroot_name for t in builds.chroot_tasks(build)] == [EPEL, X86]
     # The build's own options win over the package's timeout; the denylist still applies.
-    other = packages.build_package(db, alice, package, BuildOptions(timeout=600, chroots=[X86]))
-    assert other.timeout == 600
+    other = packages.build_package(db, alice, package, BuildOptions(timeout=30, chroots=[X86]))
+    assert other.timeout == 30
+    # A timeout of 0 is no timeout of the build's own, as on Copr: the package's applies.
+    zero = packages.build_package(db, alice, package, BuildOptions(timeout=0, chroots=[X86]))
+    assert zero.timeout == 7200
     with pytest.raises(InvalidInput, match="no active chroot"):
         packages.build_package(db, alice, package, BuildOptions(chroots=[ARM]))
     # Building needs the builder role, not more; editing needs more.
