@@ -21,6 +21,7 @@ from coprd.api_v3.schemas import (
     UpdatedOut,
 )
 from coprd.core import forks, permissions, projects
+from coprd.core.errors import NotFound
 from coprd.http import DB, AppSettings, parse_bool
 
 router = APIRouter(prefix="/project", tags=["projects"])
@@ -131,7 +132,11 @@ def delete_project(
 )
 def get_permissions(db: DB, user: OptionalUser, ownername: str, projectname: str) -> PermissionsOut:
     project = projects.get_project(db, ownername, projectname)
-    return PermissionsOut(permissions=permissions.list_permissions(db, user, project))
+    listed = permissions.list_permissions(db, user, project)
+    if not listed:
+        # Copr answers an empty list so, and copr-cli shows the message.
+        raise NotFound(f"No permissions set on {project.full_name} project")
+    return PermissionsOut(permissions=listed)
 
 
 @router.put(

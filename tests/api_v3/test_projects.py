@@ -156,3 +156,18 @@ def test_expired_token_gets_401(client: TestClient, alice: Account, engine: Engi
     assert r.status_code == 401
     assert "expired" in r.json()["error"]
     assert "/api to get or renew your API token" in r.json()["error"]
+
+
+def test_permissions_of_a_project_without_any_are_404_as_on_copr(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    add(client, alice, "demo")
+    url = "/api_3/project/permissions/get/alice/demo"
+    r = client.get(url, headers=alice.headers)
+    assert r.status_code == 404
+    assert r.json() == {"error": "No permissions set on alice/demo project"}
+    body = {"bob": {"builder": "approved"}}
+    r = client.put("/api_3/project/permissions/set/alice/demo", json=body, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    r = client.get(url, headers=alice.headers)
+    assert r.json()["permissions"] == {"bob": {"builder": "approved", "admin": "nothing"}}
