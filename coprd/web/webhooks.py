@@ -168,7 +168,12 @@ def _rebuild(
         build.id
         for push in pushes
         for build in webhooks.rebuild_on_push(
-            db, project, push, source_settings, package_name=package
+            db,
+            project,
+            push,
+            source_settings,
+            results_url=settings.results_url,
+            package_name=package,
         )
     ]
     return HookOut(builds=built, message=f"{len(built)} build(s) submitted")
@@ -240,10 +245,12 @@ def pagure(
     return _rebuild(db, settings, project, [_pagure(_payload(body, request))], request)
 
 
-def custom(db: DB, body: RawBody, project_id: str, secret: str, package: str) -> PlainTextResponse:
+def custom(
+    db: DB, settings: AppSettings, body: RawBody, project_id: str, secret: str, package: str
+) -> PlainTextResponse:
     """Rebuild the package; answers its build id, as Copr does, for CI jobs to wait on."""
     project = _project(db, project_id, secret)
-    build = webhooks.rebuild_package(db, project, package)
+    build = webhooks.rebuild_package(db, project, package, results_url=settings.results_url)
     return PlainTextResponse(f"{build.id}\n")
 
 
