@@ -305,7 +305,8 @@ def cmd_token(args: argparse.Namespace) -> None:
         user = users.get_user(session, args.name)
         if not user.is_active:
             raise CommandError(f"user {args.name!r} is disabled")
-        issued = tokens.issue_token(session, user, args.days or settings.token_days)
+        days = settings.token_days if args.days is None else args.days
+        issued = tokens.issue_token(session, user, days)
     sys.stdout.write(tokens.copr_cli_config(issued, settings.public_url))
 
 
@@ -385,6 +386,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _token_days(text: str) -> int:
+    """A token's validity: 0 days would make a token that has already expired, so it is
+    refused rather than read as "the default" (the help promises the default only when
+    ``--days`` is left out)."""
+    value = _positive(text)
+    if not 1 <= value <= tokens.MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {tokens.MAX_DAYS} days")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -460,7 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = add("token", cmd_token, "create an API token and print its copr-cli config")
     token.add_argument("name", help="user name")
-    token.add_argument("--days", type=_positive, help="validity in days (default 180)")
+    token.add_argument(
+        "--days", type=_token_days, help=f"validity in days, 1 to {tokens.MAX_DAYS} (default 180)"
+    )
 
     group = add("group", lambda a: None, "groups (projects owned by @group)").add_subparsers(
         dest="group_command", required=True, metavar="ACTION"

@@ -205,7 +205,8 @@ def _batch_predecessor(session: Session, project: Project, options: BuildOptions
         return None
     other = session.get(Build, ref)
     if other is None or other.project_id != project.id:
-        raise InvalidInput(f"build {ref} is not a build of {project.full_name}", "after_build_id")
+        field = "with_build_id" if options.with_build_id else "after_build_id"
+        raise InvalidInput(f"build {ref} is not a build of {project.full_name}", field)
     # with_build_id: the same batch, so wait for what that build waits for.
     return other.after_build_id if options.with_build_id else other.id
 

@@ -106,6 +106,11 @@ def test_batches_wait_for_their_predecessor(db: Session, alice: User, project: P
     assert second.state == S.pending
     with pytest.raises(InvalidInput):
         submit(db, alice, project, after_build_id=first.id, with_build_id=first.id)
+    # A refusal names the field given.
+    with pytest.raises(InvalidInput, match=r"^with_build_id: build 999 is not a build of"):
+        submit(db, alice, project, with_build_id=999)
+    with pytest.raises(InvalidInput, match=r"^after_build_id: build 999 is not a build of"):
+        submit(db, alice, project, after_build_id=999)
 
 
 def test_cancel_and_delete(db: Session, alice: User, project: Project) -> None:
