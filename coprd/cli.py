@@ -23,6 +23,7 @@ from coprd import datadir
 from coprd.config import URL_FILE, ConfigError, Settings, load_settings
 from coprd.core import chroots, cleanup, groups, tokens, users
 from coprd.core.errors import CoprdError
+from coprd.core.names import parse_digits
 from coprd.db.engine import make_session_factory, read_session, write_session
 from coprd.db.migrate import current_revision, head_revision, upgrade
 from coprd.instance import create_first_admin, local_builder_token, prepare
@@ -377,12 +378,9 @@ def cmd_cleanup(args: argparse.Namespace) -> None:
 
 
 def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
+    value = parse_digits(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of 0 or more")
     return value
 
 

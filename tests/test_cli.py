@@ -65,7 +65,7 @@ def test_token_days_out_of_range_are_refused(  # type: ignore[no-untyped-def]
         run("token", "alice", "--days", days)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "argument --days: must" in err, err
+    assert "coprd token: error: argument --days: " in err, err
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from coprd.core.errors import InvalidInput
-from coprd.core.names import check_chroot_name
+from coprd.core.names import check_chroot_name, parse_digits
 from coprd.http import parse_bool, read_form
 
 Fields = dict[str, Any]
@@ -141,8 +141,9 @@ def number(value: object, field: str) -> int | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.isascii() and value.strip().isdigit():
-        return int(value)
+    parsed = parse_digits(value.strip()) if isinstance(value, str) else None
+    if parsed is not None:
+        return parsed
     raise InvalidInput(f"{shown(str(value))!r} is not a whole number", field)
 
 

@@ -31,6 +31,7 @@ from coprd.config import Settings
 from coprd.core import builds
 from coprd.core.builds import BuildOptions
 from coprd.core.errors import InvalidInput, TooLarge
+from coprd.core.names import parse_digits
 from coprd.core.projects import get_project_by_id
 from coprd.http import DB, AppSettings, read_form
 
@@ -54,8 +55,8 @@ def _json_object(text: bytes | str, what: str) -> dict[str, Any]:
 
 async def _json_body(request: Request) -> dict[str, Any]:
     too_large = TooLarge(f"a JSON body may be at most {MAX_JSON} bytes")
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_JSON:
+    length = parse_digits(request.headers.get("content-length", ""))
+    if length is not None and length > MAX_JSON:
         raise too_large
     body = bytearray()
     async for chunk in request.stream():

@@ -35,6 +35,7 @@ from pydantic import BaseModel
 
 from coprd.core import webhooks
 from coprd.core.errors import InvalidInput, NotFound
+from coprd.core.names import parse_digits
 from coprd.core.sources import SourceSettings
 from coprd.core.webhooks import Push
 from coprd.db.models import Project
@@ -154,9 +155,10 @@ def _pagure(data: dict[str, Any]) -> Push:
 
 def _project(db: DB, project_id: str, secret: str) -> Project:
     """The project the URL names by id, if the URL's secret is its webhook secret."""
-    if not project_id.isdigit() or len(project_id) > 9:
+    number = parse_digits(project_id, max_digits=9)
+    if number is None:
         raise NotFound(f"Project {project_id[:20]!r} does not exist.")
-    return webhooks.hooked_project(db, int(project_id), secret)
+    return webhooks.hooked_project(db, number, secret)
 
 
 def _rebuild(
