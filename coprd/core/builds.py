@@ -407,11 +407,23 @@ def chroot_tasks(build: Build) -> list[BuildTask]:
     return [t for t in build.tasks if not t.is_source]
 
 
+class BuildEnded(InvalidInput):
+    """:func:`cancel_build` of a build that has already ended, as ``state`` says; the old
+    APIs answer it as Copr's did."""
+
+    def __init__(self, build: Build) -> None:
+        super().__init__(f"build {build.id} has already ended ({build.state.value})")
+        self.build_id = build.id
+        self.state = build.state
+
+
 def cancel_build(session: Session, actor: User | None, build: Build) -> Build:
-    """Stop a build: tasks not yet claimed end at once, claimed ones at the next heartbeat."""
+    """Stop a build: tasks not yet claimed end at once, claimed ones at the next heartbeat.
+    Who may not build in the project is refused before a build that has ended
+    (:class:`BuildEnded`)."""
     require(session, actor, Action.build, build.project)
     if build.state in TERMINAL:
-        raise InvalidInput(f"build {build.id} has already ended ({build.state.value})")
+        raise BuildEnded(build)
     now = utcnow()
     for task in build.tasks:
         if task.state in TERMINAL:

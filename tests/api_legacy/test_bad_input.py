@@ -290,7 +290,7 @@ def new_build_cases() -> list[Case]:
         multipart("build-chroot-inactive", new, 400, _build(**{INACTIVE: "y"})),
         multipart("build-chroot-glob", new, 400, _build(**{"fedora-*-x86_64": "y"})),
         multipart("build-chroot-maybe", new, 400, _build(**{RAWHIDE: "maybe"})),
-        multipart("build-unknown-field", new, 400, _build(background="y")),
+        multipart("build-unknown-field", new, 400, _build(backgrnd="y")),
         as_json("build-json-pkgs-int", new, 400, {"pkgs": 5}),
         as_json("build-json-pkgs-list-int", new, 400, {"pkgs": [5]}),
         as_json("build-json-timeout-bool", new, 400, {"pkgs": URL, "timeout": True}),
@@ -357,7 +357,7 @@ def cancel_cases() -> list[Case]:
     return [
         *[Case(f"cancel-login-{who}", "POST", cancel, 401, who=who) for who in BAD_LOGINS],
         Case("cancel-by-bob", "POST", cancel, 403, who="bob"),
-        Case("cancel-ended", "POST", "/api/coprs/cancel_build/2", 400),
+        Case("cancel-ended", "POST", "/api/coprs/cancel_build/2", 409),
         Case("cancel-unknown", "POST", "/api/coprs/cancel_build/999", 404),
         Case("cancel-huge", "POST", "/api/coprs/cancel_build/99999999999999999999", 404),
         Case("cancel-not-int", "POST", "/api/coprs/cancel_build/abc", 400),
