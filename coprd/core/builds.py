@@ -399,6 +399,22 @@ def last_modified(session: Session, project: Project) -> dt.datetime | None:
     return session.scalar(select(func.max(Build.ended_on)).where(Build.project_id == project.id))
 
 
+def last_modified_of(
+    session: Session, projects: Sequence[Project]
+) -> dict[int, dt.datetime | None]:
+    """:func:`last_modified` of each of ``projects``, by project id, in one query."""
+    ids = [project.id for project in projects]
+    found: dict[int, dt.datetime | None] = dict.fromkeys(ids)
+    if ids:
+        rows = session.execute(
+            select(Build.project_id, func.max(Build.ended_on))
+            .where(Build.project_id.in_(ids))
+            .group_by(Build.project_id)
+        )
+        found.update({project_id: ended for project_id, ended in rows})
+    return found
+
+
 def source_task(build: Build) -> BuildTask:
     return next(t for t in build.tasks if t.is_source)
 
