@@ -15,22 +15,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coprd import agent_api, api_legacy, api_v2, api_v3, uploads
+from coprd.agent_api.deps import BUILDER_CHALLENGE
 from coprd.agent_api.wakeup import WorkSignal
-from coprd.auth import FailedAuthentication, count_failure
+from coprd.auth import API_CHALLENGE, FailedAuthentication, count_failure
 from coprd.config import Settings
 from coprd.core import cleanup, logins, scheduling, throttling
 from coprd.core.errors import CoprdError, TooManyAttempts
 from coprd.db.engine import make_engine, make_session_factory
-from coprd.http import NormalisePathMiddleware, status_of
+from coprd.http import NormalisePathMiddleware, routed_path, status_of
 from coprd.publish.prune import ResultsPruner
 from coprd.publish.publisher import Publisher
 from coprd.publish.signing import keyring_for
 from coprd.web import pages, repofiles, webhooks
+from coprd.web.pages.sessions import WEB_CHALLENGE
 from coprd.web.results import results_router
 
 log = logging.getLogger("coprd")
@@ -117,8 +120,56 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _render(request, 500, "Internal server error; the server log has the details.")
 
 
+# The scheme each part's 401 asks for (``WWW-Authenticate``); the web UI's for the rest.
+_CHALLENGES: list[tuple[str, str]] = [
+    (api_v3.PREFIX, API_CHALLENGE),
+    (api_v2.PREFIX, API_CHALLENGE),
+    (api_legacy.PREFIX, API_CHALLENGE),
+    (agent_api.PREFIX, BUILDER_CHALLENGE),
+]
+
+
+def _challenge(path: str) -> str:
+    for prefix, challenge in _CHALLENGES:
+        if path.startswith(prefix):
+            return challenge
+    return WEB_CHALLENGE
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
+    """Every method some route serves at the request's path, as the router itself would
+    match it. Starlette's 405 names only the methods of the first route matching the
+    path, and FastAPI has one route per handler (inside routers it includes), so a path
+    served by several handlers would list only some."""
+    routed = {**scope, "path": routed_path(scope["path"])}
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**routed, "method": method})[0] == Match.FULL for route in routes)
+    ]
+
+
+def _with_required_headers(message: Message, scope: Scope, routes: list[BaseRoute]) -> Message:
+    """A 401 or 405 answer with the header HTTP requires of it (RFC 9110): the scheme to
+    authenticate with, or the methods the path allows. Added here, after every part
+    rendered its answer, so that no 401 (an API's, an agent's, the login page's) lacks it."""
+    status = message["status"]
+    headers = MutableHeaders(raw=list(message["headers"]))
+    if status == 401 and "www-authenticate" not in headers:
+        headers["WWW-Authenticate"] = _challenge(scope["path"])
+    elif status == 405:
+        allowed = _allowed_methods(routes, scope)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+    return {**message, "headers": headers.raw}
+
+
 class _App(FastAPI):
-    """FastAPI whose outermost layer puts Starlette's plain-text 413 into the error envelope.
+    """FastAPI whose outermost layer puts Starlette's plain-text 413 into the error envelope
+    and gives 401 and 405 answers the headers HTTP requires of them.
 
     Starlette's body limit answers a request that declares a Content-Length above the limit
     itself, in text and past every exception handler; clients read errors only from JSON.
@@ -126,6 +177,7 @@ class _App(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         inner = super().build_middleware_stack()
+        routes = self.router.routes
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
@@ -135,6 +187,8 @@ class _App(FastAPI):
 
             async def send_enveloped(message: Message) -> None:
                 nonlocal replaced
+                if message["type"] == "http.response.start" and message["status"] in (401, 405):
+                    message = _with_required_headers(message, scope, routes)
                 if message["type"] == "http.response.start" and message["status"] == 413:
                     content_type = Headers(raw=message["headers"]).get("content-type", "")
                     if content_type.startswith("text/plain"):

@@ -29,6 +29,10 @@ from coprd.db.engine import read_session, write_session
 from coprd.db.models import User
 from coprd.http import DB, READ_METHODS, client_address
 
+# What a 401 of the APIs asks for (RFC 9110 requires the header): HTTP Basic with the API
+# token's login and secret, as copr-cli and python-copr send them.
+API_CHALLENGE = 'Basic realm="coprd API", charset="UTF-8"'
+
 
 class FailedAuthentication(NotAuthenticated):
     """Credentials that were checked and failed: a 401 that counts against ``attempt``."""

@@ -24,6 +24,7 @@ from coprd import datadir
 from coprd.config import URL_FILE, ConfigError, Settings, load_settings
 from coprd.core import chroots, cleanup, groups, projects, repositories, tokens, users
 from coprd.core.errors import CoprdError
+from coprd.core.names import parse_digits
 from coprd.db.engine import make_session_factory, read_session, write_session
 from coprd.db.migrate import current_revision, head_revision, upgrade
 from coprd.instance import create_first_admin, local_builder_token, prepare
@@ -318,7 +319,8 @@ def cmd_token(args: argparse.Namespace) -> None:
         user = users.get_user(session, args.name)
         if not user.is_active:
             raise CommandError(f"user {args.name!r} is disabled")
-        issued = tokens.issue_token(session, user, args.days or settings.token_days)
+        days = settings.token_days if args.days is None else args.days
+        issued = tokens.issue_token(session, user, days)
     sys.stdout.write(tokens.copr_cli_config(issued, settings.public_url))
 
 
@@ -452,12 +454,19 @@ def cmd_regenerate_repos(args: argparse.Namespace) -> None:
 
 
 def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
+    value = parse_digits(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of 0 or more")
+    return value
+
+
+def _token_days(text: str) -> int:
+    """A token's validity: 0 days would make a token that has already expired, so it is
+    refused rather than read as "the default" (the help promises the default only when
+    ``--days`` is left out)."""
+    value = _positive(text)
+    if not 1 <= value <= tokens.MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {tokens.MAX_DAYS} days")
     return value
 
 
@@ -536,7 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = add("token", cmd_token, "create an API token and print its copr-cli config")
     token.add_argument("name", help="user name")
-    token.add_argument("--days", type=_positive, help="validity in days (default 180)")
+    token.add_argument(
+        "--days", type=_token_days, help=f"validity in days, 1 to {tokens.MAX_DAYS} (default 180)"
+    )
 
     group = add("group", lambda a: None, "groups (projects owned by @group)").add_subparsers(
         dest="group_command", required=True, metavar="ACTION"

@@ -34,8 +34,17 @@ _SLASHES = re.compile(r"//+")
 API_PREFIXES = ("/api_3", "/api_2", "/api/", "/backend/")
 
 
+def routed_path(path: str) -> str:
+    """The path as the routes see it: repeated slashes collapsed, and an API path's
+    trailing slash dropped."""
+    fixed = _SLASHES.sub("/", path)
+    if fixed.startswith(API_PREFIXES) and len(fixed) > 1:
+        fixed = fixed.rstrip("/") or "/"
+    return fixed
+
+
 class NormalisePathMiddleware:
-    """Collapse repeated slashes and drop the trailing slash of API paths before routing."""
+    """Route every path as :func:`routed_path` writes it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,9 +52,7 @@ class NormalisePathMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
-            fixed = _SLASHES.sub("/", path)
-            if fixed.startswith(API_PREFIXES) and len(fixed) > 1:
-                fixed = fixed.rstrip("/") or "/"
+            fixed = routed_path(path)
             if fixed != path:
                 scope = dict(scope)
                 scope["path"] = fixed

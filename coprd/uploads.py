@@ -36,6 +36,7 @@ from coprd.config import Settings
 from coprd.core import builds
 from coprd.core.builds import TERMINAL, BuildOptions, Source, check_package_upload
 from coprd.core.errors import TooLarge
+from coprd.core.names import parse_digits
 from coprd.core.results import BUILDS_DELETED
 from coprd.datadir import make_private_dir
 from coprd.db.engine import read_session
@@ -76,8 +77,8 @@ def bounded(request: Request, settings: Settings) -> Request:
     error = TooLarge(
         f"the upload is larger than this server's limit of {settings.max_upload_bytes} bytes"
     )
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
+    length = parse_digits(request.headers.get("content-length", ""))
+    if length is not None and length > limit:
         raise error
     received = 0
 
@@ -194,10 +195,10 @@ def sweep(settings: Settings, factory: sessionmaker[Session], *, now: float | No
                     removed += 1
             except FileNotFoundError:
                 pass
-        elif entry.name.isdigit():
+        elif (build_id := parse_digits(entry.name)) is not None:
             try:
                 if now - entry.stat().st_mtime > GRACE_S:
-                    held[int(entry.name)] = entry
+                    held[build_id] = entry
             except FileNotFoundError:
                 pass
     if not held:

@@ -56,6 +56,20 @@ def test_token_prints_a_config_block(run) -> None:  # type: ignore[no-untyped-de
     assert lines[-1].startswith("# expiration date: ")
 
 
+@pytest.mark.parametrize("days", ["0", "3651", "-1"])
+def test_token_days_out_of_range_are_refused(  # type: ignore[no-untyped-def]
+    run, capsys: pytest.CaptureFixture[str], days: str
+) -> None:
+    """``--days 0`` made a token of the default 180 days; it is refused, as any value
+    outside 1 to 3650 is."""
+    run("user", "add", "alice")
+    with pytest.raises(SystemExit) as exit_info:
+        run("token", "alice", "--days", days)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "coprd token: error: argument --days: " in err, err
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -30,6 +30,10 @@ THROTTLED: dict[int | str, dict[str, Any]] = {429: throttled_response(ERROR_SCHE
 """For the ``responses`` of a route that calls :func:`authenticate` itself."""
 
 
+# What a 401 of the agent protocol asks for: the builder token as a bearer token (RFC 6750).
+BUILDER_CHALLENGE = 'Bearer realm="coprd builders"'
+
+
 def authenticate(request: Request, db: Session) -> Builder:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:

@@ -16,6 +16,7 @@ from coprd.auth import CurrentUser, require_credentials
 from coprd.config import Settings
 from coprd.core import builds, projects
 from coprd.core.builds import BuildOptions
+from coprd.core.errors import Conflict
 from coprd.db.models import Project
 from coprd.http import DB, AppSettings
 
@@ -24,19 +25,24 @@ router = APIRouter(tags=["legacy"])
 PKGS = "pkgs"
 # Legacy field → the core's build option; empty strings mean "unset".
 OPTION_FIELDS = {"timeout": "timeout", "memory_reqs": "memory"}
-BUILD_FIELDS = {PKGS, *OPTION_FIELDS}
+# background=y (python-copr 1.x's create_new_build(background=True)): a background build.
+BACKGROUND = "background"
+BUILD_FIELDS = {PKGS, BACKGROUND, *OPTION_FIELDS}
 # The configured upload limit is checked against Content-Length and while reading
 # (uploads.bounded); this is only the ceiling above which nothing is read at all.
 MAX_UPLOAD_BODY = 64 * 1024 * 1024 * 1024
 
 
 def _options(fields: Fields) -> BuildOptions:
-    """The build options of a ``new_build`` body: its chroots, timeout and memory."""
+    """The build options of a ``new_build`` body: its chroots, timeout, memory and whether
+    it is a background build."""
     chroots = forms.selected_chroots(fields, BUILD_FIELDS)
     data: Fields = {
         core: forms.number(fields.get(name), name) for name, core in OPTION_FIELDS.items()
     }
     data["chroots"] = chroots or None  # none selected: every chroot of the project
+    if fields.get(BACKGROUND) not in (None, ""):
+        data["background"] = forms.flag(fields[BACKGROUND], BACKGROUND)
     return forms.validated(BuildOptions, data, OPTION_FIELDS)
 
 
@@ -57,7 +63,11 @@ def build_status(db: DB, build_id: int) -> BuildStatus:
 
 @router.post("/cancel_build/{build_id}", response_model=BuildStatus, summary="Cancel a build")
 def cancel_build(db: DB, user: CurrentUser, build_id: int) -> BuildStatus:
-    builds.cancel_build(db, user, builds.get_build(db, build_id))
+    try:
+        builds.cancel_build(db, user, builds.get_build(db, build_id))
+    except builds.BuildEnded as ended:
+        # Copr's legacy API refused it so (409, its ConflictingRequest), whatever the state.
+        raise Conflict(f"Cannot cancel build {ended.build_id}") from None
     return BuildStatus(status="Build canceled")
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from coprd.core.errors import InvalidInput
-from coprd.core.names import check_chroot_name
+from coprd.core.names import check_chroot_name, parse_digits
 from coprd.http import parse_bool, read_form
 
 Fields = dict[str, Any]
@@ -28,6 +28,9 @@ MAX_FIELD_BYTES = 1024 * 1024
 MAX_LIST = 100
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 UNKNOWN = "Unknown arguments passed"
+# Fields the last legacy clients (python-copr 1.x) added to every form they sent: their
+# own user name, which Copr ignored (the URL names the owner), and so does this server.
+CLIENT_FIELDS = frozenset({"username"})
 
 
 async def read_fields(request: Request, *, files: int = 0) -> Fields:
@@ -85,7 +88,7 @@ def _unknown(names: Collection[str], hint: str = "") -> InvalidInput:
 
 
 def reject_unknown(fields: Fields, known: Collection[str]) -> None:
-    unknown = [key for key in fields if key not in known]
+    unknown = [key for key in fields if key not in known and key not in CLIENT_FIELDS]
     if unknown:
         raise _unknown(unknown)
 
@@ -110,10 +113,19 @@ def flag(value: object, field: str) -> bool:
     raise InvalidInput("use y to select it (or n)", shown(field))
 
 
+def checkboxes(fields: Fields, names: Collection[str]) -> Fields:
+    """``fields`` with each of ``names`` sent as a checkbox read as a boolean: python-copr
+    1.x sends ``y`` for true and an empty string for false, as an HTML form would."""
+    return {
+        key: (value != "" and flag(value, key)) if key in names else value
+        for key, value in fields.items()
+    }
+
+
 def selected_chroots(fields: Fields, known: Collection[str]) -> list[str]:
     """The chroots selected by ``<chroot>=y`` fields: every field not in ``known`` must
     be named like a chroot. Whether such a chroot exists is the core's to say."""
-    rest = [key for key in fields if key not in known]
+    rest = [key for key in fields if key not in known and key not in CLIENT_FIELDS]
     unknown = [key for key in rest if not _is_chroot_name(key)]
     if unknown:
         raise _unknown(unknown, " (non-existing chroot probably)")
@@ -141,8 +153,9 @@ def number(value: object, field: str) -> int | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.isascii() and value.strip().isdigit():
-        return int(value)
+    parsed = parse_digits(value.strip()) if isinstance(value, str) else None
+    if parsed is not None:
+        return parsed
     raise InvalidInput(f"{shown(str(value))!r} is not a whole number", field)
 
 

@@ -38,8 +38,19 @@ PROJECT_FIELDS = {
     "auto_prune": "auto_prune",
     "build_enable_net": "enable_net",
     "use_bootstrap_container": "use_bootstrap_container",
+    "isolation": "isolation",
 }
+# modify/'s chroots: the space-separated names of the chroots to enable, the others off.
+CHROOTS = "chroots"
 NEW_PROJECT_FIELDS = {**PROJECT_FIELDS, "name": "name", "persistent": "persistent"}
+FLAGS = (
+    "disable_createrepo",
+    "unlisted_on_hp",
+    "auto_prune",
+    "build_enable_net",
+    "use_bootstrap_container",
+    "persistent",
+)
 INITIAL_PKGS = "initial_pkgs"
 
 
@@ -81,6 +92,7 @@ def list_projects(db: DB, settings: AppSettings, username: str) -> ProjectList:
 
 @router.post("/{username}/new", response_model=Ok, summary="Create a project")
 def create_project(db: DB, user: CurrentUser, username: str, fields: Form) -> Ok:
+    fields = forms.checkboxes(fields, FLAGS)
     chroots = forms.selected_chroots(fields, {*NEW_PROJECT_FIELDS, INITIAL_PKGS})
     new = forms.validated(
         NewProject,
@@ -114,10 +126,12 @@ def project_detail(
 def modify_project(
     db: DB, user: CurrentUser, username: str, projectname: str, fields: Form
 ) -> ProjectModified:
-    forms.reject_unknown(fields, PROJECT_FIELDS)
+    forms.reject_unknown(fields, {*PROJECT_FIELDS, CHROOTS})
+    fields = forms.checkboxes(fields, FLAGS)
     changes = forms.validated(ProjectFields, forms.renamed(fields, PROJECT_FIELDS), PROJECT_FIELDS)
+    chroots = forms.words(fields[CHROOTS], CHROOTS) if CHROOTS in fields else None
     project = projects.get_project(db, username, projectname)
-    projects.edit_project(db, user, project, changes)
+    projects.edit_project(db, user, project, changes, chroots)
     return ProjectModified.of(project, builds.last_modified(db, project))
 
 

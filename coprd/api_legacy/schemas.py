@@ -124,6 +124,7 @@ class ProjectModified(BaseModel):
     description: str
     instructions: str
     repos: str = Field(description="space-separated")
+    chroots: list[str] = Field(description="the chroots enabled now, as Copr answered")
     detail: ModifiedDetail
     buildroot_pkgs: dict[str, str] = Field(description="chroot name → its packages")
 
@@ -134,6 +135,7 @@ class ProjectModified(BaseModel):
             description=project.description,
             instructions=project.instructions,
             repos=" ".join(project.additional_repos),
+            chroots=sorted(pc.mock_chroot.name for pc in project.chroots),
             detail=ModifiedDetail(
                 name=project.name,
                 description=project.description,

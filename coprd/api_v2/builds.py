@@ -31,7 +31,9 @@ from coprd.config import Settings
 from coprd.core import builds
 from coprd.core.builds import BuildOptions
 from coprd.core.errors import InvalidInput, TooLarge
+from coprd.core.names import parse_digits
 from coprd.core.projects import get_project_by_id
+from coprd.db.models import BuildState
 from coprd.http import DB, AppSettings, read_form
 
 router = APIRouter(prefix="/builds", tags=["api_2 builds"])
@@ -54,8 +56,8 @@ def _json_object(text: bytes | str, what: str) -> dict[str, Any]:
 
 async def _json_body(request: Request) -> dict[str, Any]:
     too_large = TooLarge(f"a JSON body may be at most {MAX_JSON} bytes")
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_JSON:
+    length = parse_digits(request.headers.get("content-length", ""))
+    if length is not None and length > MAX_JSON:
         raise too_large
     body = bytearray()
     async for chunk in request.stream():
@@ -177,7 +179,16 @@ def update_build(db: DB, user: CurrentUser, build_id: int, body: V2BuildUpdateIn
         raise InvalidInput(
             f"a build's state can only be set to 'canceled', not {body.state[:50]!r}"
         )
-    build = builds.cancel_build(db, user, builds.get_build(db, build_id))
+    build = builds.get_build(db, build_id)
+    try:
+        builds.cancel_build(db, user, build)
+    except builds.BuildEnded as ended:
+        # As Copr's APIv2: a canceled build stays as it is, and the answer is a success;
+        # one that ended otherwise cannot be canceled.
+        if ended.state != BuildState.canceled:
+            raise InvalidInput(
+                f"Cannot update build due to: Cannot cancel build {ended.build_id}"
+            ) from None
     return V2BuildOut.of(build)
 
 

@@ -16,7 +16,7 @@ from coprd.api_v2.schemas import (
     link_map,
 )
 from coprd.auth import CurrentUser
-from coprd.core import projects
+from coprd.core import builds, projects
 from coprd.core.projects import NewProject, ProjectFields
 from coprd.http import DB, AppSettings
 
@@ -33,8 +33,10 @@ def list_projects(
     name: Annotated[str | None, Query(description="project name")] = None,
 ) -> V2ProjectList:
     found = projects.list_projects(db, owner, page, projectname=name, query=search_query)
+    modified = builds.last_modified_of(db, found)
     return V2ProjectList(
-        links=link_map(self=links.requested(request)), projects=[V2ProjectOut.of(p) for p in found]
+        links=link_map(self=links.requested(request)),
+        projects=[V2ProjectOut.of(p, modified[p.id]) for p in found],
     )
 
 
@@ -50,12 +52,13 @@ def create_project(
     new = checked(NewProject, body.core_fields())
     project = projects.create_project(db, user, body.owner or user.name, new)
     response.headers["Location"] = links.absolute(settings.public_url, links.project(project.id))
-    return V2ProjectOut.of(project)
+    return V2ProjectOut.of(project, None)
 
 
 @router.get("/{project_id}", response_model=V2ProjectOut, summary="One project")
 def get_project(db: DB, project_id: int) -> V2ProjectOut:
-    return V2ProjectOut.of(projects.get_project_by_id(db, project_id))
+    project = projects.get_project_by_id(db, project_id)
+    return V2ProjectOut.of(project, builds.last_modified(db, project))
 
 
 @router.put(
@@ -70,7 +73,7 @@ def update_project(
     fields = checked(ProjectFields, body.core_fields())
     project = projects.get_project_by_id(db, project_id)
     projects.edit_project(db, user, project, fields)
-    return V2ProjectOut.of(project)
+    return V2ProjectOut.of(project, builds.last_modified(db, project))
 
 
 @router.delete(

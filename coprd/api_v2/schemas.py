@@ -123,13 +123,17 @@ class V2Project(BaseModel):
     disable_createrepo: bool
     build_enable_net: bool
     repos: list[str]
+    last_modified: str | None = Field(
+        description="when a build of the project last ended, ISO 8601 in UTC as Copr's "
+        "schema wrote it (2026-01-02T03:04:05+00:00); null before any did"
+    )
 
 
 class V2ProjectOut(V2Envelope):
     project: V2Project
 
     @classmethod
-    def of(cls, project: Project) -> V2ProjectOut:
+    def of(cls, project: Project, last_modified: dt.datetime | None) -> V2ProjectOut:
         owner = project.owner_name
         return cls(
             links=link_map(
@@ -150,6 +154,9 @@ class V2ProjectOut(V2Envelope):
                 disable_createrepo=project.disable_createrepo,
                 build_enable_net=project.enable_net,
                 repos=list(project.additional_repos),
+                last_modified=None
+                if last_modified is None
+                else last_modified.replace(tzinfo=dt.UTC).isoformat(),
             ),
         )
 
@@ -223,7 +230,7 @@ class V2ProjectUpdateIn(BaseModel):
 class V2ProjectChroot(BaseModel):
     name: str
     buildroot_pkgs: list[str]
-    comps: str | None = Field(description="always null: the comps file is not sent back")
+    comps: str | None = Field(description="the comps.xml text; null without one")
     comps_name: str | None
     comps_len: int
 
@@ -242,7 +249,7 @@ class V2ProjectChrootOut(V2Envelope):
             chroot=V2ProjectChroot(
                 name=name,
                 buildroot_pkgs=list(pc.buildroot_pkgs),
-                comps=None,
+                comps=None if pc.comps is None else pc.comps.decode("utf-8", "replace"),
                 comps_name=pc.comps_name if pc.comps else None,
                 comps_len=len(pc.comps or b""),
             ),

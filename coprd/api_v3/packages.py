@@ -159,7 +159,7 @@ def reset_package(db: DB, settings: AppSettings, user: CurrentUser, body: Packag
 @router.post("/build", response_model=BuildOut, summary="Build a package from its source")
 def build_package(db: DB, settings: AppSettings, user: CurrentUser, body: PackageBuildIn) -> Any:
     package = _package(db, body.ownername, body.projectname, body.package_name)
-    build = packages.build_package(db, user, package, body)
+    build = packages.build_package(db, user, package, body, results_url=settings.results_url)
     return BuildOut.of(builds.get_build(db, build.id), settings.results_url)
 
 

@@ -22,6 +22,7 @@ from coprd.api_v3.schemas import (
     UpdatedOut,
 )
 from coprd.core import forks, permissions, projects, repositories
+from coprd.core.errors import NotFound
 from coprd.http import DB, AppSettings, parse_bool
 
 router = APIRouter(prefix="/project", tags=["projects"])
@@ -168,7 +169,11 @@ def can_build_in(db: DB, who: str, ownername: str, projectname: str) -> CanBuild
 )
 def get_permissions(db: DB, user: OptionalUser, ownername: str, projectname: str) -> PermissionsOut:
     project = projects.get_project(db, ownername, projectname)
-    return PermissionsOut(permissions=permissions.list_permissions(db, user, project))
+    listed = permissions.list_permissions(db, user, project)
+    if not listed:
+        # Copr answers an empty list so, and copr-cli shows the message.
+        raise NotFound(f"No permissions set on {project.full_name} project")
+    return PermissionsOut(permissions=listed)
 
 
 @router.put(

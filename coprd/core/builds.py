@@ -44,7 +44,9 @@ from coprd.db.models import (
 )
 
 DEFAULT_TIMEOUT = 5 * 3600
-MAX_TIMEOUT = 48 * 3600
+# Copr's bounds (MIN_BUILD_TIMEOUT, MAX_BUILD_TIMEOUT): any number of seconds up to 30 h,
+# 0 meaning the default.
+MAX_TIMEOUT = 30 * 3600
 BACKGROUND_PRIORITY = 100
 
 TERMINAL = frozenset(
@@ -81,7 +83,9 @@ class BuildOptions(BaseModel):
 
     chroots: list[Glob] | None = Field(default=None, max_length=200)
     exclude_chroots: list[Glob] | None = Field(default=None, max_length=200)
-    timeout: int | None = Field(default=None, ge=60, le=MAX_TIMEOUT)
+    timeout: int | None = Field(
+        default=None, ge=0, le=MAX_TIMEOUT, description="seconds; 0 or none: the default"
+    )
     memory: int | None = Field(default=None, ge=64, description="memory limit in MiB")
     background: bool | None = None
     bootstrap: Literal["unchanged", "untouched", "default", "on", "off", "image"] | None = None
@@ -217,7 +221,8 @@ def _batch_predecessor(session: Session, project: Project, options: BuildOptions
         return None
     other = session.get(Build, ref)
     if other is None or other.project_id != project.id:
-        raise InvalidInput(f"build {ref} is not a build of {project.full_name}", "after_build_id")
+        field = "with_build_id" if options.with_build_id else "after_build_id"
+        raise InvalidInput(f"build {ref} is not a build of {project.full_name}", field)
     # with_build_id: the same batch, so wait for what that build waits for.
     return other.after_build_id if options.with_build_id else other.id
 
@@ -450,6 +455,22 @@ def last_modified(session: Session, project: Project) -> dt.datetime | None:
     return session.scalar(select(func.max(Build.ended_on)).where(Build.project_id == project.id))
 
 
+def last_modified_of(
+    session: Session, projects: Sequence[Project]
+) -> dict[int, dt.datetime | None]:
+    """:func:`last_modified` of each of ``projects``, by project id, in one query."""
+    ids = [project.id for project in projects]
+    found: dict[int, dt.datetime | None] = dict.fromkeys(ids)
+    if ids:
+        rows = session.execute(
+            select(Build.project_id, func.max(Build.ended_on))
+            .where(Build.project_id.in_(ids))
+            .group_by(Build.project_id)
+        )
+        found.update({project_id: ended for project_id, ended in rows})
+    return found
+
+
 def source_task(build: Build) -> BuildTask:
     return next(t for t in build.tasks if t.is_source)
 
@@ -458,11 +479,23 @@ def chroot_tasks(build: Build) -> list[BuildTask]:
     return [t for t in build.tasks if not t.is_source]
 
 
+class BuildEnded(InvalidInput):
+    """:func:`cancel_build` of a build that has already ended, as ``state`` says; the old
+    APIs answer it as Copr's did."""
+
+    def __init__(self, build: Build) -> None:
+        super().__init__(f"build {build.id} has already ended ({build.state.value})")
+        self.build_id = build.id
+        self.state = build.state
+
+
 def cancel_build(session: Session, actor: User | None, build: Build) -> Build:
-    """Stop a build: tasks not yet claimed end at once, claimed ones at the next heartbeat."""
+    """Stop a build: tasks not yet claimed end at once, claimed ones at the next heartbeat.
+    Who may not build in the project is refused before a build that has ended
+    (:class:`BuildEnded`)."""
     require(session, actor, Action.build, build.project)
     if build.state in TERMINAL:
-        raise InvalidInput(f"build {build.id} has already ended ({build.state.value})")
+        raise BuildEnded(build)
     now = utcnow()
     for task in build.tasks:
         if task.state in TERMINAL:

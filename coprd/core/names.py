@@ -15,6 +15,18 @@ _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _CHROOT = re.compile(r"[a-z0-9][a-z0-9_.+-]*-[A-Za-z0-9_.+]+-[a-z0-9_]+")
 
 
+def parse_digits(text: str, max_digits: int = 18) -> int | None:
+    """The number ``text`` writes in ASCII digits and nothing else (no sign, space or
+    underscore), or None: how an id (or a count) is read from a URL, a form or a header.
+
+    ``str.isdigit`` and ``int`` alone also take other scripts' digits (``int("١٢")`` is 12,
+    so ``/١٢/`` would name project 12) and ``"¹".isdigit()`` is true while ``int("¹")``
+    fails; ids are ASCII digits or they are no id at all."""
+    if 0 < len(text) <= max_digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def _check(value: object, pattern: re.Pattern[str], what: str) -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"{what} must be a string")

@@ -76,9 +76,6 @@ __all__ = [
 ]
 
 UNSET = "unset"
-# Sources a package made from a build may keep as its default: the others are gone once
-# the build has them (an uploaded SRPM) or have nothing to build (a prebuilt RPM).
-_REPEATABLE = frozenset({"link", "scm", "pypi", "rubygems", "custom", "distgit"})
 _GLOB = re.compile(r"[A-Za-z0-9_.+*?\[\]!-]{1,100}")
 MAX_DENYLIST = 200
 
@@ -123,8 +120,8 @@ class PackageFields(BaseModel):
         Annotated[int, Field(ge=0, le=100_000)] | None, BeforeValidator(_blank_is_none)
     ] = Field(default=None, description="Keep this many newest builds; 0 keeps all.")
     timeout: Annotated[
-        Annotated[int, Field(ge=60, le=MAX_TIMEOUT)] | None, BeforeValidator(_blank_is_none)
-    ] = Field(default=None, description="Seconds a build of the package may take.")
+        Annotated[int, Field(ge=0, le=MAX_TIMEOUT)] | None, BeforeValidator(_blank_is_none)
+    ] = Field(default=None, description="Seconds a build of the package may take; 0: the default.")
     chroot_denylist: _Denylist = Field(
         default=None, description="Glob patterns of chroots the package is not built for."
     )
@@ -435,31 +432,63 @@ def package_build_options(package: Package, options: BuildOptions) -> BuildOptio
     """Build options with the package's settings: its timeout unless the build names one,
     and its chroot denylist added to the chroots left out."""
     update: dict[str, Any] = {}
-    if options.timeout is None and package.timeout:
+    if not options.timeout and package.timeout:
         update["timeout"] = package.timeout
     if package.chroot_denylist:
         update["exclude_chroots"] = [*(options.exclude_chroots or ()), *package.chroot_denylist]
     return options.model_copy(update=update)
 
 
-def _default_source(package: Package) -> Source:
+def _default_source(session: Session, package: Package, results_url: str) -> Source:
     if package.source_type == UNSET or not package.source_json:
         raise InvalidInput(
-            f"package {package.name} has no default source (it was reset, or made by a build "
-            "from an upload); set one with edit-package-*"
+            f"package {package.name} has no default source (it was reset); set one with "
+            "edit-package-*"
         )
+    if package.source_type == "rpm_upload":
+        raise InvalidInput(
+            f"package {package.name} is an uploaded binary RPM; there is nothing to build "
+            "(upload the RPM again instead)"
+        )
+    if package.source_type == "upload":
+        # As on Copr, the uploaded SRPM of its latest succeeded build is built again; the
+        # upload itself is gone, the SRPM its source task made is among that build's results.
+        latest = session.scalar(
+            select(Build)
+            .where(
+                Build.package_id == package.id,
+                Build.state == BuildState.succeeded,
+                Build.srpm_name.is_not(None),
+            )
+            .order_by(Build.id.desc())
+            .limit(1)
+            .options(selectinload(Build.tasks), joinedload(Build.project))
+        )
+        if latest is None:
+            raise InvalidInput(
+                f"package {package.name} was made from an uploaded SRPM and has no succeeded "
+                "build to build again; upload the SRPM again"
+            )
+        url = f"{results_url}/{task_dir(latest, source_task(latest))}/{latest.srpm_name}"
+        return Source(type="link", data={"url": url})
     return Source(type=package.source_type, data=dict(package.source_json))
 
 
 def build_package(
-    session: Session, actor: User | None, package: Package, options: BuildOptions
+    session: Session,
+    actor: User | None,
+    package: Package,
+    options: BuildOptions,
+    *,
+    results_url: str,
 ) -> Build:
-    """Build the package from its default source, as its settings say."""
+    """Build the package from its default source, as its settings say; a package made by
+    an upload builds the SRPM of its latest succeeded build (found under ``results_url``)."""
     return submit_build(
         session,
         actor,
         _with_chroots(session, package.project),
-        _default_source(package),
+        _default_source(session, package, results_url),
         package_build_options(package, options),
         pkg_name=package.name,
         package_id=package.id,
@@ -472,11 +501,13 @@ def queue_package_build(
     options: BuildOptions,
     source_changes: dict[str, Any] | None = None,
     settings: SourceSettings | None = None,
+    *,
+    results_url: str,
 ) -> Build:
     """Build the package with no user submitting (webhooks, authorised by the project's
     secret); ``source_changes`` (e.g. the pushed commit) are checked as the source's rules
     say, before anything is queued."""
-    source = _default_source(package)
+    source = _default_source(session, package, results_url)
     if source_changes:
         assert settings is not None
         data = check_source(source.type, {**source.data, **source_changes}, settings)
@@ -562,19 +593,19 @@ def resubmit_build(
 
 def link_build(session: Session, build: Build) -> None:
     """Link a build whose source task named its package to the project's package of that
-    name, creating the package, as Copr does, with the build's source as its default
-    (``unset`` when that source cannot be repeated). Called when the source task ends."""
+    name, creating the package, as Copr does, with the build's source type and source as
+    its default (building an ``upload`` package builds its latest SRPM again). Called when
+    the source task ends."""
     if build.package_id is not None or not build.pkg_name:
         return
     where = (Package.project_id == build.project_id, Package.name == build.pkg_name)
     package_id = session.scalar(select(Package.id).where(*where))
     if package_id is None:
-        repeatable = build.source_type in _REPEATABLE
         package = Package(
             project_id=build.project_id,
             name=build.pkg_name,
-            source_type=build.source_type if repeatable else UNSET,
-            source_json=dict(build.source_json) if repeatable else {},
+            source_type=build.source_type,
+            source_json=dict(build.source_json),
             webhook_rebuild=False,
             chroot_denylist=[],
         )

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
+from coprd.core.builds import MAX_TIMEOUT
 from coprd.core.chroots import resolve_active_chroots
 from coprd.core.errors import Conflict, InvalidInput, NotFound
 from coprd.core.names import check_chroot_name
@@ -66,7 +67,7 @@ class ChrootFields(BaseModel):
     isolation: Literal["default", "simple", "nspawn", "unchanged"] | None = None
     bootstrap: Literal["unchanged", "default", "on", "off", "image", "custom_image"] | None = None
     bootstrap_image: ShortText = None
-    timeout: int | None = Field(default=None, ge=60, le=7 * 24 * 3600)
+    timeout: int | None = Field(default=None, ge=0, le=MAX_TIMEOUT)
     delete_comps: bool | None = False
     reset_fields: list[str] | None = Field(default=None, max_length=len(RESETTABLE) + 1)
 

@@ -237,6 +237,7 @@ def rebuild_on_push(
     push: Push,
     settings: SourceSettings,
     *,
+    results_url: str,
     package_name: str | None = None,
 ) -> list[Build]:
     """Queue a background build of every package the push rebuilds, at the pushed commit
@@ -253,6 +254,7 @@ def rebuild_on_push(
                     BuildOptions(background=True),
                     {"committish": committish},
                     settings,
+                    results_url=results_url,
                 )
         except InvalidInput as exc:
             log.warning("webhook of %s: not building %s: %s", project.full_name, package.name, exc)
@@ -261,10 +263,14 @@ def rebuild_on_push(
     return built
 
 
-def rebuild_package(session: Session, project: Project, package_name: str) -> Build:
+def rebuild_package(
+    session: Session, project: Project, package_name: str, *, results_url: str
+) -> Build:
     """Rebuild one package from its default source, whatever was pushed (the custom
     webhook, which CI jobs call)."""
     package = get_package(session, project, package_name)
     if package.source_type == UNSET:
         raise InvalidInput(f"package {package.name} has no default source to build")
-    return queue_package_build(session, package, BuildOptions(background=True))
+    return queue_package_build(
+        session, package, BuildOptions(background=True), results_url=results_url
+    )

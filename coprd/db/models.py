@@ -57,6 +57,12 @@ def _path_safe(column: str) -> str:
     )
 
 
+# Ids that leave the database (in URLs, API answers, result paths, agents' hands) name one
+# row for good: SQLite reuses the highest rowid after a delete unless the table says
+# AUTOINCREMENT. PostgreSQL's sequences never go back, so this changes nothing there.
+NEVER_REUSED_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 class PermissionValue(enum.StrEnum):
     nothing = "nothing"
     request = "request"
@@ -65,7 +71,7 @@ class PermissionValue(enum.StrEnum):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(_path_safe("name"), name="valid_name"),)
+    __table_args__ = (CheckConstraint(_path_safe("name"), name="valid_name"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
@@ -159,6 +165,7 @@ class Project(Base):
         ).ddl_if(dialect="postgresql"),
         CheckConstraint(_path_safe("name"), name="valid_name"),
         CheckConstraint("storage IN ('backend', 'pulp')", name="valid_storage"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -355,6 +362,7 @@ class Build(Base):
         # The latest (succeeded) build of each package: max(id) grouped by package_id, of
         # all its builds or of those in one state, read from the index alone.
         Index("ix_builds_package_state_id", "package_id", "state", "id"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -414,6 +422,7 @@ class Package(Base):
         UniqueConstraint("project_id", "name"),
         Index("ix_packages_project_id_id", "project_id", "id"),
         CheckConstraint(_path_safe("name"), name="valid_name"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -447,6 +456,7 @@ class BuildTask(Base):
         Index("ix_build_tasks_owner_state", "owner_name", "state"),
         # The pruner's scan: results not yet pruned, by age (core/pruning.py).
         Index("ix_build_tasks_prunable", "pruned_on", "ended_on"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -35,6 +35,7 @@ from pydantic import BaseModel
 
 from coprd.core import webhooks
 from coprd.core.errors import InvalidInput, NotFound
+from coprd.core.names import parse_digits
 from coprd.core.sources import SourceSettings
 from coprd.core.webhooks import Push
 from coprd.db.models import Project
@@ -154,9 +155,10 @@ def _pagure(data: dict[str, Any]) -> Push:
 
 def _project(db: DB, project_id: str, secret: str) -> Project:
     """The project the URL names by id, if the URL's secret is its webhook secret."""
-    if not project_id.isdigit() or len(project_id) > 9:
+    number = parse_digits(project_id, max_digits=9)
+    if number is None:
         raise NotFound(f"Project {project_id[:20]!r} does not exist.")
-    return webhooks.hooked_project(db, int(project_id), secret)
+    return webhooks.hooked_project(db, number, secret)
 
 
 def _rebuild(
@@ -168,7 +170,12 @@ def _rebuild(
         build.id
         for push in pushes
         for build in webhooks.rebuild_on_push(
-            db, project, push, source_settings, package_name=package
+            db,
+            project,
+            push,
+            source_settings,
+            results_url=settings.results_url,
+            package_name=package,
         )
     ]
     return HookOut(builds=built, message=f"{len(built)} build(s) submitted")
@@ -240,10 +247,12 @@ def pagure(
     return _rebuild(db, settings, project, [_pagure(_payload(body, request))], request)
 
 
-def custom(db: DB, body: RawBody, project_id: str, secret: str, package: str) -> PlainTextResponse:
+def custom(
+    db: DB, settings: AppSettings, body: RawBody, project_id: str, secret: str, package: str
+) -> PlainTextResponse:
     """Rebuild the package; answers its build id, as Copr does, for CI jobs to wait on."""
     project = _project(db, project_id, secret)
-    build = webhooks.rebuild_package(db, project, package)
+    build = webhooks.rebuild_package(db, project, package, results_url=settings.results_url)
     return PlainTextResponse(f"{build.id}\n")
 
 

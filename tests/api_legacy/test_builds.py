@@ -73,6 +73,27 @@ def test_chroots_timeout_and_memory(client: TestClient, alice: Account, demo: st
     assert (config["timeout"], config["memory_limit"]) == (7200, 2048)
 
 
+def test_new_build_as_the_last_legacy_clients_send_it(
+    client: TestClient, alice: Account, demo: str
+) -> None:
+    """python-copr 1.x up to 1.109 also sends ``username`` (its own, ignored as Copr
+    ignored it) and, for create_new_build(background=True), ``background=y``."""
+    submit(client, alice, username="alice", background="y", **{X86: "y"})
+    submit(client, alice, username="someone-else", background="")
+    assert [v3_build(client, i)["is_background"] for i in (1, 2)] == [True, False]
+    assert v3_build(client, 1)["chroots"] == [X86]
+    r = client.post(
+        UPLOAD,
+        files={
+            "pkgs": ("hello-1.0-1.src.rpm", SRPM_BYTES, "application/x-rpm"),
+            **multipart(username="alice", background="y", memory_reqs="", timeout=""),
+        },
+        headers=alice.headers,
+    )
+    assert r.status_code == 200, r.text
+    assert v3_build(client, r.json()["id"])["is_background"] is True
+
+
 def test_several_urls_make_several_builds(client: TestClient, alice: Account, demo: str) -> None:
     answer = submit(client, alice, pkgs=f"{URL} https://example.com/other-2-1.src.rpm")
     assert (answer["ids"], answer["id"]) == ([1, 2], 1)
@@ -96,7 +117,8 @@ def test_new_build_refusals_change_nothing(
 ) -> None:
     cases = [
         (alice, {"timeout": "abc"}, 400, "timeout: 'abc' is not a whole number"),
-        (alice, {"timeout": "10"}, 400, "timeout: Input should be greater than or equal to 60"),
+        (alice, {"timeout": "108001"}, 400, "timeout: Input should be less than or equal"
+                                           " to 108000"),
         (alice, {"memory_reqs": "-1"}, 400, "memory_reqs: '-1' is not a whole number"),
         (alice, {"memory_reqs": "1"}, 400, "memory_reqs: Input should be greater than or equal"
                                            " to 64"),
@@ -105,8 +127,9 @@ def test_new_build_refusals_change_nothing(
         (alice, {"pkgs": "file:///etc/passwd"}, 400, "pkgs: 'file:///etc/passwd' is not an http,"
                                                      " https or ftp URL"),
         (alice, {"pkgs": f"{URL} /etc/passwd"}, 400, None),
-        (alice, {"background": "y"}, 400, "Unknown arguments passed (non-existing chroot"
-                                          " probably): background"),
+        (alice, {"backgrnd": "y"}, 400, "Unknown arguments passed (non-existing chroot"
+                                        " probably): backgrnd"),
+        (alice, {"background": "maybe"}, 400, "background: use y to select it (or n)"),
         (alice, {"epel-9-x86_64": "y"}, 400, None),
         (alice, {X86: "maybe"}, 400, None),
         (bob, {}, 403, "user 'bob' may not build in project alice/demo"),
@@ -316,7 +339,10 @@ def test_cancel(client: TestClient, alice: Account, bob: Account, demo: str) -> 
     assert r.json() == {"output": "ok", "status": "Build canceled"}
     assert client.get("/api/coprs/build_status/1/").json()["status"] == "canceled"
     assert v3_build(client, 1)["state"] == "canceled"
+    # An ended build is refused as Copr's legacy API refused it.
     again = client.post("/api/coprs/cancel_build/1/", headers=alice.headers)
-    assert again.status_code == 400
-    assert again.json() == {"output": "notok", "error": "build 1 has already ended (canceled)"}
+    assert again.status_code == 409
+    assert again.json() == {"output": "notok", "error": "Cannot cancel build 1"}
+    # Who may not build hears that first.
+    assert client.post("/api/coprs/cancel_build/1/", headers=bob.headers).status_code == 403
     assert client.post("/api/coprs/cancel_build/99/", headers=alice.headers).status_code == 404

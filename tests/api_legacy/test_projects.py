@@ -185,6 +185,7 @@ def test_modify_answers_top_level_and_detail(client: TestClient, alice: Account)
         "description": "new words",
         "instructions": "read me",
         "repos": "https://example.com/x https://example.com/y",
+        "chroots": [X86],
         "detail": {
             "name": "demo",
             "description": "new words",
@@ -208,6 +209,57 @@ def test_modify_keeps_what_is_not_sent(client: TestClient, alice: Account) -> No
         "changed",
         "also kept",
     )
+
+
+def test_the_fields_the_last_legacy_clients_send(client: TestClient, alice: Account) -> None:
+    """python-copr 1.x up to 1.109 adds ``username`` to every form, creates projects with
+    more flags, and modify_project(chroots=[...]) sends the chroots to have, space-joined."""
+    create(
+        client,
+        alice,
+        username="alice",
+        unlisted_on_hp="y",
+        build_enable_net="",
+        persistent="",
+        auto_prune="y",
+        use_bootstrap_container="",
+    )
+    path = "/api/coprs/alice/demo/modify/"
+    fields = {
+        "username": "alice",
+        "unlisted_on_hp": "",
+        "build_enable_net": "y",
+        "auto_prune": "y",
+        "use_bootstrap_container": "y",
+        "chroots": f"{ARM} {X86}",
+    }
+    r = client.post(path, data=fields, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["chroots"] == [ARM, X86]
+    project = client.get("/api_3/project", params={"ownername": "alice", "projectname": "demo"})
+    got = project.json()
+    assert sorted(got["chroot_repos"]) == [ARM, X86]
+    assert (got["unlisted_on_hp"], got["enable_net"], got["bootstrap"]) == (False, True, "on")
+    # The chroots named are the ones kept: the others are disabled.
+    r = client.post(path, data={"username": "alice", "chroots": ARM}, headers=alice.headers)
+    assert r.json()["chroots"] == [ARM]
+    r = client.post(path, data={"chroots": ""}, headers=alice.headers)
+    assert (r.status_code, r.json()["error"]) == (
+        400,
+        "chroots: a project needs at least one chroot",
+    )
+    chroot = client.post(
+        f"/api/coprs/alice/demo/modify/{ARM}/",
+        data={"username": "alice", "buildroot_pkgs": "make"},
+        headers=alice.headers,
+    )
+    assert chroot.status_code == 200, chroot.text
+    gone = client.post(
+        "/api/coprs/alice/demo/delete/",
+        data={"username": "alice", "verify": "yes"},
+        headers=alice.headers,
+    )
+    assert gone.status_code == 200, gone.text
 
 
 def test_modify_refusals(client: TestClient, alice: Account, bob: Account) -> None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from coprd.app import create_app
 from coprd.config import Settings
@@ -166,11 +166,30 @@ def test_cancel_and_delete(
     assert r.status_code == 200, r.text  # what 1.63's is_successful() checks for
     assert r.json()["build"]["state"] == "canceled"
     assert client.get(f"/api_3/build/{build_id}").json()["state"] == "canceled"
+    # As on Copr's APIv2: canceling a canceled build does nothing, and succeeds.
+    canceled = snapshot(engine)
     again = client.put(
         f"/api_2/builds/{build_id}", json={"state": "canceled"}, headers=alice.headers
     )
-    assert again.status_code == 400
+    assert again.status_code == 200, again.text
+    assert again.json()["build"]["state"] == "canceled"
+    assert snapshot(engine) == canceled
+    bobs = client.put(f"/api_2/builds/{build_id}", json={"state": "canceled"}, headers=bob.headers)
+    assert bobs.status_code == 403
 
     r = client.delete(f"/api_2/builds/{build_id}", headers=alice.headers)
     assert r.status_code == 204 and r.content == b""
     assert client.get(f"/api_2/builds/{build_id}").status_code == 404
+
+
+def test_a_build_that_ended_otherwise_cannot_be_canceled(
+    client: TestClient, alice: Account, demo: int, engine: Engine
+) -> None:
+    build_id = url_build(client, alice, demo).json()["build"]["id"]
+    with engine.begin() as conn:  # as if its tasks had failed
+        conn.execute(text("UPDATE builds SET state = 'failed' WHERE id = :id"), {"id": build_id})
+    before = snapshot(engine)
+    r = client.put(f"/api_2/builds/{build_id}", json={"state": "canceled"}, headers=alice.headers)
+    assert r.status_code == 400
+    assert r.json() == {"message": f"Cannot update build due to: Cannot cancel build {build_id}"}
+    assert snapshot(engine) == before

@@ -65,7 +65,7 @@ def test_enable_update_disable(client: TestClient, alice: Account, demo: int) ->
     assert r.json()["chroot"] == {
         "name": EPEL9,
         "buildroot_pkgs": ["gcc", "make"],
-        "comps": None,
+        "comps": COMPS,  # as Copr's APIv2 sent it back
         "comps_name": "my-comps.xml",
         "comps_len": len(COMPS),
     }

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from coprd.core import groups, users
 from coprd.db.engine import write_session
-from tests.api_v2.conftest import RAWHIDE, create_project, project_body
+from tests.api_v2.conftest import RAWHIDE, create_project, project_body, url_build
 from tests.conftest import Account, snapshot
 
 
@@ -48,6 +50,7 @@ def test_create_answers_201_with_an_absolute_location(client: TestClient, alice:
             "disable_createrepo": False,
             "build_enable_net": True,
             "repos": ["https://example.org/repo"],
+            "last_modified": None,  # no build has ended yet
         },
     }
     # The same project, through APIv3.
@@ -188,3 +191,19 @@ def test_reads_ignore_junk_credentials(client: TestClient, demo: int) -> None:
     junk = {"Authorization": "Basic Tm9uZTpOb25l"}  # None:None
     assert client.get(f"/api_2/projects/{demo}", headers=junk).status_code == 200
     assert client.get("/api_2/projects", headers=junk).status_code == 200
+
+
+def test_last_modified_is_when_a_build_last_ended(
+    client: TestClient, alice: Account, demo: int
+) -> None:
+    """As Copr's ProjectSchema declares it: an ISO 8601 date and time, in UTC."""
+    build_id = url_build(client, alice, demo).json()["build"]["id"]
+    assert client.get(f"/api_2/projects/{demo}").json()["project"]["last_modified"] is None
+    r = client.put(f"/api_2/builds/{build_id}", json={"state": "canceled"}, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    ended = client.get(f"/api_3/build/{build_id}").json()["ended_on"]
+    shown = client.get(f"/api_2/projects/{demo}").json()["project"]["last_modified"]
+    assert shown.endswith("+00:00")
+    assert int(dt.datetime.fromisoformat(shown).timestamp()) == ended
+    listed = client.get("/api_2/projects", params={"owner": "alice"}).json()["projects"]
+    assert [p["project"]["last_modified"] for p in listed] == [shown]

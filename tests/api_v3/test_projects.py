@@ -182,3 +182,18 @@ def test_unsupported_settings_are_refused_on_and_accepted_off(
         )
         assert r.status_code == 400 and "not supported by this server" in r.json()["error"]
         assert snapshot(engine) == before
+
+
+def test_permissions_of_a_project_without_any_are_404_as_on_copr(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    add(client, alice, "demo")
+    url = "/api_3/project/permissions/get/alice/demo"
+    r = client.get(url, headers=alice.headers)
+    assert r.status_code == 404
+    assert r.json() == {"error": "No permissions set on alice/demo project"}
+    body = {"bob": {"builder": "approved"}}
+    r = client.put("/api_3/project/permissions/set/alice/demo", json=body, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    r = client.get(url, headers=alice.headers)
+    assert r.json()["permissions"] == {"bob": {"builder": "approved", "admin": "nothing"}}

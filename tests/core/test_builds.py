@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from coprd.core import builds, projects, users
@@ -60,6 +61,18 @@ def test_submit_makes_a_source_task_and_one_per_chroot(
     assert build.timeout == builds.DEFAULT_TIMEOUT
 
 
+@pytest.mark.parametrize(("given", "kept"), [(1, 1), (59, 59), (0, builds.DEFAULT_TIMEOUT)])
+def test_any_timeout_copr_accepts_is_kept(
+    db: Session, alice: User, project: Project, given: int, kept: int
+) -> None:
+    """Copr takes 0 to 108000 seconds (30 h); 0 is its default."""
+    assert submit(db, alice, project, timeout=given).timeout == kept
+    with pytest.raises(ValidationError):
+        BuildOptions(timeout=30 * 3600 + 1)
+    with pytest.raises(ValidationError):
+        BuildOptions(timeout=-1)
+
+
 def test_chroot_globs_and_excludes(db: Session, alice: User, project: Project) -> None:
     build = submit(db, alice, project, chroots=["fedora-*"], exclude_chroots=["*-aarch64"])
     assert [t.chroot_name for t in builds.chroot_tasks(build)] == [X86]
@@ -93,6 +106,11 @@ def test_batches_wait_for_their_predecessor(db: Session, alice: User, project: P
     assert second.state == S.pending
     with pytest.raises(InvalidInput):
         submit(db, alice, project, after_build_id=first.id, with_build_id=first.id)
+    # A refusal names the field given.
+    with pytest.raises(InvalidInput, match=r"^with_build_id: build 999 is not a build of"):
+        submit(db, alice, project, with_build_id=999)
+    with pytest.raises(InvalidInput, match=r"^after_build_id: build 999 is not a build of"):
+        submit(db, alice, project, after_build_id=999)
 
 
 def test_cancel_and_delete(db: Session, alice: User, project: Project) -> None:

@@ -17,6 +17,7 @@ from coprd.core.sources import SourceSettings
 from coprd.db.models import Build, BuildState, Project, User, utcnow
 
 X86 = "fedora-rawhide-x86_64"
+RESULTS = "http://coprd.test/results"
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def test_a_package_keeps_its_newest_max_builds_finished_builds(db: Session, alic
         )
         packages.link_build(db, build)
         done.append(build.id)
-    running = packages.build_package(db, alice, tool, BuildOptions())
+    running = packages.build_package(db, alice, tool, BuildOptions(), results_url=RESULTS)
     other = builds.submit_prebuilt(
         db,
         alice,

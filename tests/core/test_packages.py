@@ -19,6 +19,7 @@ from coprd.core.sources import SourceSettings
 from coprd.db.models import Build, Builder, BuildState, Package, Project, User
 
 X86 = "fedora-rawhide-x86_64"
+RESULTS = "http://coprd.test/results"
 ARM = "fedora-rawhide-aarch64"
 EPEL = "epel-9-x86_64"
 SETTINGS = SourceSettings.with_distgit("https://src.example.org")
@@ -126,7 +127,8 @@ def test_add_refuses_what_exists_and_bad_input(
     ("fields", "message"),
     [
         ({"timeout": "abc"}, "timeout"),
-        ({"timeout": "10"}, "timeout"),
+        ({"timeout": "-1"}, "timeout"),
+        ({"timeout": str(30 * 3600 + 1)}, "timeout"),
         ({"max_builds": "-1"}, "max_builds"),
         ({"chroot_denylist": "fedora-*, ../etc"}, "chroot_denylist"),
         ({"chroot_denylist": ["a\x00b"]}, "chroot_denylist"),
@@ -196,40 +198,53 @@ def test_reset_then_build_is_refused_until_edited(
     packages.reset_package(db, alice, package)
     assert (package.source_type, package.source_json) == ("unset", {})
     with pytest.raises(InvalidInput, match="no default source"):
-        packages.build_package(db, alice, package, BuildOptions())
+        packages.build_package(db, alice, package, BuildOptions(), results_url=RESULTS)
     # An edit naming no type only changes settings of an unset package.
     packages.edit_package(
         db, alice, package, None, {"timeout": "120"}, PackageFields(timeout=120), SETTINGS
     )
     assert (package.source_type, package.timeout) == ("unset", 120)
     packages.edit_package(db, alice, package, "scm", SCM, PackageFields(), SETTINGS)
-    assert packages.build_package(db, alice, package, BuildOptions()).source_type == "scm"
+    assert (
+        packages.build_package(db, alice, package, BuildOptions(), results_url=RESULTS).source_type
+        == "scm"
+    )
 
 
 def test_build_uses_the_source_and_settings_of_the_package(
     db: Session, alice: User, bob: User, project: Project
 ) -> None:
     package = add(db, alice, project, timeout="7200", chroot_denylist="*-aarch64")
-    build = packages.build_package(db, alice, package, BuildOptions())
+    build = packages.build_package(db, alice, package, BuildOptions(), results_url=RESULTS)
     assert (build.source_type, build.source_json) == ("scm", package.source_json)
     assert (build.package_id, build.pkg_name, build.timeout) == (package.id, "hello", 7200)
     assert [t.chroot_name for t in builds.chroot_tasks(build)] == [EPEL, X86]
     # The build's own options win over the package's timeout; the denylist still applies.
-    other = packages.build_package(db, alice, package, BuildOptions(timeout=600, chroots=[X86]))
-    assert other.timeout == 600
+    other = packages.build_package(
+        db, alice, package, BuildOptions(timeout=30, chroots=[X86]), results_url=RESULTS
+    )
+    assert other.timeout == 30
+    # A timeout of 0 is no timeout of the build's own, as on Copr: the package's applies.
+    zero = packages.build_package(
+        db, alice, package, BuildOptions(timeout=0, chroots=[X86]), results_url=RESULTS
+    )
+    assert zero.timeout == 7200
     with pytest.raises(InvalidInput, match="no active chroot"):
-        packages.build_package(db, alice, package, BuildOptions(chroots=[ARM]))
+        packages.build_package(db, alice, package, BuildOptions(chroots=[ARM]), results_url=RESULTS)
     # Building needs the builder role, not more; editing needs more.
     with pytest.raises(Forbidden):
-        packages.build_package(db, bob, package, BuildOptions())
+        packages.build_package(db, bob, package, BuildOptions(), results_url=RESULTS)
     permissions.set_permissions(db, alice, project, {"bob": {"builder": "approved"}})
-    assert packages.build_package(db, bob, package, BuildOptions()).submitter_id == bob.id
+    assert (
+        packages.build_package(db, bob, package, BuildOptions(), results_url=RESULTS).submitter_id
+        == bob.id
+    )
     with pytest.raises(Forbidden):
         packages.reset_package(db, bob, package)
 
 
 def _build(db: Session, alice: User, package: Package, state: BuildState) -> Build:
-    build = packages.build_package(db, alice, package, BuildOptions())
+    build = packages.build_package(db, alice, package, BuildOptions(), results_url=RESULTS)
     for task in build.tasks:
         task.state = state
     builds.refresh_build(db, build)
@@ -291,7 +306,7 @@ def test_a_build_makes_its_package_with_its_source(
     package = packages.get_package(db, project, "hello")
     assert (package.source_type, package.source_json) == ("link", url.data)
     assert first.package_id == package.id
-    # The next build of that name joins it; an upload's package has no source to repeat.
+    # The next build of that name joins it; an upload's package has the upload's source.
     upload = Source(type="upload", data={"pkg": "other-1-1.src.rpm"})
     second = builds.submit_build(db, alice, project, url, BuildOptions())
     third = builds.submit_build(db, alice, project, upload, BuildOptions())
@@ -299,14 +314,39 @@ def test_a_build_makes_its_package_with_its_source(
     finish_source(db, agent, "other")
     assert second.package_id == package.id
     other = packages.get_package(db, project, "other")
-    assert (third.package_id, other.source_type, other.source_json) == (other.id, "unset", {})
+    assert (third.package_id, other.source_type, other.source_json) == (
+        other.id,
+        "upload",
+        upload.data,
+    )
+
+
+def test_building_an_upload_package_builds_its_latest_succeeded_srpm(
+    db: Session, alice: User, project: Project, agent: Builder
+) -> None:
+    """As on Copr, whose package of an upload rebuilds the sources of its last good build."""
+    upload = Source(type="upload", data={"pkg": "hello-1.0-1.src.rpm"})
+    build = builds.submit_build(db, alice, project, upload, BuildOptions(chroots=[X86]))
+    finish_source(db, agent, "hello")
+    package = packages.get_package(db, project, "hello")
+    assert (package.source_type, package.source_json) == ("upload", upload.data)
+    with pytest.raises(InvalidInput, match="no succeeded build"):
+        packages.build_package(db, alice, package, BuildOptions(), results_url=RESULTS)
+    task = scheduling.claim_task(db, agent, ["x86_64"])
+    assert task is not None
+    scheduling.finish_task(db, agent, task.id, TaskOutcome(state="succeeded"))
+    assert build.state == BuildState.succeeded
+    again = packages.build_package(db, alice, package, BuildOptions(), results_url=RESULTS)
+    assert (again.source_type, again.package_id) == ("link", package.id)
+    srpm = f"{RESULTS}/alice/demo/srpm-builds/{build.id:08d}/hello-1.0-1.src.rpm"
+    assert again.source_json == {"url": srpm}
 
 
 def test_a_package_build_stays_with_its_package(
     db: Session, alice: User, project: Project, agent: Builder
 ) -> None:
     package = add(db, alice, project, "hello")
-    build = packages.build_package(db, alice, package, BuildOptions())
+    build = packages.build_package(db, alice, package, BuildOptions(), results_url=RESULTS)
     finish_source(db, agent, "renamed-in-spec")
     assert (build.package_id, build.pkg_name) == (package.id, "renamed-in-spec")
     assert db.scalar(select(Package).where(Package.name == "renamed-in-spec")) is None
@@ -339,7 +379,7 @@ def test_resubmit_repeats_source_options_and_chroots(
 ) -> None:
     package = add(db, alice, project)
     options = BuildOptions(chroots=[X86, ARM], timeout=900, background=True, enable_net=True)
-    first = packages.build_package(db, alice, package, options)
+    first = packages.build_package(db, alice, package, options, results_url=RESULTS)
     first.memory_limit = 2048
     again = packages.resubmit_build(db, alice, first, results_url="http://c/results")
     assert again.id != first.id

@@ -20,6 +20,7 @@ from coprd.db.models import Build, BuildState, Package, Project, User
 X86 = "fedora-rawhide-x86_64"
 ARM = "fedora-rawhide-aarch64"
 SETTINGS = SourceSettings.with_distgit("https://src.example.org")
+RESULTS = "http://coprd.test/results"
 REPO = "https://github.com/Alice/Hello.git"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -211,7 +212,7 @@ def test_a_push_builds_in_the_background_without_a_user(
 ) -> None:
     package = add(db, alice, project, "hello", timeout="7200", chroot_denylist="*-aarch64")
     add(db, alice, project, "denied", chroot_denylist="fedora-*")
-    [build] = webhooks.rebuild_on_push(db, project, push(), SETTINGS)
+    [build] = webhooks.rebuild_on_push(db, project, push(), SETTINGS, results_url=RESULTS)
     assert build.is_background and build.submitter_id is None
     assert (build.package_id, build.pkg_name, build.timeout) == (package.id, "hello", 7200)
     assert build.source_json["committish"] == SHA
@@ -219,7 +220,9 @@ def test_a_push_builds_in_the_background_without_a_user(
     assert [t.chroot_name for t in builds.chroot_tasks(build)] == [X86]
     assert {t.priority for t in build.tasks} == {builds.BACKGROUND_PRIORITY}
     # A tag builds the tag.
-    [tagged] = webhooks.rebuild_on_push(db, project, push("refs/tags/hello-2.0"), SETTINGS)
+    [tagged] = webhooks.rebuild_on_push(
+        db, project, push("refs/tags/hello-2.0"), SETTINGS, results_url=RESULTS
+    )
     assert tagged.source_json["committish"] == "hello-2.0"
     assert db.scalar(select(Build).where(Build.pkg_name == "denied")) is None
 
@@ -234,12 +237,12 @@ def test_push_payload_values_are_checked(db: Session, alice: User, project: Proj
     add(db, alice, project, "hello")
     # A ref name that is no valid committish builds nothing, refused by the source's rule.
     tag = push("refs/tags/hello-1.0;rm")
-    assert webhooks.rebuild_on_push(db, project, tag, SETTINGS) == []
+    assert webhooks.rebuild_on_push(db, project, tag, SETTINGS, results_url=RESULTS) == []
 
 
 def test_the_custom_hook_rebuilds_one_package(db: Session, alice: User, project: Project) -> None:
     package = add(db, alice, project, "hello", rebuild=False)
-    build = webhooks.rebuild_package(db, project, "hello")
+    build = webhooks.rebuild_package(db, project, "hello", results_url=RESULTS)
     assert (build.package_id, build.is_background, build.state) == (
         package.id,
         True,
@@ -247,6 +250,6 @@ def test_the_custom_hook_rebuilds_one_package(db: Session, alice: User, project:
     )
     packages.reset_package(db, alice, package)
     with pytest.raises(InvalidInput, match="no default source"):
-        webhooks.rebuild_package(db, project, "hello")
+        webhooks.rebuild_package(db, project, "hello", results_url=RESULTS)
     with pytest.raises(NotFound):
-        webhooks.rebuild_package(db, project, "nope")
+        webhooks.rebuild_package(db, project, "nope", results_url=RESULTS)

@@ -6,9 +6,11 @@ import datetime as dt
 from functools import partial
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from coprd.db.engine import make_engine
 from coprd.db.migrate import head_revision, include_object, is_up_to_date, upgrade
@@ -33,13 +35,14 @@ def test_test_database_is_at_head(engine: Engine) -> None:
 
 def _insert(conn: Connection, table: str, **given: object) -> None:
     """A row with ``given`` values and a plain value of its type in every other column the
-    table requires (whatever that revision's columns are)."""
+    table requires (whatever that revision's columns are); the database picks the id
+    unless it is given."""
     row: dict[str, object] = {}
     for column in inspect(conn).get_columns(table):
         name = column["name"]
         if name in given:
             row[name] = given[name]
-        elif not column["nullable"] and column.get("default") is None:
+        elif name != "id" and not column["nullable"] and column.get("default") is None:
             kind = str(column["type"]).upper()
             if "INT" in kind:
                 row[name] = 1
@@ -91,6 +94,118 @@ def test_upgrading_keeps_the_data(tmp_path: Path) -> None:
             left = deadline - dt.datetime.now(dt.UTC).replace(tzinfo=None)
             assert dt.timedelta(days=3) < left <= dt.timedelta(days=4)
         assert is_up_to_date(engine)
+    finally:
+        engine.dispose()
+        if POSTGRES:
+            drop_postgres_database(url)
+
+
+def _shape(engine: Engine) -> dict[str, tuple[object, ...]]:
+    """What ``compare_metadata`` leaves out, per table: the CHECK constraints and whether
+    ids are never handed out again (SQLite's AUTOINCREMENT; a sequence on PostgreSQL)."""
+    inspector = inspect(engine)
+    shape: dict[str, tuple[object, ...]] = {}
+    with engine.connect() as conn:
+        for table in inspector.get_table_names():
+            if table == "alembic_version":
+                continue
+            checks = sorted(
+                (c["name"] or "", " ".join(c["sqltext"].split()))
+                for c in inspector.get_check_constraints(table)
+            )
+            if engine.dialect.name == "sqlite":
+                sql = conn.execute(
+                    text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"),
+                    {"t": table},
+                ).scalar_one()
+                never_reused = "AUTOINCREMENT" in sql
+            else:
+                never_reused = any(
+                    "nextval" in str(c.get("default") or "") or c.get("identity")
+                    for c in inspector.get_columns(table)
+                )
+            shape[table] = (checks, never_reused)
+    return shape
+
+
+def test_models_and_migrations_agree_on_checks_and_id_reuse(engine: Engine, tmp_path: Path) -> None:
+    url = create_postgres_database() if POSTGRES else f"sqlite:///{tmp_path / 'models.sqlite'}"
+    from_models = make_engine(url)
+    try:
+        if POSTGRES:
+            with from_models.begin() as conn:  # as migration 0001 does
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+        Base.metadata.create_all(from_models)
+        expected = _shape(from_models)
+    finally:
+        from_models.dispose()
+        if POSTGRES:
+            drop_postgres_database(url)
+    migrated = _shape(engine)
+    assert migrated == expected
+    # The tables whose ids leave the database never hand one out twice.
+    for table in ("users", "projects", "packages", "builds", "build_tasks"):
+        assert migrated[table][1], table
+
+
+def _reuses_newest_id(conn: Connection, table: str, **given: object) -> bool:
+    """Delete the newest row of ``table``, insert one: does it get the deleted id back?"""
+    newest = conn.execute(text(f"SELECT max(id) FROM {table}")).scalar_one()
+    conn.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": newest})
+    _insert(conn, table, **given)
+    return bool(conn.execute(text(f"SELECT max(id) FROM {table}")).scalar_one() <= newest)
+
+
+def test_upgrading_from_0006_keeps_the_data_and_stops_reusing_ids(tmp_path: Path) -> None:
+    url = create_postgres_database() if POSTGRES else f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = make_engine(url)
+    try:
+        upgrade(engine, "0006")
+        with engine.begin() as conn:
+            # Ids from the database, as the server gets them (an explicit id would not
+            # move PostgreSQL's sequence): 1 and 2 in each table.
+            _insert(conn, "users", name="alice")
+            _insert(conn, "users", name="bob")
+            for user_id, project in enumerate(("demo", "other"), 1):
+                _insert(
+                    conn,
+                    "projects",
+                    name=project,
+                    owner_name="alice",
+                    user_id=user_id,
+                    storage="backend",
+                )
+            _insert(conn, "packages", project_id=1, name="hello")
+            _insert(conn, "packages", project_id=1, name="world")
+            _insert(conn, "builds", project_id=1, package_id=1, state="succeeded")
+            _insert(conn, "builds", project_id=1, after_build_id=1, package_id=2)
+            _insert(conn, "build_tasks", build_id=1, chroot_name="srpm-builds")
+            _insert(conn, "build_tasks", build_id=2, chroot_name="fedora-rawhide-x86_64")
+            _insert(conn, "api_tokens", user_id=1, login="abc", secret_hash="h")
+            before = {
+                table: conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
+                for table in ("users", "projects", "packages", "builds", "build_tasks")
+            }
+        upgrade(engine)
+        assert is_up_to_date(engine)
+        with engine.begin() as conn:
+            for table, rows in before.items():
+                assert conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all() == rows
+            assert conn.execute(text("SELECT count(*) FROM api_tokens")).scalar_one() == 1
+            # Foreign keys still act: deleting a build empties its tasks.
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM builds WHERE id = 2"))
+            assert conn.execute(text("SELECT count(*) FROM build_tasks")).scalar_one() == 1
+            # The name rule is still checked.
+            with pytest.raises(IntegrityError), conn.begin_nested():
+                _insert(conn, "packages", project_id=1, name="a/b")
+            # The newest row of each table goes; the next one gets a new id.
+            assert not _reuses_newest_id(conn, "builds", project_id=1)
+            assert not _reuses_newest_id(conn, "packages", project_id=1, name="x")
+            project = {"name": "p", "owner_name": "alice", "user_id": 1, "storage": "backend"}
+            assert not _reuses_newest_id(conn, "projects", **project)
     finally:
         engine.dispose()
         if POSTGRES:

@@ -21,7 +21,10 @@ import pytest
 
 PACKAGES = ("copr==1.63", "marshmallow==2.21.0", "requests-toolbelt==1.0.0")
 VENV = Path(__file__).resolve().parents[2] / ".venv-copr163"
-_STAMP = VENV / ".coprd-packages"
+# python-copr 1.109, the last release with the legacy client (Copr dropped both in 2021):
+# it sends fields 1.63 did not. Made and run the same way, in an environment of its own.
+LAST_LEGACY_PACKAGES = ("copr==1.109", "marshmallow==2.21.0", "requests-toolbelt==1.0.0")
+LAST_LEGACY_VENV = VENV.with_name(".venv-copr109")
 # Runs before the first ``import copr`` of every interpreter of the environment.
 _SHIM = "import collections, collections.abc; collections.Iterable = collections.abc.Iterable\n"
 
@@ -44,13 +47,23 @@ PRELUDE = textwrap.dedent(
 
 def ensure_copr163() -> Path:
     """The environment's python, made first if it is missing or stale."""
-    python = VENV / "bin" / "python"
-    want = "\n".join(PACKAGES)
-    if python.exists() and _STAMP.exists() and _STAMP.read_text() == want:
+    return _ensure(VENV, PACKAGES)
+
+
+def ensure_copr109() -> Path:
+    """The python of the 1.109 environment, made first if it is missing or stale."""
+    return _ensure(LAST_LEGACY_VENV, LAST_LEGACY_PACKAGES)
+
+
+def _ensure(venv: Path, packages: tuple[str, ...]) -> Path:
+    python = venv / "bin" / "python"
+    stamp = venv / ".coprd-packages"
+    want = "\n".join(packages)
+    if python.exists() and stamp.exists() and stamp.read_text() == want:
         return python
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *PACKAGES],
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],
         check=True,
     )
     purelib = subprocess.run(
@@ -60,7 +73,7 @@ def ensure_copr163() -> Path:
         text=True,
     ).stdout.strip()
     (Path(purelib) / "copr163_compat.pth").write_text(_SHIM)
-    _STAMP.write_text(want)
+    stamp.write_text(want)
     return python
 
 
@@ -85,5 +98,5 @@ def run_copr163(
         env=env,
     )
     if result.returncode != 0:
-        raise AssertionError(f"the 1.63 client script failed:\n{result.stderr}")
+        raise AssertionError(f"the legacy client script failed:\n{result.stderr}")
     return json.loads(result.stdout) if result.stdout.strip() else None

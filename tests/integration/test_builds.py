@@ -258,3 +258,20 @@ def test_deleting_a_build_or_project_removes_its_results(
 
     assert server.copr_cli(alice, "delete", "gone").returncode == 0
     assert httpx.get(f"{server.url}/results/alice/gone/").status_code == 404
+
+
+def test_a_package_made_by_an_upload_keeps_its_source_and_builds_again(
+    server: Server, alice: Path, tmp_path: Path
+) -> None:
+    """As on Copr: the package records the upload as its source, and ``build-package``
+    builds the SRPM of its latest succeeded build."""
+    srpm = make_srpm("archinfo.spec", tmp_path / "srpm")
+    built = server.copr_cli(alice, "build", "demo", str(srpm))
+    assert built.returncode == 0, built.stdout + built.stderr
+    got = server.copr_cli(alice, "get-package", "demo", "--name", "archinfo")
+    assert got.returncode == 0, got.stderr
+    package = json.loads(got.stdout)
+    assert (package["source_type"], package["source_dict"]) == ("upload", {"pkg": srpm.name})
+    again = server.copr_cli(alice, "build-package", "demo", "--name", "archinfo")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "succeeded" in again.stdout

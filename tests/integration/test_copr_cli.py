@@ -229,7 +229,9 @@ def test_others_cannot_touch_alices_project(server: Server, alice: Path, bob: Pa
         assert result.returncode == 7, (args, result.stderr)
         assert "may not change project alice/private" in result.stderr
     assert "Description: mine" in ok(server.copr_cli(None, "get", "private"))
-    assert "bob" not in ok(server.copr_cli(None, "list-permissions", "private"))
+    listed = server.copr_cli(None, "list-permissions", "private")
+    assert listed.returncode == 1, listed.stdout
+    assert "No permissions set on alice/private project" in listed.stderr
 
 
 def test_wrong_token_is_refused(server: Server, alice: Path, tmp_path: Path) -> None:

@@ -286,8 +286,17 @@ def test_the_urls_secret_and_project(stage: Stage, forge: Forge, engine: Engine)
     assert wrong.status_code == 403
     gone = send(stage, forge, payload, url=f"/webhooks/{forge.name}/999999/{stage.secret}/")
     assert gone.status_code == 404
-    for bad_id in ("abc", "-1", "99999999999999999999"):
+    # An id is ASCII digits: a superscript one (which isdigit() takes and int() refuses)
+    # is no id, nor are the project's own id in Arabic-Indic or fullwidth digits.
+    other_scripts = [
+        "".join(chr(zero + int(d)) for d in str(stage.project_id)) for zero in (0x660, 0xFF10)
+    ]
+    for bad_id in ("abc", "-1", "+1", "99999999999999999999", "\u00b9", *other_scripts):
         r = send(stage, forge, payload, url=f"/webhooks/{forge.name}/{bad_id}/{stage.secret}/")
+        assert r.status_code == 404, bad_id
+        assert list(r.json()) == ["error"], r.text
+    for bad_id in ("\u00b9", *other_scripts):
+        r = stage.client.post(f"/webhooks/custom/{bad_id}/{stage.secret}/hello/")
         assert r.status_code == 404, bad_id
     assert snapshot(engine) == before
 

@@ -175,7 +175,7 @@ def test_a_bad_post_shows_the_cores_message(
         ({"chroots": "fedora-1-x86_64"}, "fedora-1-x86_64 matches no chroot of alice/demo"),
         ({}, "no active chroot of alice/demo is selected"),  # every box unchecked
         ({"chroots": RAWHIDE, "timeout": "soon"}, "timeout"),
-        ({"chroots": RAWHIDE, "timeout": "5"}, "timeout"),
+        ({"chroots": RAWHIDE, "timeout": "108001"}, "timeout"),
     ],
 )
 def test_bad_options_are_refused(

@@ -166,7 +166,7 @@ def test_a_chroots_buildroot(web: TestClient, demo: None) -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"timeout": "5"}, "timeout"),
+        ({"timeout": "-5"}, "timeout"),
         ({"timeout": "long"}, "timeout"),
         ({"additional_repos": "file:///etc"}, "not a repository URL"),
         ({"bootstrap": "sideways"}, "bootstrap"),

@@ -194,7 +194,9 @@ def rebuild(
     project = find_project(db, owner, projectname)
     package = find_package(db, project, packagename)
     try:
-        build = packages.build_package(db, viewer, package, BuildOptions())
+        build = packages.build_package(
+            db, viewer, package, BuildOptions(), results_url=settings.results_url
+        )
     except (InvalidInput, Forbidden) as exc:
         message, status = refusal(db, exc)
         project = find_project(db, owner, projectname)

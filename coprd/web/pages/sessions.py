@@ -40,6 +40,7 @@ __all__ = [
     "KEY_FILE",
     "SECURE_SESSION_COOKIE",
     "SESSION_COOKIE",
+    "WEB_CHALLENGE",
     "Viewer",
     "WebSessionMiddleware",
     "flash",
@@ -57,6 +58,10 @@ SESSION_COOKIE = "coprd_session"
 # another host (a sibling subdomain cannot plant a session of its own).
 SECURE_SESSION_COOKIE = "__Host-coprd_session"
 KEY_FILE = "web-session.key"
+# What a 401 page asks for: the login form's cookie. HTTP has no registered scheme for it;
+# this is the "Cookie" scheme of draft-broyer-http-cookie-auth, which browsers ignore (no
+# password dialog), naming the form that logs in.
+WEB_CHALLENGE = 'Cookie realm="coprd", form-action="/login"'
 MAX_FLASHES = 5
 
 

@@ -1,7 +1,7 @@
 """build_tasks.config: what a chroot's build was submitted with
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04 20:40:00
 
 A build runs, and ``build-chroot/build-config`` answers, with the chroot's settings as they
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
