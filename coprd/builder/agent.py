@@ -30,6 +30,7 @@ import httpx
 from coprd.builder import workspace
 from coprd.builder.backends.base import Backend, RpmTask, log_line
 from coprd.builder.sandbox import SandboxPolicy
+from coprd.builder.specfile import extract_spec
 from coprd.builder.srpm import InvalidPackage, inspect_srpm
 from coprd.config import Settings
 from coprd.core.limits import cut_marker, ring_reads, ring_writes, split_head
@@ -502,7 +503,8 @@ class Agent:
         final = f"{info.name}-{info.version}-{info.release}.src.rpm"
         live.line(f"source package {final}")
         srpm = srpm.rename(workdir / final) if srpm.name != final else srpm
-        refused = self._upload(task_id, srpm)
+        spec = self._spec_of(srpm, workdir, live, cancel)
+        refused = self._upload_each(task_id, [srpm, *([spec] if spec else [])], live)
         if refused:
             return {"state": "failed", "message": refused}
         version = f"{info.version}-{info.release}"
@@ -534,19 +536,30 @@ class Agent:
         outdir.mkdir()
         build_dir = workdir / "build"
         build_dir.mkdir()
+        # As on Copr, the chroot's result directory holds the spec (whatever the build's
+        # outcome) and the SRPM (with the packages) beside the packages and logs.
+        spec = self._spec_of(srpm, workdir, live, cancel)
+        own = [srpm, *([spec] if spec else [])]
+        if spec is not None:
+            refused = self._upload_each(task_id, [spec], live)
+            if refused:
+                live.line(refused)
+                return {"state": "failed", "message": refused}
         try:
-            rpm_task = self._rpm_task(task, srpm, outdir, build_dir)
+            rpm_task = self._rpm_task(task, srpm, outdir, build_dir, reserved=own)
         except ValueError as exc:
             return {"state": "failed", "message": f"cannot build this task: {exc}"}
         result = self.backend.build_rpm(rpm_task, live.write, cancel)
-        if result.state == "succeeded":
-            # The backend counted the packages against this builder's limits before it
-            # copied any (``collect_packages``); the server counts what it stores.
-            refused = self._upload_all(task_id, outdir, live)
-            if refused:
-                live.line(refused)
-                # No packages: a build that made too many could not even report them all.
-                return {"state": "failed", "message": refused}
+        # The backend counted what it copied out of the build against this builder's
+        # limits, less what the agent uploads itself (``reserved``); the server counts
+        # what it stores.
+        refused = self._upload_each(task_id, sorted(outdir.glob("*.log")), live)
+        if result.state == "succeeded" and not refused:
+            refused = self._upload_each(task_id, [*sorted(outdir.glob("*.rpm")), srpm], live)
+        if refused:
+            live.line(refused)
+            # No packages: a build that made too many could not even report them all.
+            return {"state": "failed", "message": refused}
         return {
             "state": result.state,
             "message": result.message,
@@ -562,15 +575,33 @@ class Agent:
             ],
         }
 
-    def _upload_all(self, task_id: int, outdir: Path, live: LiveLog) -> str | None:
-        for path in sorted(outdir.glob("*.rpm")):
+    def _upload_each(self, task_id: int, paths: list[Path], live: LiveLog) -> str | None:
+        for path in paths:
             live.line(f"uploading {path.name}")
             refused = self._upload(task_id, path)
             if refused:
                 return refused
         return None
 
-    def _rpm_task(self, task: dict[str, Any], srpm: Path, outdir: Path, build_dir: Path) -> RpmTask:
+    def _spec_of(
+        self, srpm: Path, workdir: Path, live: LiveLog, cancel: threading.Event
+    ) -> Path | None:
+        """The SRPM's spec file, read out of it in the sandbox (``specfile``), or None."""
+        out = workdir / "spec-out"
+        out.mkdir(exist_ok=True)
+        return extract_spec(
+            srpm, workdir / "spec", out, live.write, policy=self.config.policy, cancel=cancel
+        )
+
+    def _rpm_task(
+        self,
+        task: dict[str, Any],
+        srpm: Path,
+        outdir: Path,
+        build_dir: Path,
+        *,
+        reserved: list[Path],
+    ) -> RpmTask:
         memory = task.get("memory_limit_mb")
         return RpmTask(
             srpm=srpm,
@@ -585,8 +616,8 @@ class Agent:
             repos=tuple(task["repos"]),
             buildroot_pkgs=tuple(task["buildroot_pkgs"]),
             sandbox=self.config.policy,
-            max_result_files=self.config.max_result_files,
-            max_result_bytes=self.config.max_result_bytes,
+            max_result_files=self.config.max_result_files - len(reserved),
+            max_result_bytes=self.config.max_result_bytes - sum(p.stat().st_size for p in reserved),
         )
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from coprd.builder.backends.base import write_note
 from coprd.builder.confined import ConfinedDir, ConfinementError
-from coprd.builder.srpm import spec_file_name
 from coprd.builder.sandbox import (
     SANDBOX_WORKDIR,
     SandboxPolicy,
@@ -28,6 +27,7 @@ from coprd.builder.sandbox import (
     SandboxUnavailable,
     run_sandboxed,
 )
+from coprd.builder.srpm import spec_file_name
 
 __all__ = ["MAX_SPEC", "extract_spec"]
 
@@ -60,7 +60,10 @@ def extract_spec(
         with srpm.open("rb") as source, files.create_file(_SRPM) as copy:
             shutil.copyfileobj(source, copy)
         spec = SandboxSpec(
-            workdir=workdir, network=False, timeout_s=EXTRACT_TIMEOUT_S, policy=policy or SandboxPolicy()
+            workdir=workdir,
+            network=False,
+            timeout_s=EXTRACT_TIMEOUT_S,
+            policy=policy or SandboxPolicy(),
         )
         said = bytearray()
         argv = [
@@ -73,7 +76,9 @@ def extract_spec(
             name,
         ]
         try:
-            ended = run_sandboxed(argv, spec, lambda chunk: said.extend(chunk[: max(0, 4096 - len(said))]), cancel)
+            ended = run_sandboxed(
+                argv, spec, lambda chunk: said.extend(chunk[: max(0, 4096 - len(said))]), cancel
+            )
         except SandboxUnavailable as error:
             write_note(on_output, f"the spec file is not kept: {error}")
             return None

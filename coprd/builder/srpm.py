@@ -196,8 +196,11 @@ def _query(path: Path) -> tuple[dict[str, str], list[str], list[str]]:
 
 def spec_file_name(path: Path) -> str | None:
     """The name of the spec file a source RPM carries (the file its header flags as the
-    spec), or None if it names none, or none that is a plain ``*.spec`` file name. Call
-    on a file :func:`inspect_srpm` accepted."""
+    spec), or None if it names none, or none that is a plain ``*.spec`` file name, or the
+    file is no RPM at all."""
+    with path.open("rb") as file:
+        if file.read(len(RPM_MAGIC)) != RPM_MAGIC:  # rpm -qp reads anything else as a list
+            return None
     separator = "\x1f" + secrets.token_hex(8)
     query = _rpm(
         [

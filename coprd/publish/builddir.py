@@ -133,15 +133,17 @@ def note(build_dir: Path, text: str, *, now: dt.datetime | None = None) -> None:
 def write_build_info(build_dir: Path, build_id: int, builder: str) -> None:
     """``build.info``: the build and the builder that runs the task (Copr's backend writes
     ``build_id`` and ``builder_ip``; a coprd builder is known by its name)."""
-    write_atomically(
-        build_dir / BUILD_INFO,
-        lambda out: out.write(f"build_id={build_id}\nbuilder={builder}\n".encode()),
-    )
+    text = f"build_id={build_id}\nbuilder={builder}\n".encode()
+    write_atomically(build_dir / BUILD_INFO, partial(_write, text))
 
 
 def mark_success(build_dir: Path) -> None:
     """The ``success`` marker of a succeeded task (its content is Copr's)."""
-    write_atomically(build_dir / SUCCESS, lambda out: out.write(b"done"))
+    write_atomically(build_dir / SUCCESS, partial(_write, b"done"))
+
+
+def _write(data: bytes, out: BinaryIO) -> None:
+    out.write(data)
 
 
 def pending_name(name: str) -> str:
@@ -224,7 +226,11 @@ def _result_names(build_dir: Path) -> set[str]:
                 names.add(part["name"])
                 continue
             name = entry.name.removeprefix(PENDING_PREFIX)
-            if name.startswith(".") or name in SERVER_FILES or not entry.is_file(follow_symlinks=False):
+            if (
+                name.startswith(".")
+                or name in SERVER_FILES
+                or not entry.is_file(follow_symlinks=False)
+            ):
                 continue
             names.add(name)
     return names

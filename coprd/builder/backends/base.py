@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -187,6 +187,60 @@ def collect_packages(
         seen.add(final)
         packages.append(nevra)
     return sorted(packages, key=str)
+
+
+MAX_TOOL_LOG = 256 * 1024 * 1024
+"""The largest log of a build tool (mock's ``build.log``, …) a backend collects."""
+
+
+def collect_logs(
+    results: ConfinedDir,
+    where: str,
+    names: Sequence[str],
+    outdir: Path,
+    on_output: Callable[[bytes], None],
+    *,
+    max_files: int,
+    max_bytes: int,
+) -> list[Path]:
+    """Copy the logs ``names`` that a build tool left directly under ``where`` (in
+    ``results``, as for :func:`collect_packages`) into ``outdir``, whatever the build's
+    outcome; returns the copies. A log that is missing is not looked for further; one that
+    is not a regular file, is larger than :data:`MAX_TOOL_LOG`, or would take the logs
+    past ``max_files`` or ``max_bytes`` (what the task's results may hold) is skipped
+    with a note. Nothing at ``where``, or a symlink on the way: no logs.
+    """
+    try:
+        if results.lstat(where) is None:
+            return []
+        entries = {e.name: e for e in results.list_dir(where, max_entries=MAX_RESULT_ENTRIES)}
+    except ConfinementError as error:
+        write_note(on_output, f"no logs collected: {error}")
+        return []
+    outdir.mkdir(parents=True, exist_ok=True)
+    copied: list[Path] = []
+    total = 0
+    for name in names:
+        entry = entries.get(name)
+        if entry is None:
+            continue
+        if entry.kind != "file":
+            write_note(on_output, f"skipped {name}: not a regular file")
+            continue
+        if (
+            entry.size > MAX_TOOL_LOG
+            or len(copied) + 1 > max_files
+            or total + entry.size > max_bytes
+        ):
+            write_note(on_output, f"skipped {name}: the task's results have no room for it")
+            continue
+        try:
+            total += results.copy_file(entry.path, outdir / name, MAX_TOOL_LOG)
+        except (ConfinementError, FileExistsError) as error:
+            write_note(on_output, f"skipped {name}: {error}")
+            continue
+        copied.append(outdir / name)
+    return copied
 
 
 def _is_binary_rpm(name: str) -> bool:
