@@ -457,9 +457,25 @@ class Agent:
     ) -> dict[str, Any]:
         task_id = int(task["task_id"])
         url = task.get("source_url")
-        served = task["source_type"] == "upload" or (
+        uploaded_spec = task["source_type"] == "upload" and str(
+            task["source"].get("pkg", "")
+        ).endswith(".spec")
+        served = (task["source_type"] == "upload" and not uploaded_spec) or (
             task["source_type"] == "link" and bool(task.get("source_is_served"))
         )
+        uploaded: Path | None = None
+        if uploaded_spec:
+            # Fetched here, with the builder's token; built into an SRPM in the sandbox.
+            name = str(task["source"]["pkg"])
+            if not FILE_NAME.fullmatch(name) or not url:
+                return {"state": "failed", "message": "the task names no usable spec file"}
+            (workdir / "upload").mkdir()
+            uploaded = workdir / "upload" / name
+            live.line(f"fetching {url}")
+            try:
+                self.server.download(url, uploaded, authenticated=True)
+            except (httpx.HTTPError, InvalidPackage) as exc:
+                return {"state": "failed", "message": f"could not download {url}: {_why(exc)}"}
         if not served:
             # A user's URL and every other source type: fetched and made into an SRPM in
             # the sandbox, whose network cannot reach this host's loopback.
@@ -471,6 +487,7 @@ class Agent:
                     cancel,
                     http=self.server.anonymous(),
                     policy=self.config.policy,
+                    uploaded=uploaded,
                 )
             except SourceFailed as exc:
                 state = "canceled" if cancel.is_set() else "failed"
@@ -483,7 +500,7 @@ class Agent:
                 if task["source_type"] == "link"
                 else str(task["source"].get("pkg", "source.src.rpm"))
             )
-            if not name.endswith(".src.rpm") or not FILE_NAME.fullmatch(name):
+            if not name.endswith((".src.rpm", ".nosrc.rpm")) or not FILE_NAME.fullmatch(name):
                 name = "source.src.rpm"
             srpm = workdir / name
             live.line(f"fetching {url}")

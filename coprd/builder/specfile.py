@@ -28,11 +28,11 @@ from coprd.builder.sandbox import (
     run_sandboxed,
 )
 from coprd.builder.srpm import spec_file_name
+from coprd.core.limits import MAX_SPEC_BYTES
 
 __all__ = ["MAX_SPEC", "extract_spec"]
 
-MAX_SPEC = 32 * 1024 * 1024
-"""The largest spec file kept (texlive's, among the largest, is ~10 MiB)."""
+MAX_SPEC = MAX_SPEC_BYTES
 EXTRACT_TIMEOUT_S = 120.0
 _SRPM = "package.src.rpm"
 _UNPACK = 'rpm2archive -n < "$1" | tar -x -f - -C "$2" --no-same-owner -- "./$3"'

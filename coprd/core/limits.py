@@ -24,6 +24,7 @@ from __future__ import annotations
 
 __all__ = [
     "MARKER_PREFIX",
+    "MAX_SPEC_BYTES",
     "cut_marker",
     "human_size",
     "ring_reads",
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 MARKER_PREFIX = b"[coprd] the log is longer than "
+MAX_SPEC_BYTES = 32 * 1024 * 1024
+"""The largest spec file uploaded, or kept from a build (texlive's, among the largest, is
+~10 MiB)."""
 _UNITS = ((1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB"))
 
 
