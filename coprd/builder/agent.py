@@ -633,8 +633,10 @@ class Agent:
             repos=tuple(task["repos"]),
             buildroot_pkgs=tuple(task["buildroot_pkgs"]),
             sandbox=self.config.policy,
-            max_result_files=self.config.max_result_files - len(reserved),
-            max_result_bytes=self.config.max_result_bytes - sum(p.stat().st_size for p in reserved),
+            max_result_files=self.config.max_result_files,
+            max_result_bytes=self.config.max_result_bytes,
+            reserved_files=len(reserved),
+            reserved_bytes=sum(path.stat().st_size for path in reserved),
         )
 
 

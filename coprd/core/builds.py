@@ -530,7 +530,7 @@ def check_package_upload(filename: str, head: bytes, *, source: bool) -> str:
                 ".nosrc.rpm and .spec files can be uploaded",
                 "pkgs",
             )
-        what = "a source RPM"
+        what = "a source RPM (.src.rpm)"
     else:
         if not name.endswith(".rpm") or name.endswith(SOURCE_UPLOADS):
             raise InvalidInput(f"{name[:100]!r} is not named like a binary RPM (.rpm)", "pkgs")

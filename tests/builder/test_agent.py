@@ -237,8 +237,11 @@ def test_the_agent_passes_its_result_limits_to_the_backend(tmp_path: Path) -> No
     # Less the SRPM, which the agent uploads itself (this one has no spec to keep).
     backend = ManyPackages(1)
     run_task(FakeServer(), backend, tmp_path, max_result_files=7, max_result_bytes=4096)
-    limits = [(t.max_result_files, t.max_result_bytes) for t in backend.tasks]
-    assert limits == [(6, 4096 - SRPM_SIZE)]
+    limits = [
+        (t.max_result_files, t.max_result_bytes, t.reserved_files, t.reserved_bytes)
+        for t in backend.tasks
+    ]
+    assert limits == [(7, 4096, 1, SRPM_SIZE)]
 
 
 def test_packages_within_the_limits_are_uploaded_with_the_srpm(tmp_path: Path) -> None:

@@ -61,9 +61,12 @@ class RpmTask:
     buildroot_pkgs: tuple[str, ...]
     # The agent's sandbox settings (limits, build uid), for backends that use the sandbox.
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
-    # What the build may leave behind (the agent's settings max_result_files/_bytes).
+    # What the build may leave behind (the agent's settings max_result_files/_bytes), and
+    # what of it the agent stores itself besides what the backend collects (SRPM, spec).
     max_result_files: int = _DEFAULTS.max_result_files
     max_result_bytes: int = _DEFAULTS.max_result_bytes
+    reserved_files: int = 0
+    reserved_bytes: int = 0
 
     def __post_init__(self) -> None:
         split_chroot(self.chroot)
@@ -140,6 +143,8 @@ def collect_packages(
     *,
     max_files: int = _DEFAULTS.max_result_files,
     max_bytes: int = _DEFAULTS.max_result_bytes,
+    besides_files: int = 0,
+    besides_bytes: int = 0,
 ) -> list[Nevra]:
     """Copy the binary RPMs the build left under ``where`` (in ``results``) into ``outdir``.
 
@@ -151,14 +156,17 @@ def collect_packages(
     regular ``*.rpm`` (not ``*.src.rpm``) is copied, checked to be an intact binary RPM
     (InvalidPackage otherwise) and stored as ``name-version-release.arch.rpm`` whatever the
     build called it. More than ``max_files`` packages, or more than ``max_bytes`` of them,
-    raise TooManyResults before any is copied (copying and checking one takes ~20 ms).
+    raise TooManyResults before any is copied (copying and checking one takes ~20 ms);
+    ``besides_files`` and ``besides_bytes`` are the task's other results, counted too.
     """
     if results.lstat(where) is None:
         return []
     entries = results.walk(where, max_entries=MAX_RESULT_ENTRIES)
     wanted = [e for e in entries if e.kind == "file" and _is_binary_rpm(e.name)]
-    refused = too_many_files(len(wanted), max_files, who="this builder") or too_many_bytes(
-        sum(e.size for e in wanted), max_bytes, who="this builder"
+    refused = too_many_files(
+        len(wanted), max_files, who="this builder", besides=besides_files
+    ) or too_many_bytes(
+        sum(e.size for e in wanted), max_bytes, who="this builder", besides=besides_bytes
     )
     if refused:
         raise TooManyResults(refused)

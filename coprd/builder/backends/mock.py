@@ -160,8 +160,8 @@ class MockBackend:
                 MOCK_LOGS,
                 task.outdir,
                 on_output,
-                max_files=task.max_result_files,
-                max_bytes=task.max_result_bytes,
+                max_files=task.max_result_files - task.reserved_files,
+                max_bytes=task.max_result_bytes - task.reserved_bytes,
             )
             return rpm_result(
                 "mock",
@@ -172,8 +172,10 @@ class MockBackend:
                     RESULTS,
                     task.outdir,
                     on_output,
-                    max_files=task.max_result_files - len(logs),
-                    max_bytes=task.max_result_bytes - sum(log.stat().st_size for log in logs),
+                    max_files=task.max_result_files,
+                    max_bytes=task.max_result_bytes,
+                    besides_files=task.reserved_files + len(logs),
+                    besides_bytes=task.reserved_bytes + sum(log.stat().st_size for log in logs),
                 ),
                 exit_text=describe_exit(result.returncode),
             )
