@@ -81,6 +81,10 @@ def test_a_local_spec_file_is_built(server: Server, alice: Path, tmp_path: Path)
         "greeting.spec",
         "success",
     ]
+    logs = tmp_path / "logs"
+    got = server.copr_cli(alice, "download-build", str(build_id), "--logs", "--dest", str(logs))
+    assert got.returncode == 0, got.stderr
+    assert downloaded(logs / CHROOT) == ["backend.log.gz", "builder-live.log.gz"]
     info = (everything / CHROOT / "build.info").read_text()
     assert info.startswith(f"build_id={build_id}\nbuilder=")
 
