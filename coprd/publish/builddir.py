@@ -122,7 +122,10 @@ def note(build_dir: Path, text: str, *, now: dt.datetime | None = None) -> None:
         return
     when = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S")
     shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
-    fd = os.open(build_dir / BACKEND_LOG, _APPEND, 0o644)
+    try:
+        fd = os.open(build_dir / BACKEND_LOG, _APPEND, 0o644)
+    except FileNotFoundError:  # the directory is gone (the build was deleted meanwhile)
+        return
     try:
         if os.fstat(fd).st_size < MAX_BACKEND_LOG:
             os.write(fd, f"[{when} UTC] {shown}\n".encode(errors="replace"))
