@@ -34,8 +34,15 @@ from starlette.types import Message
 
 from coprd.config import Settings
 from coprd.core import builds
-from coprd.core.builds import TERMINAL, BuildOptions, Source, check_package_upload
+from coprd.core.builds import (
+    TERMINAL,
+    BuildOptions,
+    Source,
+    check_package_upload,
+    check_spec_upload,
+)
 from coprd.core.errors import TooLarge
+from coprd.core.limits import MAX_SPEC_BYTES
 from coprd.core.names import parse_digits
 from coprd.core.results import BUILDS_DELETED
 from coprd.datadir import make_private_dir
@@ -103,12 +110,16 @@ def receive(
     """Copy an uploaded package into a staging file, checked; returns its path and the name
     it is kept under (the client's file name without any directory).
 
-    ``source`` says whether an SRPM or a binary RPM is expected. Raises ``InvalidInput``
+    ``source`` says whether a source upload (an SRPM, a ``.nosrc.rpm`` or a spec file) or
+    a binary RPM is expected. Raises ``InvalidInput``
     (not an RPM, a bad name) or ``TooLarge``; nothing is left behind then.
     """
     stream.seek(0)
     name = check_package_upload(filename, stream.read(96), source=source)
     stream.seek(0)
+    if name.endswith(".spec"):
+        check_spec_upload(name, stream.read(MAX_SPEC_BYTES + 1))
+        stream.seek(0)
     staging = settings.data_dir / "uploads"
     make_private_dir(staging)
     fd, temp = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=staging)  # 0600
@@ -138,7 +149,7 @@ def submit_upload(
     filename: str,
     options: BuildOptions,
 ) -> Build:
-    """A build of an uploaded SRPM: checked and staged, submitted, then kept for its source
+    """A build of an uploaded SRPM or spec: checked and staged, submitted, then kept for its source
     task. Whatever is refused leaves no file behind."""
     temp, name = receive(settings, stream, filename, source=True)
     try:

@@ -61,6 +61,42 @@ def test_refused_uploads_leave_nothing(settings: Settings) -> None:
     assert staged(settings) == []
 
 
+def test_source_uploads_are_srpms_nosrc_rpms_and_specs(settings: Settings) -> None:
+    """As on Copr: ``.src.rpm``, ``.nosrc.rpm`` and ``.spec``; a spec must be one."""
+    for name in ("hello-1.0-1.src.rpm", "hello-1.0-1.nosrc.rpm"):
+        temp, kept = uploads.receive(settings, io.BytesIO(SRPM_LEAD), name, source=True)
+        assert kept == name
+        temp.unlink()
+    spec = b"# comment\n%global x 1\nname:  hello\nVersion: 1\n"
+    temp, kept = uploads.receive(settings, io.BytesIO(spec), "hello.spec", source=True)
+    assert kept == "hello.spec" and temp.read_bytes() == spec
+    temp.unlink()
+    refused = [
+        (b"Name: x\n", "x.txt", "only .src.rpm, .nosrc.rpm and .spec files can be uploaded"),
+        (SRPM_LEAD, "x.spec", "x.spec is not a spec file"),
+        (b"Name: x\n\0", "x.spec", "x.spec is not a spec file"),
+        (b"Summary: no name\n", "x.spec", "x.spec is not a spec file"),
+    ]
+    for content, name, error in refused:
+        with pytest.raises(InvalidInput, match=error):
+            uploads.receive(settings, io.BytesIO(content), name, source=True)
+    # Binary RPM uploads (``uploadrpm``) take none of the source kinds.
+    for name in ("x.nosrc.rpm", "x.spec", "x.src.rpm"):
+        with pytest.raises(InvalidInput, match="not named like a binary RPM"):
+            uploads.receive(settings, io.BytesIO(SRPM_LEAD), name, source=False)
+    assert staged(settings) == []
+
+
+def test_a_spec_upload_is_bounded(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(builds, "MAX_SPEC_BYTES", 64)
+    monkeypatch.setattr(uploads, "MAX_SPEC_BYTES", 64)
+    with pytest.raises(TooLarge, match=r"hello\.spec is larger than the limit of 64 bytes"):
+        uploads.receive(
+            settings, io.BytesIO(b"Name: hello\n" + b"#" * 64), "hello.spec", source=True
+        )
+    assert staged(settings) == []
+
+
 def test_sweep_removes_what_no_build_needs(
     settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:

@@ -168,8 +168,11 @@ def _claim_once(request: Request, builder_id: int, arches: list[str]) -> TaskOut
             return None
         out = _task_out(db, settings, task)
         build = builds.get_build_of_task(db, task)
+        directory = _held_dir(db, settings, builder, task.id)
+        builddir.write_build_info(directory, build.id, builder.name)
+        builddir.note(directory, f"task {task.id} claimed by builder {builder.name}")
         if not task.is_source and build.project.fedora_review:
-            _append_log(settings, _held_dir(db, settings, builder, task.id), FEDORA_REVIEW_SKIPPED)
+            _append_log(settings, directory, FEDORA_REVIEW_SKIPPED)
         return out
 
 
@@ -278,6 +281,7 @@ async def upload_file(
         await run_in_threadpool(
             builddir.store_result, upload, target, max_bytes=settings.max_result_bytes
         )
+        await run_in_threadpool(builddir.note, target.parent, f"stored {name} ({size} bytes)")
     finally:
         upload.part.unlink(missing_ok=True)
     return Response(status_code=204)
@@ -322,9 +326,12 @@ def finish(
     task = scheduling.held_task(db, builder, task_id)
     build = builds.get_build_of_task(db, task)
     directory = str(results.task_dir(build, task))
+    settings: Settings = request.app.state.settings
+    held = _held_dir(db, settings, builder, task_id)
     if body.log_tail:
-        settings: Settings = request.app.state.settings
-        _append_log(settings, _held_dir(db, settings, builder, task_id), body.log_tail)
+        _append_log(settings, held, body.log_tail)
+    said = f"the agent reports: {body.state}" + (f" ({body.message})" if body.message else "")
+    builddir.note(held, said[:2000])
     outcome = scheduling.TaskOutcome(
         state=body.state,
         message=body.message,

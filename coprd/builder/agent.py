@@ -30,6 +30,7 @@ import httpx
 from coprd.builder import workspace
 from coprd.builder.backends.base import Backend, BuildRepo, RpmTask, log_line
 from coprd.builder.sandbox import SandboxPolicy
+from coprd.builder.specfile import extract_spec
 from coprd.builder.srpm import InvalidPackage, inspect_srpm
 from coprd.config import Settings
 from coprd.core.limits import cut_marker, ring_reads, ring_writes, split_head
@@ -456,9 +457,25 @@ class Agent:
     ) -> dict[str, Any]:
         task_id = int(task["task_id"])
         url = task.get("source_url")
-        served = task["source_type"] == "upload" or (
+        uploaded_spec = task["source_type"] == "upload" and str(
+            task["source"].get("pkg", "")
+        ).endswith(".spec")
+        served = (task["source_type"] == "upload" and not uploaded_spec) or (
             task["source_type"] == "link" and bool(task.get("source_is_served"))
         )
+        uploaded: Path | None = None
+        if uploaded_spec:
+            # Fetched here, with the builder's token; built into an SRPM in the sandbox.
+            name = str(task["source"]["pkg"])
+            if not FILE_NAME.fullmatch(name) or not url:
+                return {"state": "failed", "message": "the task names no usable spec file"}
+            (workdir / "upload").mkdir()
+            uploaded = workdir / "upload" / name
+            live.line(f"fetching {url}")
+            try:
+                self.server.download(url, uploaded, authenticated=True)
+            except (httpx.HTTPError, InvalidPackage) as exc:
+                return {"state": "failed", "message": f"could not download {url}: {_why(exc)}"}
         if not served:
             # A user's URL and every other source type: fetched and made into an SRPM in
             # the sandbox, whose network cannot reach this host's loopback.
@@ -470,6 +487,7 @@ class Agent:
                     cancel,
                     http=self.server.anonymous(),
                     policy=self.config.policy,
+                    uploaded=uploaded,
                 )
             except SourceFailed as exc:
                 state = "canceled" if cancel.is_set() else "failed"
@@ -482,7 +500,7 @@ class Agent:
                 if task["source_type"] == "link"
                 else str(task["source"].get("pkg", "source.src.rpm"))
             )
-            if not name.endswith(".src.rpm") or not FILE_NAME.fullmatch(name):
+            if not name.endswith((".src.rpm", ".nosrc.rpm")) or not FILE_NAME.fullmatch(name):
                 name = "source.src.rpm"
             srpm = workdir / name
             live.line(f"fetching {url}")
@@ -502,7 +520,8 @@ class Agent:
         final = f"{info.name}-{info.version}-{info.release}.src.rpm"
         live.line(f"source package {final}")
         srpm = srpm.rename(workdir / final) if srpm.name != final else srpm
-        refused = self._upload(task_id, srpm)
+        spec = self._spec_of(srpm, workdir, live, cancel)
+        refused = self._upload_each(task_id, [srpm, *([spec] if spec else [])], live)
         if refused:
             return {"state": "failed", "message": refused}
         version = f"{info.version}-{info.release}"
@@ -534,19 +553,30 @@ class Agent:
         outdir.mkdir()
         build_dir = workdir / "build"
         build_dir.mkdir()
+        # As on Copr, the chroot's result directory holds the spec (whatever the build's
+        # outcome) and the SRPM (with the packages) beside the packages and logs.
+        spec = self._spec_of(srpm, workdir, live, cancel)
+        own = [srpm, *([spec] if spec else [])]
+        if spec is not None:
+            refused = self._upload_each(task_id, [spec], live)
+            if refused:
+                live.line(refused)
+                return {"state": "failed", "message": refused}
         try:
-            rpm_task = self._rpm_task(task, srpm, outdir, build_dir)
+            rpm_task = self._rpm_task(task, srpm, outdir, build_dir, reserved=own)
         except ValueError as exc:
             return {"state": "failed", "message": f"cannot build this task: {exc}"}
         result = self.backend.build_rpm(rpm_task, live.write, cancel)
-        if result.state == "succeeded":
-            # The backend counted the packages against this builder's limits before it
-            # copied any (``collect_packages``); the server counts what it stores.
-            refused = self._upload_all(task_id, outdir, live)
-            if refused:
-                live.line(refused)
-                # No packages: a build that made too many could not even report them all.
-                return {"state": "failed", "message": refused}
+        # The backend counted what it copied out of the build against this builder's
+        # limits, less what the agent uploads itself (``reserved``); the server counts
+        # what it stores.
+        refused = self._upload_each(task_id, sorted(outdir.glob("*.log")), live)
+        if result.state == "succeeded" and not refused:
+            refused = self._upload_each(task_id, [*sorted(outdir.glob("*.rpm")), srpm], live)
+        if refused:
+            live.line(refused)
+            # No packages: a build that made too many could not even report them all.
+            return {"state": "failed", "message": refused}
         return {
             "state": result.state,
             "message": result.message,
@@ -562,15 +592,33 @@ class Agent:
             ],
         }
 
-    def _upload_all(self, task_id: int, outdir: Path, live: LiveLog) -> str | None:
-        for path in sorted(outdir.glob("*.rpm")):
+    def _upload_each(self, task_id: int, paths: list[Path], live: LiveLog) -> str | None:
+        for path in paths:
             live.line(f"uploading {path.name}")
             refused = self._upload(task_id, path)
             if refused:
                 return refused
         return None
 
-    def _rpm_task(self, task: dict[str, Any], srpm: Path, outdir: Path, build_dir: Path) -> RpmTask:
+    def _spec_of(
+        self, srpm: Path, workdir: Path, live: LiveLog, cancel: threading.Event
+    ) -> Path | None:
+        """The SRPM's spec file, read out of it in the sandbox (``specfile``), or None."""
+        out = workdir / "spec-out"
+        out.mkdir(exist_ok=True)
+        return extract_spec(
+            srpm, workdir / "spec", out, live.write, policy=self.config.policy, cancel=cancel
+        )
+
+    def _rpm_task(
+        self,
+        task: dict[str, Any],
+        srpm: Path,
+        outdir: Path,
+        build_dir: Path,
+        *,
+        reserved: list[Path],
+    ) -> RpmTask:
         memory = task.get("memory_limit_mb")
         return RpmTask(
             srpm=srpm,
@@ -591,6 +639,8 @@ class Agent:
             sandbox=self.config.policy,
             max_result_files=self.config.max_result_files,
             max_result_bytes=self.config.max_result_bytes,
+            reserved_files=len(reserved),
+            reserved_bytes=sum(path.stat().st_size for path in reserved),
         )
 
 

@@ -30,6 +30,7 @@ _NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+-]{0,254}")
 _VERSION = re.compile(r"[A-Za-z0-9._+~^]{1,255}")
 _ARCH = re.compile(r"[A-Za-z0-9_]{1,64}")
 _EPOCH = re.compile(r"[0-9]{1,10}")
+_SPEC_FILE = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+~-]{0,249}\.spec")
 
 # Fields asked of rpm; "@" is replaced by a random separator per query, so no header value
 # (which the package's author chose) can fake a field boundary.
@@ -191,3 +192,33 @@ def _query(path: Path) -> tuple[dict[str, str], list[str], list[str]]:
     if fields["EPOCH"] and not _EPOCH.fullmatch(fields["EPOCH"]):
         raise InvalidPackage(f"{name}: the package epoch is not valid")
     return fields, exclusive, exclude
+
+
+def spec_file_name(path: Path) -> str | None:
+    """The name of the spec file a source RPM carries (the file its header flags as the
+    spec), or None if it names none, or none that is a plain ``*.spec`` file name, or the
+    file is no RPM at all."""
+    with path.open("rb") as file:
+        if file.read(len(RPM_MAGIC)) != RPM_MAGIC:  # rpm -qp reads anything else as a list
+            return None
+    separator = "\x1f" + secrets.token_hex(8)
+    query = _rpm(
+        [
+            "-qp",
+            "--nosignature",
+            "--qf",
+            f"[%{{FILENAMES}}{separator}%{{FILEFLAGS:fflags}}{separator}]",
+            str(path.absolute()),
+        ]
+    )
+    if query.returncode != 0:
+        return None
+    fields = query.stdout.split(separator)[:-1]
+    if len(fields) % 2:
+        return None
+    names = [
+        name
+        for name, flags in zip(fields[0::2], fields[1::2], strict=True)
+        if "s" in flags and _SPEC_FILE.fullmatch(name)
+    ]
+    return names[0] if len(names) == 1 else None

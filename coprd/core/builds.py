@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound, TooLarge
+from coprd.core.limits import MAX_SPEC_BYTES
 from coprd.core.names import check_owner_name, check_package_name
 from coprd.core.packit import require_forge_project
 from coprd.core.pagination import Page, fetch_page
@@ -608,23 +609,49 @@ def url_sources(urls: Sequence[str]) -> list[Source]:
     return [url_source(url) for url in urls]
 
 
+SOURCE_UPLOADS = (".src.rpm", ".nosrc.rpm", ".spec")
+"""What a source upload may be, as on Copr: a source RPM (one without its sources is a
+``.nosrc.rpm``), or a spec file the source task builds an SRPM from."""
+_SPEC_NAME_TAG = re.compile(rb"^[ \t]*Name[ \t]*:", re.IGNORECASE | re.MULTILINE)
+
+
 def check_package_upload(filename: str, head: bytes, *, source: bool) -> str:
     """The name under which an uploaded package is kept, if it looks like what it claims.
 
-    Reads the RPM lead: the magic number, and the type (0 binary, 1 source).
+    An RPM's lead is read: the magic number, and the type (0 binary, 1 source). A spec
+    (source uploads only) is checked whole by :func:`check_spec_upload`.
     """
     name = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-    suffix = ".src.rpm" if source else ".rpm"
-    what = "a source RPM (.src.rpm)" if source else "a binary RPM (.rpm)"
-    if not name.endswith(suffix) or (not source and name.endswith(".src.rpm")):
-        raise InvalidInput(f"{name[:100]!r} is not named like {what}", "pkgs")
+    if source:
+        if not name.endswith(SOURCE_UPLOADS):
+            raise InvalidInput(
+                f"{name[:100]!r} is not named like a source package: only .src.rpm, "
+                ".nosrc.rpm and .spec files can be uploaded",
+                "pkgs",
+            )
+        what = "a source RPM (.src.rpm)"
+    else:
+        if not name.endswith(".rpm") or name.endswith(SOURCE_UPLOADS):
+            raise InvalidInput(f"{name[:100]!r} is not named like a binary RPM (.rpm)", "pkgs")
+        what = "a binary RPM (.rpm)"
     check_result_file(name)
+    if name.endswith(".spec"):
+        return name
     if len(head) < 8 or not head.startswith(RPM_MAGIC):
         raise InvalidInput(f"{name} is not an RPM package (no RPM lead)", "pkgs")
     kind = int.from_bytes(head[6:8], "big")
     if kind != (1 if source else 0):
         raise InvalidInput(f"{name} is not {what}", "pkgs")
     return name
+
+
+def check_spec_upload(name: str, text: bytes) -> None:
+    """An uploaded ``.spec`` must be a spec file: text (no NUL byte, no RPM) with a
+    ``Name:`` tag; its size is bounded by ``core.limits.MAX_SPEC_BYTES``."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise TooLarge(f"pkgs: {name} is larger than the limit of {MAX_SPEC_BYTES} bytes")
+    if text.startswith(RPM_MAGIC) or b"\0" in text or not _SPEC_NAME_TAG.search(text):
+        raise InvalidInput(f"{name} is not a spec file (it has no Name: tag)", "pkgs")
 
 
 def submit_prebuilt(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 __all__ = [
     "MARKER_PREFIX",
+    "MAX_SPEC_BYTES",
     "cut_marker",
     "human_size",
     "ring_reads",
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 MARKER_PREFIX = b"[coprd] the log is longer than "
+MAX_SPEC_BYTES = 32 * 1024 * 1024
+"""The largest spec file uploaded, or kept from a build (texlive's, among the largest, is
+~10 MiB)."""
 _UNITS = ((1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB"))
 
 
@@ -90,26 +94,35 @@ def ring_reads(written: int, size: int) -> list[tuple[int, int]]:
     return [(start, size - start)] + ([(0, start)] if start else [])
 
 
-def too_many_files(count: int, limit: int, *, who: str, so_far: bool = False) -> str | None:
+def too_many_files(
+    count: int, limit: int, *, who: str, so_far: bool = False, besides: int = 0
+) -> str | None:
     """Why ``count`` result files are more than ``who`` (``this builder``, ``this
     server``) accepts for one task, or None. ``so_far``: ``count`` is what was seen so far,
-    not the whole (the server counts uploads one by one), so the message says "more than"."""
-    if count <= limit:
+    not the whole (the server counts uploads one by one), so the message says "more than".
+    ``besides``: the task's other result files (its SRPM, spec, logs), counted too."""
+    if count + besides <= limit:
         return None
     made = f"more than {limit} result files" if so_far else f"{count} packages"
+    if besides:
+        made += f" besides {besides} other result files"
     return f"the build made {made}; {who} accepts at most {limit} (setting max_result_files)"
 
 
-def too_many_bytes(total: int, limit: int, *, who: str, so_far: bool = False) -> str | None:
+def too_many_bytes(
+    total: int, limit: int, *, who: str, so_far: bool = False, besides: int = 0
+) -> str | None:
     """Why result files of ``total`` bytes are more than ``who`` accepts for one task, or
-    None; ``so_far`` as for :func:`too_many_files`."""
-    if total <= limit:
+    None; ``so_far`` and ``besides`` (bytes here) as for :func:`too_many_files`."""
+    if total + besides <= limit:
         return None
     take = (
         f"result files take more than {human_size(limit)}"
         if so_far
         else f"packages take {human_size(total)}"
     )
+    if besides:
+        take += f" besides {human_size(besides)} of other result files"
     return (
         f"the build's {take}; {who} accepts at most {human_size(limit)} (setting max_result_bytes)"
     )

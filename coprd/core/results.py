@@ -18,6 +18,14 @@ from coprd.db.models import SOURCE_TASK_CHROOT, Build, BuildTask
 
 LIVE_LOG = "builder-live.log"
 BACKEND_LOG = "backend.log"
+BUILD_INFO = "build.info"
+SUCCESS = "success"
+SERVER_FILES = frozenset(
+    {LIVE_LOG, f"{LIVE_LOG}.gz", BACKEND_LOG, f"{BACKEND_LOG}.gz", BUILD_INFO, SUCCESS}
+)
+"""What the server itself writes into a task's directory, as Copr's backend does: the live
+log, its own log of the task, who built it (``build.info``) and the ``success`` marker.
+No agent uploads these, and they count in no result limit."""
 _FILE = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+~^-]{0,254}")
 
 
@@ -37,11 +45,12 @@ def repo_dir(build: Build, chroot: str) -> PurePosixPath:
 
 
 def check_result_file(name: str) -> str:
-    """A file name an agent may upload into a task's directory: not the live log, which
-    the server writes (and cuts, see ``core/limits.py``)."""
+    """A file name an agent may upload into a task's directory: none of
+    :data:`SERVER_FILES` (the live log is written, and cut, by the server: see
+    ``core/limits.py``)."""
     if not _FILE.fullmatch(name) or name.endswith((".tmp", ".part")):
         raise InvalidInput(f"{name[:80]!r} is not an acceptable result file name", "name")
-    if name in (LIVE_LOG, f"{LIVE_LOG}.gz"):
+    if name in SERVER_FILES:
         raise InvalidInput(f"{name} is written by the server, not uploaded", "name")
     return name
 

@@ -13,6 +13,12 @@ plain text (cut past a size, see ``publish/livelog.py``); afterwards its cut tai
 written below it, and every ``X.log`` becomes ``X.log.gz`` (the results pages redirect
 a request for the plain name to the gzipped one, as Copr's web servers do).
 
+**The server keeps its own notes.** As Copr's backend does, the server writes
+``backend.log`` (when the task was claimed and by which builder, each file it stored, how
+the agent said the task ended, signing and publishing), ``build.info`` (the build and the
+builder) and, once the task has succeeded, the ``success`` marker. No agent uploads these
+(``core/results.SERVER_FILES``) and they count in no limit.
+
 **Uploads are counted.** A task stores at most ``max_result_files`` result files of at
 most ``max_result_bytes`` in all. An upload is written to a hidden part file of its own
 (``.NAME.<random>.part``) and renamed into place when complete. The part file is made
@@ -25,6 +31,7 @@ kept in the lock file and checked, under the lock, just before the rename
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import os
 import re
@@ -38,7 +45,7 @@ from typing import BinaryIO
 
 from coprd.core.errors import TooLarge
 from coprd.core.limits import too_many_bytes, too_many_files
-from coprd.core.results import LIVE_LOG
+from coprd.core.results import BACKEND_LOG, BUILD_INFO, SERVER_FILES, SUCCESS
 from coprd.publish._fs import TASK_LOCK, flocked, fsync_dir, write_atomically
 from coprd.publish.livelog import close_log
 
@@ -46,16 +53,20 @@ __all__ = [
     "Upload",
     "drop_packages",
     "finish_build_dir",
+    "mark_success",
+    "note",
     "pending_name",
     "reserve_result",
     "reveal_packages",
     "store_result",
+    "write_build_info",
 ]
 
 PENDING_PREFIX = ".pending-"
 _PART = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{16}\.part")
-# Written by the server, not uploaded: no result file.
-_LOGS = (LIVE_LOG, f"{LIVE_LOG}.gz")
+# backend.log holds a few lines per file stored; past this it takes no more.
+MAX_BACKEND_LOG = 1024 * 1024
+_APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
 # The bytes of result files a task stores, in its directory's lock file.
 _LEDGER = struct.Struct("<Q")
 
@@ -100,6 +111,42 @@ def _pack(source: BinaryIO, name: str, mtime: float, out: BinaryIO) -> None:
         filename=name, mode="wb", fileobj=out, compresslevel=_LEVEL, mtime=int(mtime)
     ) as packed:
         shutil.copyfileobj(source, packed, 1024 * 1024)
+
+
+def note(build_dir: Path, text: str, *, now: dt.datetime | None = None) -> None:
+    """Append one timestamped line to the task's ``backend.log``. ``text`` may hold what
+    an agent said: a control character in it is written as ``\\xNN``, so it cannot fake
+    a line. Past :data:`MAX_BACKEND_LOG` bytes the log takes no more lines, nor once it
+    was gzipped (a finish repeated after a crash must not replace it with its last lines)."""
+    if (build_dir / f"{BACKEND_LOG}.gz").exists():
+        return
+    when = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S")
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    try:
+        fd = os.open(build_dir / BACKEND_LOG, _APPEND, 0o644)
+    except FileNotFoundError:  # the directory is gone (the build was deleted meanwhile)
+        return
+    try:
+        if os.fstat(fd).st_size < MAX_BACKEND_LOG:
+            os.write(fd, f"[{when} UTC] {shown}\n".encode(errors="replace"))
+    finally:
+        os.close(fd)
+
+
+def write_build_info(build_dir: Path, build_id: int, builder: str) -> None:
+    """``build.info``: the build and the builder that runs the task (Copr's backend writes
+    ``build_id`` and ``builder_ip``; a coprd builder is known by its name)."""
+    text = f"build_id={build_id}\nbuilder={builder}\n".encode()
+    write_atomically(build_dir / BUILD_INFO, partial(_write, text))
+
+
+def mark_success(build_dir: Path) -> None:
+    """The ``success`` marker of a succeeded task (its content is Copr's)."""
+    write_atomically(build_dir / SUCCESS, partial(_write, b"done"))
+
+
+def _write(data: bytes, out: BinaryIO) -> None:
+    out.write(data)
 
 
 def pending_name(name: str) -> str:
@@ -182,7 +229,11 @@ def _result_names(build_dir: Path) -> set[str]:
                 names.add(part["name"])
                 continue
             name = entry.name.removeprefix(PENDING_PREFIX)
-            if name.startswith(".") or name in _LOGS or not entry.is_file(follow_symlinks=False):
+            if (
+                name.startswith(".")
+                or name in SERVER_FILES
+                or not entry.is_file(follow_symlinks=False)
+            ):
                 continue
             names.add(name)
     return names

@@ -3,9 +3,11 @@
 A chroot repo is a directory ``<owner>/<project>/<chroot>/`` holding one sub-directory per
 build (``00000042-hello/`` with its RPMs, source RPM and logs) and ``repodata/``.
 
-**What is indexed.** Every ``*.rpm`` below the repo directory except source RPMs (a
-binary repository; dnf never installs a ``.src.rpm``) and anything hidden (dot-leading
-names: staging directories, temporary upload files, directories being removed). The
+**What is indexed.** Every ``*.rpm`` below the repo directory, source RPMs included (as
+Copr's backend indexes them: ``dnf download --source`` finds them there, with ``arch="src"``
+in primary.xml; dnf never installs one), but nothing hidden (dot-leading names: staging
+directories, packages of builds that have not succeeded, temporary upload files,
+directories being removed). The
 metadata is XML only (``--no-database``: neither dnf nor yum needs the sqlite files; Copr
 dropped them in 2023) and gzip-compressed (``--general-compress-type=gz``: createrepo_c
 of Fedora 39 and later defaults to zstd, which EL 7's yum cannot read; Copr pins gzip for
@@ -88,7 +90,6 @@ DEVEL = "devel"
 _OPTIONS: tuple[str, ...] = (
     "--no-database",
     "--general-compress-type=gz",
-    "--excludes=*.src.rpm",
     # Hidden names, at the top (".incoming/x.rpm") and deeper ("00000001-x/.tmp.rpm").
     "--excludes=.*",
     "--excludes=*/.*",
@@ -115,7 +116,7 @@ class RepoUpdate:
     """What one ``update_repo`` call did."""
 
     packages: int
-    """Binary packages in the published metadata."""
+    """Packages in the published metadata, source RPMs included."""
     ran: bool
     """False when a run started while this call waited had already covered it."""
     lock_wait_s: float

@@ -45,6 +45,8 @@ from coprd.publish.builddir import (
     PENDING_PREFIX,
     drop_packages,
     finish_build_dir,
+    mark_success,
+    note,
     pending_name,
     reveal_packages,
 )
@@ -206,13 +208,24 @@ class Publisher:
         CreaterepoFailed, if that fails: nothing is revealed then).
         """
         directory = self.path(build_rel)
-        self.sign(build_rel, sorted(directory.glob(f"{PENDING_PREFIX}*.rpm")))
-        reveal_packages(directory)
-        finish_build_dir(directory)
-        repo = self.path(repo_rel)
-        if (repo / DEVEL).is_dir() != devel:
-            ensure_repo(repo, devel=devel)
-        update_repo(repo)
+        try:
+            pending = sorted(directory.glob(f"{PENDING_PREFIX}*.rpm"))
+            self.sign(build_rel, pending)
+            if pending and self.keyring is not None:
+                note(directory, f"signed {len(pending)} package(s)")
+            revealed = reveal_packages(directory)
+            repo = self.path(repo_rel)
+            if (repo / DEVEL).is_dir() != devel:
+                ensure_repo(repo, devel=devel)
+            update_repo(repo)
+            where = f"{repo_rel}/{DEVEL}" if devel else repo_rel
+            note(directory, f"published {len(revealed)} package(s) into {where}")
+            mark_success(directory)
+        except CreaterepoFailed as exc:
+            note(directory, f"publishing failed: {exc}")
+            raise
+        finally:
+            finish_build_dir(directory)
 
     def close(self, build_rel: str, *, succeeded: bool) -> None:
         """End a task that is not published into a repository: a source task, or a chroot
@@ -229,7 +242,9 @@ class Publisher:
                 self.sign(build_rel, sorted(directory.glob(f"{PENDING_PREFIX}*.rpm")))
             except SigningFailed as exc:
                 log.error("could not sign the packages of %s: %s", build_rel, exc)
+                note(directory, f"could not sign the packages: {exc}")
             reveal_packages(directory)
+            mark_success(directory)
         else:
             drop_packages(directory)
         finish_build_dir(directory)

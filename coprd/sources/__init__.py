@@ -1,9 +1,11 @@
 """Turning a source into an SRPM, on the builder agent, in the source task.
 
 One module per source type (``scm``, ``pypi``, ``rubygems``, ``custom``, ``distgit``,
-``link``), sharing ``common`` (the job's directories, sandboxed steps, downloads) and
+``link``, and ``upload`` for an uploaded spec file), sharing ``common`` (the job's
+directories, sandboxed steps, downloads) and
 ``lookaside`` (dist-git ``sources`` files). Uploaded SRPMs need no turning: the agent
-downloads them from the server itself, as it does a link into the server's own results.
+downloads them from the server itself, as it does a link into the server's own results;
+an uploaded spec it downloads likewise and passes on (``uploaded``).
 
 :func:`make_srpm` is the one entry point; it returns the SRPM's path or raises
 :class:`SourceFailed`, whose message is the task's failure message. Every step is logged
@@ -22,7 +24,7 @@ from typing import Any
 import httpx
 
 from coprd.builder.sandbox import SandboxPolicy
-from coprd.sources import custom, distgit, link, pypi, rubygems, scm
+from coprd.sources import custom, distgit, link, pypi, rubygems, scm, upload
 from coprd.sources.common import Job, SourceFailed
 
 __all__ = ["SOURCE_TYPES", "SourceFailed", "make_srpm"]
@@ -34,6 +36,7 @@ _MAKERS: dict[str, Callable[[Job], Path]] = {
     "custom": custom.make_srpm,
     "distgit": distgit.make_srpm,
     "link": link.make_srpm,
+    "upload": upload.make_srpm,
 }
 SOURCE_TYPES = tuple(_MAKERS)
 
@@ -46,13 +49,15 @@ def make_srpm(
     *,
     http: httpx.Client | None = None,
     policy: SandboxPolicy | None = None,
+    uploaded: Path | None = None,
 ) -> Path:
     """The SRPM of the source task ``task`` (the agent protocol's task JSON).
 
     ``workdir`` is an empty directory the task may fill; the SRPM returned lies in it.
     ``http`` is the client for downloads (it must send no credentials); without it one is
     made for this call. ``policy`` is the agent's sandbox settings (default: the sandbox's
-    defaults). Raises SourceFailed, also when ``cancel`` was set ("canceled").
+    defaults). ``uploaded`` is an ``upload`` build's spec file, already fetched by the
+    agent. Raises SourceFailed, also when ``cancel`` was set ("canceled").
     """
     source_type = str(task.get("source_type"))
     maker = _MAKERS.get(source_type)
@@ -62,6 +67,7 @@ def make_srpm(
     client = http if http is not None else anonymous_client()
     try:
         with Job.start(task, workdir, log, cancel, client, policy or SandboxPolicy()) as job:
+            job.uploaded = uploaded
             return maker(job)
     except OSError as exc:  # the builder's own files: a full disk, permissions, …
         raise SourceFailed(f"the builder could not work on the source: {exc}") from None

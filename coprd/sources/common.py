@@ -110,6 +110,8 @@ class Job:
     timeout_s: float
     memory_bytes: int | None = None
     policy: SandboxPolicy = field(default_factory=SandboxPolicy)
+    uploaded: Path | None = None
+    """An ``upload`` build's file, fetched by the agent (its own, outside :attr:`root`)."""
     deadline: float = field(init=False)
 
     def __post_init__(self) -> None:

@@ -154,7 +154,12 @@ def test_a_failed_build_publishes_none_of_its_packages(
     )
     assert done.json() == {"build_state": "failed"}
     build_dir = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello"
-    assert sorted(p.name for p in build_dir.iterdir()) == ["build.log.gz"]
+    # The server's own files stay (no success marker); the packages are gone.
+    assert sorted(p.name for p in build_dir.iterdir()) == [
+        "backend.log.gz",
+        "build.info",
+        "build.log.gz",
+    ]
 
 
 def test_the_end_of_the_log_travels_with_finish(
@@ -226,7 +231,8 @@ def test_result_size_limit(
     assert r.status_code == 413 and "limit" in r.json()["error"]
     task_dir = settings.results_dir / "alice/demo/srpm-builds" / f"{build_id:08d}"
     # No part of the file stays; only the lock the task's uploads are counted under.
-    assert [p.name for p in task_dir.iterdir()] == [TASK_LOCK]
+    # (and the server's notes: they count in no limit).
+    assert sorted(p.name for p in task_dir.iterdir()) == [TASK_LOCK, "backend.log", "build.info"]
 
 
 def test_source_failure_with_a_bad_package_name(
@@ -442,7 +448,12 @@ def test_an_agent_that_ignores_the_cap_gets_its_log_cut(
     log = gzip.decompress((build_dir / "builder-live.log.gz").read_bytes())
     assert log == data[:1000] + marker + data[-300:]
     assert log == cut_as_the_rule_says(data, 1000, 300)
-    assert sorted(p.name for p in build_dir.iterdir()) == ["builder-live.log.gz"]
+    assert sorted(p.name for p in build_dir.iterdir()) == [
+        "backend.log.gz",
+        "build.info",
+        "builder-live.log.gz",
+        "success",
+    ]
 
 
 def test_a_log_the_agent_cut_keeps_the_agents_line_once(
@@ -530,6 +541,8 @@ def test_a_task_stores_at_most_max_result_files(
         ".pending-a-1-1.noarch.rpm",
         ".pending-b-1-1.noarch.rpm",
         ".pending-c-1-1.noarch.rpm",
+        "backend.log",  # the server's: in no count
+        "build.info",
     ]
 
 
@@ -645,3 +658,39 @@ def test_an_rpm_task_carries_the_settings_its_build_was_submitted_with(
         "module_hotfixes": True,
     }
     assert [r["priority"] for r in task["repo_specs"][1:]] == [None, None]
+
+
+def test_the_server_keeps_its_own_notes_in_the_task_directory(
+    client: TestClient, settings: Settings, setup: tuple[dict[str, str], int]
+) -> None:
+    """As Copr's backend: backend.log, build.info and the success marker, written by the
+    server; no agent may upload one of them."""
+    auth, build_id = setup
+    finish_source(client, auth)
+    rid = client.post("/backend/claim", json={"arches": ["x86_64"]}, headers=auth).json()["task_id"]
+    for name in ("backend.log", "backend.log.gz", "build.info", "success"):
+        refused = client.put(f"/backend/task/{rid}/files/{name}", content=b"x", headers=auth)
+        assert refused.status_code == 400, name
+        assert "written by the server" in refused.json()["error"]
+    stored = client.put(
+        f"/backend/task/{rid}/files/hello.spec", content=b"Name: hello\n", headers=auth
+    )
+    assert stored.status_code == 204
+    done = client.post(
+        f"/backend/task/{rid}/finish",
+        json={"state": "succeeded", "message": "built\nfake line"},
+        headers=auth,
+    )
+    assert done.json() == {"build_state": "succeeded"}
+    build_dir = settings.results_dir / "alice/demo" / X86 / f"{build_id:08d}-hello"
+    assert (build_dir / "build.info").read_text() == f"build_id={build_id}\nbuilder=agent1\n"
+    assert (build_dir / "success").read_text() == "done"
+    assert (build_dir / "hello.spec").read_text() == "Name: hello\n"
+    lines = gzip.decompress((build_dir / "backend.log.gz").read_bytes()).decode().splitlines()
+    said = [line.split("] ", 1)[1] for line in lines]
+    assert said == [
+        f"task {rid} claimed by builder agent1",
+        "stored hello.spec (12 bytes)",
+        "the agent reports: succeeded (built\\x0afake line)",
+        f"published 0 package(s) into alice/demo/{X86}",
+    ]

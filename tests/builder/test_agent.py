@@ -230,16 +230,27 @@ def run_task(fake: FakeServer, backend: ManyPackages, tmp_path: Path, **limits: 
 # test_build_limits.py); the agent only passes its limits on.
 
 
+SRPM_SIZE = len(b"not really an srpm")
+
+
 def test_the_agent_passes_its_result_limits_to_the_backend(tmp_path: Path) -> None:
+    # Less the SRPM, which the agent uploads itself (this one has no spec to keep).
     backend = ManyPackages(1)
     run_task(FakeServer(), backend, tmp_path, max_result_files=7, max_result_bytes=4096)
-    assert [(t.max_result_files, t.max_result_bytes) for t in backend.tasks] == [(7, 4096)]
+    limits = [
+        (t.max_result_files, t.max_result_bytes, t.reserved_files, t.reserved_bytes)
+        for t in backend.tasks
+    ]
+    assert limits == [(7, 4096, 1, SRPM_SIZE)]
 
 
-def test_packages_within_the_limits_are_uploaded(tmp_path: Path) -> None:
+def test_packages_within_the_limits_are_uploaded_with_the_srpm(tmp_path: Path) -> None:
     fake = FakeServer()
-    run_task(fake, ManyPackages(20), tmp_path, max_result_files=20, max_result_bytes=2000)
-    assert len(fake.uploads) == 20
+    run_task(
+        fake, ManyPackages(20), tmp_path, max_result_files=21, max_result_bytes=2000 + SRPM_SIZE
+    )
+    assert len(fake.uploads) == 21
+    assert fake.uploads[-1] == ("many-1-1.src.rpm", b"not really an srpm")
     assert fake.finished[0]["state"] == "succeeded"
     assert len(fake.finished[0]["packages"]) == 20
 
@@ -277,5 +288,5 @@ def test_a_retried_upload_sends_the_whole_file_again(tmp_path: Path) -> None:
 
     fake.refuse = cut_once
     run_task(fake, ManyPackages(1, size=3 * 1024 * 1024), tmp_path)
-    assert fake.uploads == [("many-p0000-1-1.noarch.rpm", b"r" * 3 * 1024 * 1024)]
+    assert fake.uploads[0] == ("many-p0000-1-1.noarch.rpm", b"r" * 3 * 1024 * 1024)
     assert fake.finished[0]["state"] == "succeeded"

@@ -234,6 +234,37 @@ def test_too_many_packages_are_refused_before_any_is_copied(tmp_path: Path) -> N
     assert not (tmp_path / "out").exists()
 
 
+def test_the_tasks_other_results_count_with_the_packages(tmp_path: Path) -> None:
+    # The SRPM and spec the agent uploads itself, and a tool's logs, share the limits.
+    results = tmp_path / "work" / "results"
+    results.mkdir(parents=True)
+    for i in range(3):
+        (results / f"p{i}-1-1.noarch.rpm").write_bytes(b"r" * 1000)
+    with ConfinedDir(tmp_path / "work") as files:
+        with pytest.raises(TooManyResults) as refused:
+            collect_packages(
+                files, "results", tmp_path / "out", lambda _: None, max_files=4, besides_files=2
+            )
+        assert str(refused.value) == (
+            "the build made 3 packages besides 2 other result files; this builder accepts "
+            "at most 4 (setting max_result_files)"
+        )
+        with pytest.raises(TooManyResults) as refused:
+            collect_packages(
+                files,
+                "results",
+                tmp_path / "out",
+                lambda _: None,
+                max_bytes=3500,
+                besides_bytes=600,
+            )
+        assert str(refused.value) == (
+            "the build's packages take 2.9 KiB besides 600 bytes of other result files; "
+            "this builder accepts at most 3.4 KiB (setting max_result_bytes)"
+        )
+    assert not (tmp_path / "out").exists()
+
+
 def test_too_large_packages_are_refused_before_any_is_copied(tmp_path: Path) -> None:
     results = tmp_path / "work" / "results" / "noarch"
     results.mkdir(parents=True)

@@ -232,7 +232,7 @@ def test_results_are_read_through_the_work_directory(
     tmp_path: Path,
 ) -> None:
     # mock fills its result directory from a buildroot the build controlled: the binary
-    # RPMs are copied out of it into outdir, nothing else.
+    # RPMs and mock's logs are copied out of it into outdir, nothing else.
     rpm = build_binary_rpm("hello")
     mock = _fake_mock(
         tmp_path,
@@ -245,7 +245,30 @@ def test_results_are_read_through_the_work_directory(
     result = MockBackend(mock=mock).build_rpm(task, output.extend)
     assert result.state == "succeeded", output.decode()
     assert result.packages == [inspect_rpm(rpm)]
-    assert sorted(p.name for p in task.outdir.iterdir()) == ["hello-1.0-1.noarch.rpm"]
+    assert sorted(p.name for p in task.outdir.iterdir()) == ["build.log", "hello-1.0-1.noarch.rpm"]
+    assert (task.outdir / "build.log").read_text() == "log\n"
+
+
+@requires_tools
+def test_mock_logs_are_kept_when_the_build_fails(
+    build_srpm: BuildSrpm, make_task: Callable[..., RpmTask], tmp_path: Path
+) -> None:
+    # root.log says why dependencies could not be installed: wanted most when mock fails.
+    # A log the build swapped for a symlink is not followed.
+    mock = _fake_mock(
+        tmp_path,
+        'echo "no package provides foo" > "$resultdir/root.log"\n'
+        'ln -s /etc/passwd "$resultdir/build.log"\n'
+        'echo "state" > "$resultdir/state.log"\n'
+        "exit 30\n",
+    )
+    task = make_task(build_srpm("hello"))
+    output = bytearray()
+    result = MockBackend(mock=mock).build_rpm(task, output.extend)
+    assert result.state == "failed"
+    assert sorted(p.name for p in task.outdir.iterdir()) == ["root.log", "state.log"]
+    assert (task.outdir / "root.log").read_text() == "no package provides foo\n"
+    assert b"skipped build.log: not a regular file" in output
 
 
 @requires_tools

@@ -122,9 +122,10 @@ def test_too_many_packages_fail_the_build_and_say_why(
 ) -> None:
     build_id = build(server, alice, many(MAX_FILES + 5), "many", tmp_path)
     assert wait_ended(server, build_id) == "failed"
+    # The SRPM and the spec, which the chroot's directory holds too, are counted with them.
     why = (
-        f"the build made {MAX_FILES + 5} packages; this builder accepts at most {MAX_FILES} "
-        "(setting max_result_files)"
+        f"the build made {MAX_FILES + 5} packages besides 2 other result files; "
+        f"this builder accepts at most {MAX_FILES} (setting max_result_files)"
     )
     results = f"{server.url}/results/alice/demo/{CHROOT}/{build_id:08d}-many"
     log = httpx.get(f"{results}/builder-live.log.gz").content
@@ -132,7 +133,10 @@ def test_too_many_packages_fail_the_build_and_say_why(
     # Counted before a package is copied out of the build (the backend's line).
     assert f"[coprd] failed: {why}" in text.splitlines()
     assert f"[coprd-agent] result: failed ({why})" in text.splitlines()
-    assert "uploading" not in text
+    # Only the spec was uploaded, before the build; no package.
+    assert [line for line in text.splitlines() if "uploading" in line] == [
+        "[coprd-agent] uploading many.spec"
+    ]
     # The build's page says why too; nothing of it is published.
     page = httpx.get(f"{server.url}/coprs/build/{build_id}/", follow_redirects=True)
     assert why in html.unescape(page.text)

@@ -75,7 +75,8 @@ def test_a_fork_serves_the_builds_signed_with_its_own_key(server: Server, tmp_pa
     assert ours is not None and theirs is not None and ours != theirs
     packages = [results / CHROOT / href for _name, _arch, href in listed]
     packages += list((results / "srpm-builds").glob("*/*.src.rpm"))
-    assert len(packages) == 3
+    # greeting's RPM and SRPM in the chroot's repodata, prebuilt's RPM, the source step's SRPM.
+    assert len(packages) == 4
     assert {signer_of(package) for package in packages} == {ours.key_id}
     assert (results / "pubkey.gpg").read_bytes() == keys.public_key("bob", "mine")
 

@@ -3,6 +3,7 @@ safely, twice."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import os
 import threading
@@ -210,3 +211,20 @@ def test_the_stored_size_counts_replacements_once(tmp_path: Path) -> None:
         ".pending-b.rpm",
         "builder-live.log",
     ]
+
+
+def test_backend_log_lines_are_one_line_each_and_bounded(tmp_path: Path) -> None:
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    builddir.note(tmp_path, "the agent reports: failed (a\nfake line\x1b[2K)", now=when)
+    assert (tmp_path / "backend.log").read_text() == (
+        "[2026-01-02 03:04:05 UTC] the agent reports: failed (a\\x0afake line\\x1b[2K)\n"
+    )
+    (tmp_path / "backend.log").write_bytes(b"x" * builddir.MAX_BACKEND_LOG)
+    builddir.note(tmp_path, "no room for this")
+    assert (tmp_path / "backend.log").stat().st_size == builddir.MAX_BACKEND_LOG
+    # Once gzipped, a repeated finish's notes do not start a new log that would replace it.
+    builddir.finish_build_dir(tmp_path)
+    builddir.note(tmp_path, "after the end")
+    assert not (tmp_path / "backend.log").exists()
+    builddir.note(tmp_path / "gone", "a deleted build's directory")
+    assert not (tmp_path / "gone").exists()

@@ -80,10 +80,11 @@ def test_update_repo_makes_a_new_build_installable(tmp_path: Path, rpms: Rpms) -
 
     result = update_repo(repo)
 
-    assert result.ran and result.packages == 2
+    assert result.ran and result.packages == 3
     assert result.warnings == ()
     assert sorted(primary(repo)) == [
         ("hello", "noarch", "00000007-hello/hello-1.0-1.noarch.rpm"),
+        ("hello", "src", "00000007-hello/hello-1.0-1.src.rpm"),
         ("pkg01", "noarch", "00000007-hello/pkg01-1.0-1.noarch.rpm"),
     ]
     root = tmp_path / "root"
@@ -93,7 +94,8 @@ def test_update_repo_makes_a_new_build_installable(tmp_path: Path, rpms: Rpms) -
     assert (root / "usr/share/hello/pkg01").read_text() == "pkg01\n"
 
 
-def test_source_rpms_and_hidden_files_stay_out_of_the_metadata(tmp_path: Path, rpms: Rpms) -> None:
+def test_source_rpms_are_indexed_and_hidden_files_stay_out(tmp_path: Path, rpms: Rpms) -> None:
+    # As Copr's repositories: the SRPM is in primary.xml with arch "src".
     build = place_build(tmp_path, 1, "hello", rpms.srpm, rpms.hello)
     incoming = tmp_path / ".incoming-2"
     incoming.mkdir()
@@ -102,7 +104,10 @@ def test_source_rpms_and_hidden_files_stay_out_of_the_metadata(tmp_path: Path, r
 
     update_repo(tmp_path)
 
-    assert primary(tmp_path) == [("hello", "noarch", "00000001-hello/hello-1.0-1.noarch.rpm")]
+    assert sorted(primary(tmp_path)) == [
+        ("hello", "noarch", "00000001-hello/hello-1.0-1.noarch.rpm"),
+        ("hello", "src", "00000001-hello/hello-1.0-1.src.rpm"),
+    ]
 
 
 def test_update_is_incremental_and_follows_the_disk(tmp_path: Path, rpms: Rpms) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from coprd.publish import ensure_repo, repodata_problems
 from coprd.publish.builddir import pending_name
+from coprd.publish.createrepo import CreaterepoFailed
 from coprd.publish.publisher import Publisher
 from tests.publish.conftest import Rpms, place_build, primary
 
@@ -68,3 +73,48 @@ def test_removed_builds_leave_the_metadata_then_the_disk(tmp_path: Path, rpms: R
     assert [href.split("/")[0] for _n, _a, href in primary(repo)] == ["00000008-pkg01"]
     publisher.remove(["alice/demo", "alice/never-built"])  # a project, with and without results
     assert not (results / "alice" / "demo").exists()
+
+
+def test_a_publish_leaves_the_servers_notes_and_the_success_marker(
+    tmp_path: Path, rpms: Rpms
+) -> None:
+    results = tmp_path / "results"
+    publisher = Publisher(results)
+    repo = "alice/demo/" + CHROOT
+    build = f"{repo}/00000007-hello"
+    ensure_repo(results / repo)
+    for rpm in (rpms.hello, rpms.srpm):
+        shutil.copy(rpm, publisher.result_file(build, rpm.name))
+
+    publisher.publish_build(repo, build)
+
+    directory = results / build
+    assert (directory / "success").read_text() == "done"
+    log = gzip.decompress((directory / "backend.log.gz").read_bytes()).decode()
+    assert log.endswith(f"] published 2 package(s) into {repo}\n")
+    assert not (directory / "backend.log").exists()
+
+
+def test_a_failed_publish_says_why_and_leaves_no_success_marker(
+    tmp_path: Path, rpms: Rpms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = tmp_path / "results"
+    publisher = Publisher(results)
+    repo = "alice/demo/" + CHROOT
+    build = f"{repo}/00000007-hello"
+    ensure_repo(results / repo)
+    shutil.copy(rpms.hello, publisher.result_file(build, rpms.hello.name))
+    # A createrepo_c that fails, first on the server's PATH.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "createrepo_c").write_text("#!/bin/sh\necho 'disk full' >&2\nexit 1\n")
+    (bindir / "createrepo_c").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+
+    with pytest.raises(CreaterepoFailed):
+        publisher.publish_build(repo, build)
+
+    directory = results / build
+    assert not (directory / "success").exists()
+    log = gzip.decompress((directory / "backend.log.gz").read_bytes()).decode()
+    assert "] publishing failed: createrepo_c exited with 1: disk full" in log

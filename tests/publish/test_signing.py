@@ -216,7 +216,10 @@ def test_publishing_signs_packages_before_they_are_indexed(
     for rpm in (signed, results / build / rpms.srpm.name):
         assert "signatures OK" in verify(rpm, pubkey, tmp_path)
     assert digest(signed) == first
-    assert [name for name, _arch, _href in primary(results / repo)] == ["hello"]
+    assert sorted((name, arch) for name, arch, _href in primary(results / repo)) == [
+        ("hello", "noarch"),
+        ("hello", "src"),
+    ]
     assert repodata_problems(results / repo / "repodata") == []
 
 

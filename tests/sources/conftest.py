@@ -47,7 +47,8 @@ RunSource = Callable[..., Outcome]
 
 @pytest.fixture
 def run_source(tmp_path: Path) -> RunSource:
-    """``run_source("scm", {...source...}, timeout=60, cancel=event, **task fields)``."""
+    """``run_source("scm", {...source...}, timeout=60, cancel=event, **task fields)``;
+    ``uploaded=path`` is an upload build's file, as the agent fetched it."""
     count = 0
 
     def run(source_type: str, source: dict[str, Any], **fields: Any) -> Outcome:
@@ -56,6 +57,7 @@ def run_source(tmp_path: Path) -> RunSource:
         workdir = tmp_path / f"task-{count}"
         workdir.mkdir()
         cancel = fields.pop("cancel", None) or threading.Event()
+        uploaded = fields.pop("uploaded", None)
         task: dict[str, Any] = {
             "task_id": count,
             "build_id": count,
@@ -74,7 +76,7 @@ def run_source(tmp_path: Path) -> RunSource:
         }
         chunks: list[bytes] = []
         try:
-            srpm = make_srpm(task, workdir, chunks.append, cancel)
+            srpm = make_srpm(task, workdir, chunks.append, cancel, uploaded=uploaded)
         except SourceFailed as exc:
             return Outcome(None, str(exc), b"".join(chunks).decode(errors="replace"))
         return Outcome(srpm, None, b"".join(chunks).decode(errors="replace"))

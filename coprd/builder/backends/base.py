@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -100,9 +100,12 @@ class RpmTask:
     bootstrap_image: str | None = None
     # The agent's sandbox settings (limits, build uid), for backends that use the sandbox.
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
-    # What the build may leave behind (the agent's settings max_result_files/_bytes).
+    # What the build may leave behind (the agent's settings max_result_files/_bytes), and
+    # what of it the agent stores itself besides what the backend collects (SRPM, spec).
     max_result_files: int = _DEFAULTS.max_result_files
     max_result_bytes: int = _DEFAULTS.max_result_bytes
+    reserved_files: int = 0
+    reserved_bytes: int = 0
 
     def __post_init__(self) -> None:
         split_chroot(self.chroot)
@@ -188,6 +191,8 @@ def collect_packages(
     *,
     max_files: int = _DEFAULTS.max_result_files,
     max_bytes: int = _DEFAULTS.max_result_bytes,
+    besides_files: int = 0,
+    besides_bytes: int = 0,
 ) -> list[Nevra]:
     """Copy the binary RPMs the build left under ``where`` (in ``results``) into ``outdir``.
 
@@ -199,14 +204,17 @@ def collect_packages(
     regular ``*.rpm`` (not ``*.src.rpm``) is copied, checked to be an intact binary RPM
     (InvalidPackage otherwise) and stored as ``name-version-release.arch.rpm`` whatever the
     build called it. More than ``max_files`` packages, or more than ``max_bytes`` of them,
-    raise TooManyResults before any is copied (copying and checking one takes ~20 ms).
+    raise TooManyResults before any is copied (copying and checking one takes ~20 ms);
+    ``besides_files`` and ``besides_bytes`` are the task's other results, counted too.
     """
     if results.lstat(where) is None:
         return []
     entries = results.walk(where, max_entries=MAX_RESULT_ENTRIES)
     wanted = [e for e in entries if e.kind == "file" and _is_binary_rpm(e.name)]
-    refused = too_many_files(len(wanted), max_files, who="this builder") or too_many_bytes(
-        sum(e.size for e in wanted), max_bytes, who="this builder"
+    refused = too_many_files(
+        len(wanted), max_files, who="this builder", besides=besides_files
+    ) or too_many_bytes(
+        sum(e.size for e in wanted), max_bytes, who="this builder", besides=besides_bytes
     )
     if refused:
         raise TooManyResults(refused)
@@ -235,6 +243,60 @@ def collect_packages(
         seen.add(final)
         packages.append(nevra)
     return sorted(packages, key=str)
+
+
+MAX_TOOL_LOG = 256 * 1024 * 1024
+"""The largest log of a build tool (mock's ``build.log``, …) a backend collects."""
+
+
+def collect_logs(
+    results: ConfinedDir,
+    where: str,
+    names: Sequence[str],
+    outdir: Path,
+    on_output: Callable[[bytes], None],
+    *,
+    max_files: int,
+    max_bytes: int,
+) -> list[Path]:
+    """Copy the logs ``names`` that a build tool left directly under ``where`` (in
+    ``results``, as for :func:`collect_packages`) into ``outdir``, whatever the build's
+    outcome; returns the copies. A log that is missing is not looked for further; one that
+    is not a regular file, is larger than :data:`MAX_TOOL_LOG`, or would take the logs
+    past ``max_files`` or ``max_bytes`` (what the task's results may hold) is skipped
+    with a note. Nothing at ``where``, or a symlink on the way: no logs.
+    """
+    try:
+        if results.lstat(where) is None:
+            return []
+        entries = {e.name: e for e in results.list_dir(where, max_entries=MAX_RESULT_ENTRIES)}
+    except ConfinementError as error:
+        write_note(on_output, f"no logs collected: {error}")
+        return []
+    outdir.mkdir(parents=True, exist_ok=True)
+    copied: list[Path] = []
+    total = 0
+    for name in names:
+        entry = entries.get(name)
+        if entry is None:
+            continue
+        if entry.kind != "file":
+            write_note(on_output, f"skipped {name}: not a regular file")
+            continue
+        if (
+            entry.size > MAX_TOOL_LOG
+            or len(copied) + 1 > max_files
+            or total + entry.size > max_bytes
+        ):
+            write_note(on_output, f"skipped {name}: the task's results have no room for it")
+            continue
+        try:
+            total += results.copy_file(entry.path, outdir / name, MAX_TOOL_LOG)
+        except (ConfinementError, FileExistsError) as error:
+            write_note(on_output, f"skipped {name}: {error}")
+            continue
+        copied.append(outdir / name)
+    return copied
 
 
 def _is_binary_rpm(name: str) -> bool:

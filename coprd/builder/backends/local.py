@@ -174,6 +174,8 @@ class LocalBackend:
                     on_output,
                     max_files=task.max_result_files,
                     max_bytes=task.max_result_bytes,
+                    besides_files=task.reserved_files,
+                    besides_bytes=task.reserved_bytes,
                 ),
             )
 

@@ -40,7 +40,8 @@ itself would constrain dnf rather than the build. Limit the agent's cgroup inste
 mock copies the build's RPMs (and the rebuilt SRPM, and its logs) into its result directory,
 from a buildroot the build controlled. That directory lies in the work directory and is read
 like the local backend's ``build/RPMS``: through a handle taken before mock starts, the
-binary RPMs copied into ``outdir`` and nothing followed (``base.collect_packages``).
+binary RPMs copied into ``outdir`` and nothing followed (``base.collect_packages``); so
+are its logs (:data:`MOCK_LOGS`, ``base.collect_logs``), whether the build succeeded or not.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from coprd.builder.backends.base import (
     BuildRepo,
     RpmResult,
     RpmTask,
+    collect_logs,
     collect_packages,
     failed,
     rpm_result,
@@ -68,6 +70,8 @@ from coprd.builder.confined import ConfinedDir
 KILL_GRACE_S = 30.0
 RESULTS = "results"
 """mock's ``--resultdir``, in the task's work directory."""
+MOCK_LOGS = ("build.log", "root.log", "state.log", "hw_info.log", "installed_pkgs.log")
+"""The logs mock leaves in its result directory, kept with the results as on Copr."""
 
 CONFIG = "coprd-mock.cfg"
 """The task's mock config, in its work directory."""
@@ -207,6 +211,15 @@ class MockBackend:
                 kill_grace_s=KILL_GRACE_S,
                 cwd=str(task.workdir),
             )
+            logs = collect_logs(
+                files,
+                RESULTS,
+                MOCK_LOGS,
+                task.outdir,
+                on_output,
+                max_files=task.max_result_files - task.reserved_files,
+                max_bytes=task.max_result_bytes - task.reserved_bytes,
+            )
             return rpm_result(
                 "mock",
                 result,
@@ -218,6 +231,8 @@ class MockBackend:
                     on_output,
                     max_files=task.max_result_files,
                     max_bytes=task.max_result_bytes,
+                    besides_files=task.reserved_files + len(logs),
+                    besides_bytes=task.reserved_bytes + sum(log.stat().st_size for log in logs),
                 ),
                 exit_text=describe_exit(result.returncode),
             )
