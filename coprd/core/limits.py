@@ -18,13 +18,18 @@ on the server) and written below the marker when the task ends.
 **Results are counted.** A task may store at most ``max_result_files`` files of at most
 ``max_result_bytes`` in all; the agent checks what it would upload before it uploads
 anything, the server counts what it stores.
+
+**Time.** A build runs at most its timeout: ``DEFAULT_TIMEOUT`` unless the build, its
+package or its chroot names one, and never more than ``MAX_TIMEOUT``.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "MARKER_PREFIX",
     "MAX_SPEC_BYTES",
+    "MAX_TIMEOUT",
     "cut_marker",
     "human_size",
     "ring_reads",
@@ -34,6 +39,10 @@ __all__ = [
     "too_many_files",
 ]
 
+DEFAULT_TIMEOUT = 5 * 3600
+# Copr's bounds (MIN_BUILD_TIMEOUT, MAX_BUILD_TIMEOUT): any number of seconds up to 30 h,
+# 0 meaning the default.
+MAX_TIMEOUT = 30 * 3600
 MARKER_PREFIX = b"[coprd] the log is longer than "
 MAX_SPEC_BYTES = 32 * 1024 * 1024
 """The largest spec file uploaded, or kept from a build (texlive's, among the largest, is

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from coprd.core import builds, projects, users
+from coprd.core import builds, limits, projects, users
 from coprd.core.builds import BuildOptions, Source, derive_state
 from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated
 from coprd.db.models import Build, BuildState, Project, User
@@ -58,10 +58,10 @@ def test_submit_makes_a_source_task_and_one_per_chroot(
     assert [t.chroot_name for t in build.tasks] == ["srpm-builds", "epel-9-x86_64", ARM, X86]
     assert builds.source_task(build).arch is None
     assert {t.arch for t in builds.chroot_tasks(build)} == {"x86_64", "aarch64"}
-    assert build.timeout == builds.DEFAULT_TIMEOUT
+    assert build.timeout == limits.DEFAULT_TIMEOUT
 
 
-@pytest.mark.parametrize(("given", "kept"), [(1, 1), (59, 59), (0, builds.DEFAULT_TIMEOUT)])
+@pytest.mark.parametrize(("given", "kept"), [(1, 1), (59, 59), (0, limits.DEFAULT_TIMEOUT)])
 def test_any_timeout_copr_accepts_is_kept(
     db: Session, alice: User, project: Project, given: int, kept: int
 ) -> None:
