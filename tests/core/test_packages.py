@@ -273,7 +273,9 @@ def test_a_packages_builds_and_its_latest_in_the_main_directory(
     a, b, c = (add(db, alice, project, name) for name in ("a", "b", "c"))
     first = _build(db, alice, a, BuildState.succeeded)
     other = _build(db, alice, b, BuildState.failed)
-    pull_request = packages.build_package(db, alice, a, BuildOptions(project_dirname="demo:pr:1"))
+    pull_request = packages.build_package(
+        db, alice, a, BuildOptions(project_dirname="demo:pr:1"), results_url=RESULTS
+    )
     newest = Page(order="id", order_type="DESC")
     listed = packages.list_package_builds(db, a, newest)
     assert listed == [pull_request, first]
@@ -287,7 +289,7 @@ def test_a_packages_builds_and_its_latest_in_the_main_directory(
     assert packages.latest_build(db, c) is None
     # A build's package is named by the package, whatever its SRPM says.
     assert packages.package_name_of(db, first) == "a"
-    renamed = packages.build_package(db, alice, c, BuildOptions())
+    renamed = packages.build_package(db, alice, c, BuildOptions(), results_url=RESULTS)
     renamed.pkg_name = "renamed-in-spec"  # as its source step may report it
     assert (renamed.pkg_name, packages.package_name_of(db, renamed)) == ("renamed-in-spec", "c")
     url = Source(type="link", data={"url": "https://example.org/x-1-1.src.rpm"})
