@@ -28,8 +28,17 @@ def project_dir(build: Build) -> PurePosixPath:
 def task_dir(build: Build, task: BuildTask) -> PurePosixPath:
     if task.chroot_name == SOURCE_TASK_CHROOT:
         return project_dir(build) / SOURCE_TASK_CHROOT / f"{build.id:08d}"
-    package = build.pkg_name or "unknown"
-    return project_dir(build) / task.chroot_name / f"{build.id:08d}-{package}"
+    return chroot_result_dir(
+        build.project.owner_name, build.project_dirname, task.chroot_name, build.id, build.pkg_name
+    )
+
+
+def chroot_result_dir(
+    owner: str, dirname: str, chroot: str, build_id: int, pkg_name: str | None
+) -> PurePosixPath:
+    """A chroot task's directory, from the values of its build (for callers that read
+    them as rows, not as a loaded build)."""
+    return PurePosixPath(owner, dirname, chroot, f"{build_id:08d}-{pkg_name or 'unknown'}")
 
 
 def repo_dir(build: Build, chroot: str) -> PurePosixPath:
