@@ -65,7 +65,7 @@ def monitor_tab(
     shown = found.packages[first : first + MONITOR_PAGE]
     rows: list[dict[str, Any]] = []
     for row in shown:
-        cells = []
+        cells: list[dict[str, Any] | None] = []
         for chroot in found.chroots:
             cell = row.cells.get(chroot)
             if cell is None:
