@@ -70,7 +70,9 @@ def monitor(
         chroots = {}
         for chroot, cell in row.cells.items():
             out: dict[str, Any] = {
-                "state": cell.state.value,
+                # The member itself: a str, encoded as its name, and cheaper to read
+                # than .value (an Enum property) tens of thousands of times.
+                "state": cell.state,
                 "status": STATUS_CODES[cell.state],
                 "build_id": cell.build_id,
             }

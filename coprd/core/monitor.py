@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from typing import NamedTuple
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, String, and_, func, select, type_coerce
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from coprd.core.builds import TERMINAL
@@ -45,11 +46,13 @@ _LOGS_RUNNING = {
     BACKEND_LOG: frozenset({BuildState.starting, BuildState.running}),
 }
 _LOGS_ENDED = frozenset({BuildState.succeeded, BuildState.failed, BuildState.canceled})
+_STATES = {state.value: state for state in BuildState}
 
 
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """One chroot's task of a package's latest build there."""
+class Cell(NamedTuple):
+    """One chroot's task of a package's latest build there. (A tuple: a large project's
+    monitor makes tens of thousands of them, and a dataclass costs several times as much
+    to make.)"""
 
     build_id: int
     state: BuildState
@@ -77,7 +80,7 @@ class Monitor:
     packages: list[PackageRow]
     """Sorted by name."""
 
-    def log_path(self, chroot: str, cell: Cell, log: str) -> PurePosixPath | None:
+    def log_path(self, chroot: str, cell: Cell, log: str) -> str | None:
         """Where ``log`` (``builder-live.log`` or ``backend.log``) of a cell is, relative
         to the results root: the plain file while the task writes it, the ``.gz`` once
         the task has ended; None before the task started or where it made no logs
@@ -93,7 +96,7 @@ class Monitor:
         directory = chroot_result_dir(
             self.owner_name, self.dirname, chroot, cell.build_id, cell.pkg_name
         )
-        return directory / name
+        return f"{directory}/{name}"
 
 
 def active_chroot_names(project: Project) -> list[str]:
@@ -126,24 +129,28 @@ def project_monitor(
     chroots = active_chroot_names(project)
     packages: dict[str, dict[str, Cell]] = {}
     if chroots:
-        stmt = latest_cells_query(project.id, dirname, chroots, name_contains)
+        dialect = session.get_bind().dialect.name
+        stmt = latest_cells_query(dialect, project.id, dirname, chroots, name_contains)
+        # Through the connection: rows as Core makes them, without the ORM's result
+        # processing, which costs more than the query on a large project.
         for (
             name,
             chroot,
             build_id,
-            task_state,
+            stored,
             canceled,
             started,
             pkg_name,
             version,
-        ) in session.execute(stmt):
+        ) in session.connection().execute(stmt).all():
+            task_state = _STATES[stored]
             packages.setdefault(name, {})[chroot] = Cell(
-                build_id=build_id,
-                state=_effective(task_state, canceled),
-                task_state=task_state,
-                started=bool(started),
-                pkg_name=pkg_name,
-                pkg_version=version,
+                build_id,
+                _effective(task_state, canceled),
+                task_state,
+                bool(started),
+                pkg_name,
+                version,
             )
     if not packages and dirname != project.name and not _has_dir(session, project, dirname):
         shown = dirname[:200].encode("unicode_escape").decode("ascii")
@@ -155,51 +162,100 @@ def project_monitor(
 
 
 def latest_cells_query(
-    project_id: int, dirname: str, chroots: Sequence[str], name_contains: str | None = None
-) -> Select[str, str, int, BuildState, bool, bool, str | None, str | None]:
+    dialect: str,
+    project_id: int,
+    dirname: str,
+    chroots: Sequence[str],
+    name_contains: str | None = None,
+) -> Select[str, str, int, str, bool, bool, str | None, str | None]:
     """The monitor's one query: for each package of the directory and each of ``chroots``,
-    the task of its newest build there (package name, chroot, build id, task state, cancel
-    requested, started, the build's package name and version), sorted by package name and
-    chroot."""
-    latest = (
-        select(
-            Build.package_id,
-            BuildTask.chroot_name,
-            func.max(Build.id).label("build_id"),
-        )
-        .join(BuildTask, BuildTask.build_id == Build.id)
-        .where(
-            Build.project_id == project_id,
-            Build.project_dirname == dirname,
-            Build.package_id.is_not(None),
-            BuildTask.chroot_name.in_(chroots),
-        )
-        .group_by(Build.package_id, BuildTask.chroot_name)
-        .subquery("latest")
+    the task of its newest build there (package name, chroot, build id, task state as
+    stored, cancel requested, started, the build's package name and version), sorted by
+    package name and chroot.
+
+    Written for each database (``dialect``, the engine's dialect name) as it answers
+    fastest, measured with benchmarks/monitor.py: PostgreSQL keeps the first row of each
+    (package, chroot) of the tasks sorted newest first (``DISTINCT ON``), in half the
+    time of the grouped form; SQLite finds each newest build id with ``max(id) … GROUP
+    BY`` and joins back to its task, in half the time of a window function.
+    """
+    # The state's name as stored: the Enum type's check of every value is the largest
+    # cost of reading the rows; _STATES maps the names instead.
+    state = type_coerce(BuildTask.state, String)
+    started = BuildTask.started_on.is_not(None)
+    in_dir = (
+        Build.project_id == project_id,
+        Build.project_dirname == dirname,
+        Build.package_id.is_not(None),
+        BuildTask.chroot_name.in_(chroots),
     )
-    stmt = (
-        select(
-            Package.name,
-            latest.c.chroot_name,
-            latest.c.build_id,
-            BuildTask.state,
-            BuildTask.cancel_requested,
-            BuildTask.started_on.is_not(None),
-            Build.pkg_name,
-            Build.pkg_version,
+    if dialect == "postgresql":
+        newest = (
+            select(
+                Build.package_id,
+                BuildTask.chroot_name,
+                Build.id.label("build_id"),
+                state.label("state"),
+                BuildTask.cancel_requested,
+                started.label("started"),
+                Build.pkg_name,
+                Build.pkg_version,
+            )
+            .join(BuildTask, BuildTask.build_id == Build.id)
+            .where(*in_dir)
+            .ext(distinct_on(Build.package_id, BuildTask.chroot_name))
+            .order_by(Build.package_id, BuildTask.chroot_name, Build.id.desc())
+            .subquery("newest")
         )
-        .select_from(latest)
-        .join(Package, Package.id == latest.c.package_id)
-        .join(Build, Build.id == latest.c.build_id)
-        .join(
-            BuildTask,
-            and_(
-                BuildTask.build_id == latest.c.build_id,
-                BuildTask.chroot_name == latest.c.chroot_name,
-            ),
+        stmt = (
+            select(
+                Package.name,
+                newest.c.chroot_name,
+                newest.c.build_id,
+                newest.c.state,
+                newest.c.cancel_requested,
+                newest.c.started,
+                newest.c.pkg_name,
+                newest.c.pkg_version,
+            )
+            .join_from(newest, Package, Package.id == newest.c.package_id)
+            .order_by(Package.name, newest.c.chroot_name)
         )
-        .order_by(Package.name, latest.c.chroot_name)
-    )
+    else:
+        latest = (
+            select(
+                Build.package_id,
+                BuildTask.chroot_name,
+                func.max(Build.id).label("build_id"),
+            )
+            .join(BuildTask, BuildTask.build_id == Build.id)
+            .where(*in_dir)
+            .group_by(Build.package_id, BuildTask.chroot_name)
+            .subquery("latest")
+        )
+        stmt = (
+            select(
+                Package.name,
+                latest.c.chroot_name,
+                latest.c.build_id,
+                state,
+                BuildTask.cancel_requested,
+                started,
+                Build.pkg_name,
+                Build.pkg_version,
+            )
+            .select_from(latest)
+            .join(Package, Package.id == latest.c.package_id)
+            .join(Build, Build.id == latest.c.build_id)
+            .join(
+                BuildTask,
+                and_(
+                    BuildTask.build_id == latest.c.build_id,
+                    BuildTask.chroot_name == latest.c.chroot_name,
+                ),
+            )
+            .order_by(Package.name, latest.c.chroot_name)
+        )
     if name_contains:
         stmt = stmt.where(Package.name.contains(name_contains, autoescape=True))
     return stmt

@@ -28,17 +28,19 @@ def project_dir(build: Build) -> PurePosixPath:
 def task_dir(build: Build, task: BuildTask) -> PurePosixPath:
     if task.chroot_name == SOURCE_TASK_CHROOT:
         return project_dir(build) / SOURCE_TASK_CHROOT / f"{build.id:08d}"
-    return chroot_result_dir(
-        build.project.owner_name, build.project_dirname, task.chroot_name, build.id, build.pkg_name
+    owner, dirname = build.project.owner_name, build.project_dirname
+    return PurePosixPath(
+        chroot_result_dir(owner, dirname, task.chroot_name, build.id, build.pkg_name)
     )
 
 
 def chroot_result_dir(
     owner: str, dirname: str, chroot: str, build_id: int, pkg_name: str | None
-) -> PurePosixPath:
-    """A chroot task's directory, from the values of its build (for callers that read
-    them as rows, not as a loaded build)."""
-    return PurePosixPath(owner, dirname, chroot, f"{build_id:08d}-{pkg_name or 'unknown'}")
+) -> str:
+    """A chroot task's directory, from the values of its build, as a string: for callers
+    that read builds as rows and name many directories at once (each component is a
+    checked name, so joining them is safe)."""
+    return f"{owner}/{dirname}/{chroot}/{build_id:08d}-{pkg_name or 'unknown'}"
 
 
 def repo_dir(build: Build, chroot: str) -> PurePosixPath:
