@@ -127,12 +127,15 @@ def project_monitor(
     """
     dirname = dirname or project.name
     chroots = active_chroot_names(project)
-    packages: dict[str, dict[str, Cell]] = {}
+    rows: list[PackageRow] = []
     if chroots:
         dialect = session.get_bind().dialect.name
         stmt = latest_cells_query(dialect, project.id, dirname, chroots, name_contains)
+        cells: dict[str, Cell] = {}
+        last = None
         # Through the connection: rows as Core makes them, without the ORM's result
-        # processing, which costs more than the query on a large project.
+        # processing, which costs more than the query on a large project. They come
+        # sorted by package, so a package's cells are consecutive.
         for (
             name,
             chroot,
@@ -143,8 +146,12 @@ def project_monitor(
             pkg_name,
             version,
         ) in session.connection().execute(stmt).all():
+            if name != last:
+                cells = {}
+                rows.append(PackageRow(name, cells))
+                last = name
             task_state = _STATES[stored]
-            packages.setdefault(name, {})[chroot] = Cell(
+            cells[chroot] = Cell(
                 build_id,
                 _effective(task_state, canceled),
                 task_state,
@@ -152,10 +159,9 @@ def project_monitor(
                 pkg_name,
                 version,
             )
-    if not packages and dirname != project.name and not _has_dir(session, project, dirname):
+    if not rows and dirname != project.name and not _has_dir(session, project, dirname):
         shown = dirname[:200].encode("unicode_escape").decode("ascii")
         raise NotFound(f"Dirname '{shown}' doesn't exist in '{project.full_name}' copr")
-    rows = [PackageRow(name, cells) for name, cells in packages.items()]
     if state is not None:
         rows = [row for row in rows if any(c.state == state for c in row.cells.values())]
     return Monitor(project.owner_name, dirname, chroots, rows)
