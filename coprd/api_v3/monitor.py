@@ -13,6 +13,7 @@ from coprd.core import projects
 from coprd.core.errors import InvalidInput
 from coprd.core.monitor import project_monitor
 from coprd.core.results import BACKEND_LOG, LIVE_LOG
+from coprd.db.models import BuildState
 from coprd.http import DB, AppSettings
 
 router = APIRouter(prefix="/monitor", tags=["monitor"])
@@ -21,6 +22,9 @@ router = APIRouter(prefix="/monitor", tags=["monitor"])
 ADDITIONAL_FIELDS = ("url_build_log", "url_backend_log", "url_build")
 _LOG_FIELDS = (("url_build_log", LIVE_LOG), ("url_backend_log", BACKEND_LOG))
 MESSAGE = "Project monitor request successful"
+# Each state's name as a plain str and its number: the JSON encoder takes an Enum member
+# several times slower than a str, and .value is a property; tens of thousands of cells.
+_WIRE_STATES = {state: (state.value, STATUS_CODES[state]) for state in BuildState}
 
 
 def _wanted(fields: list[str] | None) -> set[str]:
@@ -71,13 +75,8 @@ def monitor(
     for row in found.packages:
         chroots = {}
         for chroot, cell in row.cells.items():
-            out: dict[str, Any] = {
-                # The member itself: a str, encoded as its name, and cheaper to read
-                # than .value (an Enum property) tens of thousands of times.
-                "state": cell.state,
-                "status": STATUS_CODES[cell.state],
-                "build_id": cell.build_id,
-            }
+            name, code = _WIRE_STATES[cell.state]
+            out: dict[str, Any] = {"state": name, "status": code, "build_id": cell.build_id}
             for field, log in logs:
                 path = found.log_path(chroot, cell, log)
                 out[field] = None if path is None else f"{results}/{path}"
