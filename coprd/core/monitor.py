@@ -20,8 +20,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Select, String, and_, func, select, type_coerce
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    literal,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from coprd.core.builds import TERMINAL
@@ -129,8 +137,7 @@ def project_monitor(
     chroots = active_chroot_names(project)
     rows: list[PackageRow] = []
     if chroots:
-        dialect = session.get_bind().dialect.name
-        stmt = latest_cells_query(dialect, project.id, dirname, chroots, name_contains)
+        stmt = latest_cells_query(project.id, dirname, chroots, name_contains)
         cells: dict[str, Cell] = {}
         last = None
         # Through the connection: rows as Core makes them, without the ORM's result
@@ -168,7 +175,6 @@ def project_monitor(
 
 
 def latest_cells_query(
-    dialect: str,
     project_id: int,
     dirname: str,
     chroots: Sequence[str],
@@ -179,92 +185,68 @@ def latest_cells_query(
     stored, cancel requested, started, the build's package name and version), sorted by
     package name and chroot.
 
-    Written for each database (``dialect``, the engine's dialect name) as it answers
-    fastest, measured with benchmarks/monitor.py: PostgreSQL keeps the first row of each
-    (package, chroot) of the tasks sorted newest first (``DISTINCT ON``), in half the
-    time of the grouped form; SQLite finds each newest build id with ``max(id) … GROUP
-    BY`` and joins back to its task, in half the time of a window function.
+    Each cell's build is found by walking the package's builds from the newest
+    (``builds (package_id, id)``) to the first with a task in the chroot
+    (``build_tasks (build_id, chroot_name)``): usually the newest build itself, so the
+    cost follows the number of cells, not the length of the project's history (grouping
+    all of the directory's tasks took twice as long at 10 builds a package and grew with
+    every build; benchmarks/monitor.py).
     """
-    # The state's name as stored: the Enum type's check of every value is the largest
-    # cost of reading the rows; _STATES maps the names instead.
-    state = type_coerce(BuildTask.state, String)
-    started = BuildTask.started_on.is_not(None)
-    in_dir = (
-        Build.project_id == project_id,
-        Build.project_dirname == dirname,
-        Build.package_id.is_not(None),
-        BuildTask.chroot_name.in_(chroots),
+    columns = [select(literal(chroot, String).label("chroot_name")) for chroot in chroots]
+    wanted = union_all(*columns).subquery("wanted")
+    newest = (
+        select(Build.id)
+        .where(
+            Build.package_id == Package.id,
+            Build.project_dirname == dirname,
+            select(BuildTask.id)
+            .where(
+                BuildTask.build_id == Build.id,
+                BuildTask.chroot_name == wanted.c.chroot_name,
+            )
+            .correlate(Build, wanted)
+            .exists(),
+        )
+        .order_by(Build.id.desc())
+        .limit(1)
+        .correlate(Package, wanted)
+        .scalar_subquery()
     )
-    if dialect == "postgresql":
-        newest = (
-            select(
-                Build.package_id,
-                BuildTask.chroot_name,
-                Build.id.label("build_id"),
-                state.label("state"),
-                BuildTask.cancel_requested,
-                started.label("started"),
-                Build.pkg_name,
-                Build.pkg_version,
-            )
-            .join(BuildTask, BuildTask.build_id == Build.id)
-            .where(*in_dir)
-            .ext(distinct_on(Build.package_id, BuildTask.chroot_name))
-            .order_by(Build.package_id, BuildTask.chroot_name, Build.id.desc())
-            .subquery("newest")
-        )
-        stmt = (
-            select(
-                Package.name,
-                newest.c.chroot_name,
-                newest.c.build_id,
-                newest.c.state,
-                newest.c.cancel_requested,
-                newest.c.started,
-                newest.c.pkg_name,
-                newest.c.pkg_version,
-            )
-            .join_from(newest, Package, Package.id == newest.c.package_id)
-            .order_by(Package.name, newest.c.chroot_name)
-        )
-    else:
-        latest = (
-            select(
-                Build.package_id,
-                BuildTask.chroot_name,
-                func.max(Build.id).label("build_id"),
-            )
-            .join(BuildTask, BuildTask.build_id == Build.id)
-            .where(*in_dir)
-            .group_by(Build.package_id, BuildTask.chroot_name)
-            .subquery("latest")
-        )
-        stmt = (
-            select(
-                Package.name,
-                latest.c.chroot_name,
-                latest.c.build_id,
-                state,
-                BuildTask.cancel_requested,
-                started,
-                Build.pkg_name,
-                Build.pkg_version,
-            )
-            .select_from(latest)
-            .join(Package, Package.id == latest.c.package_id)
-            .join(Build, Build.id == latest.c.build_id)
-            .join(
-                BuildTask,
-                and_(
-                    BuildTask.build_id == latest.c.build_id,
-                    BuildTask.chroot_name == latest.c.chroot_name,
-                ),
-            )
-            .order_by(Package.name, latest.c.chroot_name)
-        )
+    cells = (
+        select(Package.name.label("name"), wanted.c.chroot_name, newest.label("build_id"))
+        .select_from(Package)
+        .join(wanted, true())  # every package with every chroot
+        .where(Package.project_id == project_id)
+    )
     if name_contains:
-        stmt = stmt.where(Package.name.contains(name_contains, autoescape=True))
-    return stmt
+        cells = cells.where(Package.name.contains(name_contains, autoescape=True))
+    # Materialized: each cell's walk runs once, and the joins below look its build and
+    # task up by key (as a subquery, both databases ran the walk again for each join).
+    latest = cells.cte("latest").prefix_with("MATERIALIZED")
+    return (
+        select(
+            latest.c.name,
+            latest.c.chroot_name,
+            latest.c.build_id,
+            # The state's name as stored: the Enum type's check of every value is the
+            # largest cost of reading the rows; _STATES maps the names instead.
+            type_coerce(BuildTask.state, String),
+            BuildTask.cancel_requested,
+            BuildTask.started_on.is_not(None),
+            Build.pkg_name,
+            Build.pkg_version,
+        )
+        .select_from(latest)
+        .join(Build, Build.id == latest.c.build_id)
+        .join(
+            BuildTask,
+            and_(
+                BuildTask.build_id == latest.c.build_id,
+                BuildTask.chroot_name == latest.c.chroot_name,
+            ),
+        )
+        .order_by(latest.c.name, latest.c.chroot_name)
+    )
 
 
 def _has_dir(session: Session, project: Project, dirname: str) -> bool:

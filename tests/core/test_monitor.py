@@ -182,10 +182,14 @@ def test_directories(factory: sessionmaker[Session], db: Session) -> None:
 
 
 def _plan(engine: Engine, project_id: int) -> list[str]:
-    stmt = monitor.latest_cells_query(engine.dialect.name, project_id, "demo", [X86, ARM], "pkg")
+    stmt = monitor.latest_cells_query(project_id, "demo", [X86, ARM], "pkg")
     sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
+            # At test size (4,000 builds) a hash join over a scan of builds costs
+            # PostgreSQL less than 40 lookups; with scans priced out, any scan left in the
+            # plan is one no index can replace.
+            conn.execute(text("SET enable_seqscan = off"))
             return [row[0] for row in conn.execute(text(f"EXPLAIN {sql}"))]
         return [row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
 
@@ -212,9 +216,15 @@ def test_the_query_reads_builds_tasks_and_packages_through_indexes(
     shown = "\n".join(plan)
     if engine.dialect.name == "postgresql":
         assert "Seq Scan" not in shown, shown
-        assert "ix_builds_project" in shown, shown
+        assert "ix_builds_package_id_id" in shown, shown
     else:
         # SQLite: every table is searched by an index; only the grouped subquery is scanned.
-        scans = [line for line in plan if line.startswith("SCAN") and "latest" not in line]
+        # (The chroots' list and the materialized cells are scanned: they are the input.)
+        scans = [
+            line
+            for line in plan
+            if line.startswith("SCAN")
+            and line not in ("SCAN latest", "SCAN wanted", "SCAN CONSTANT ROW")
+        ]
         assert scans == [], shown
-        assert "ix_builds_project" in shown, shown
+        assert "ix_builds_package_id_id" in shown, shown
