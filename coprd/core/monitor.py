@@ -6,12 +6,13 @@ the project's active chroots; a chroot a package was never built for has no cell
 cell is that chroot's task of the package's newest such build (builds are numbered in
 the order they were submitted), in the state the build pages show.
 
-The whole monitor is one query whatever the project's size: the newest build id per
-(package, chroot), ``max(builds.id) … GROUP BY package_id, chroot_name`` over the
-directory's builds (found through ``builds (project_id, …)``), joined back to its task
-(``build_tasks (build_id, chroot_name)``), build and package by their keys. A second,
-cheap query runs only when a directory other than the project's own has no builds, to
-tell an empty directory from one that does not exist.
+The whole monitor is one query whatever the project's size: for every package of the
+project and every active chroot, the first of the package's builds in the directory,
+newest first (``builds (package_id, id)``), with a task in that chroot
+(``build_tasks (build_id, chroot_name)``), then that task and build by their keys. Its
+cost follows the number of cells, not the length of the history. A second, cheap query
+runs only when a directory other than the project's own has no builds, to tell an empty
+directory from one that does not exist.
 """
 
 from __future__ import annotations
@@ -187,8 +188,9 @@ def latest_cells_query(
 
     Each cell's build is found by walking the package's builds from the newest
     (``builds (package_id, id)``) to the first with a task in the chroot
-    (``build_tasks (build_id, chroot_name)``): usually the newest build itself, so the
-    cost follows the number of cells, not the length of the project's history (grouping
+    (``build_tasks (build_id, chroot_name)``): usually the newest build itself (only a
+    chroot the package was never built for walks all of its builds), so the cost
+    follows the number of cells, not the length of the project's history (grouping
     all of the directory's tasks took twice as long at 10 builds a package and grew with
     every build; benchmarks/monitor.py).
     """
