@@ -339,9 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     _harness.report(table, fill_s, results, args.json, about)
     # The machine's other work shows in every row; the rows' ratios are what compare.
-    print(
-        f"Load average (1 min) before / after the timed requests: {load_before:.2f} / {load_after:.2f}"
-    )
+    print(f"Load average (1 min) before / after the timed requests: {load_before:.2f}", end="")
+    print(f" / {load_after:.2f}")
     return 0
 
 
