@@ -9,6 +9,7 @@ from coprd.api_v3 import (
     builds,
     general,
     mock_chroots,
+    monitor,
     packages,
     project_chroots,
     projects,
@@ -29,6 +30,7 @@ _MODULES = (
     builds,
     build_chroots,
     packages,
+    monitor,
     webhooks,
     rpmrepo,
 )

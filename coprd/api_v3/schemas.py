@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +13,7 @@ from coprd.core.pagination import Page
 from coprd.core.project_chroots import ChrootFields
 from coprd.core.projects import NewProject, ProjectFields, RepoList, chroot_names
 from coprd.core.results import task_dir
-from coprd.db.models import Build, BuildTask, Project, ProjectChroot
+from coprd.db.models import Build, BuildState, BuildTask, Project, ProjectChroot
 
 T = TypeVar("T")
 
@@ -401,6 +401,48 @@ class PackageBuildIn(BuildOptions):
     ownername: str
     projectname: str
     package_name: str
+
+
+# Copr's numbers for the states (copr_common's StatusEnum), sent beside the names where
+# Copr sends them.
+STATUS_CODES = {
+    BuildState.failed: 0,
+    BuildState.succeeded: 1,
+    BuildState.canceled: 2,
+    BuildState.running: 3,
+    BuildState.pending: 4,
+    BuildState.skipped: 5,
+    BuildState.starting: 6,
+    BuildState.importing: 7,
+    BuildState.forked: 8,
+    BuildState.waiting: 9,
+}
+
+
+class MonitorChrootOut(BaseModel):
+    """A package's latest build in one chroot. The ``url_*`` fields are there only when
+    ``additional_fields[]`` asks for them (null: no such log yet)."""
+
+    state: BuildState
+    status: int = Field(
+        ge=0, le=9, description="The state as Copr numbers it (failed 0, succeeded 1, …)"
+    )
+    build_id: int
+    url_build_log: str | None = None
+    url_backend_log: str | None = None
+    url_build: str | None = None
+    pkg_version: str | None
+
+
+class MonitorPackageOut(BaseModel):
+    name: str
+    chroots: dict[str, MonitorChrootOut] = Field(description="chroot name → its latest build")
+
+
+class MonitorOut(BaseModel):
+    output: Literal["ok"]
+    message: str = Field(examples=["Project monitor request successful"])
+    packages: list[MonitorPackageOut]
 
 
 class WebhookSecretOut(BaseModel):

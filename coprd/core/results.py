@@ -36,8 +36,19 @@ def project_dir(build: Build) -> PurePosixPath:
 def task_dir(build: Build, task: BuildTask) -> PurePosixPath:
     if task.chroot_name == SOURCE_TASK_CHROOT:
         return project_dir(build) / SOURCE_TASK_CHROOT / f"{build.id:08d}"
-    package = build.pkg_name or "unknown"
-    return project_dir(build) / task.chroot_name / f"{build.id:08d}-{package}"
+    owner, dirname = build.project.owner_name, build.project_dirname
+    return PurePosixPath(
+        chroot_result_dir(owner, dirname, task.chroot_name, build.id, build.pkg_name)
+    )
+
+
+def chroot_result_dir(
+    owner: str, dirname: str, chroot: str, build_id: int, pkg_name: str | None
+) -> str:
+    """A chroot task's directory, from the values of its build, as a string: for callers
+    that read builds as rows and name many directories at once (each component is a
+    checked name, so joining them is safe)."""
+    return f"{owner}/{dirname}/{chroot}/{build_id:08d}-{pkg_name or 'unknown'}"
 
 
 def repo_dir(build: Build, chroot: str) -> PurePosixPath:

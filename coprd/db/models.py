@@ -362,6 +362,8 @@ class Build(Base):
         # The latest (succeeded) build of each package: max(id) grouped by package_id, of
         # all its builds or of those in one state, read from the index alone.
         Index("ix_builds_package_state_id", "package_id", "state", "id"),
+        # A package's builds newest first: the monitor's walk to each chroot's latest.
+        Index("ix_builds_package_id_id", "package_id", "id"),
         NEVER_REUSED_IDS,
     )
 

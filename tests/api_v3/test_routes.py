@@ -68,6 +68,7 @@ EXPECTED = {
     ("DELETE", "/api_3/package/delete"),
     ("POST", "/api_3/package/delete"),
     ("POST", "/api_3/webhook/generate/{ownername}/{projectname}"),
+    ("GET", "/api_3/monitor"),
 }
 
 

@@ -31,7 +31,7 @@ EXPECTED = {
     *(
         ("GET", f"{prefix}{suffix}")
         for prefix in _PROJECT
-        for suffix in ("/", "/builds/", "/packages/")
+        for suffix in ("/", "/builds/", "/packages/", "/monitor/")
     ),
     *(("GET", f"{prefix}{_BUILD}/") for prefix in _PROJECT),
     *(("GET", f"{prefix}{_BUILD}/log/{{chroot}}") for prefix in _PROJECT),

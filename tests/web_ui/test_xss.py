@@ -80,6 +80,7 @@ def test_project_texts_and_package_names_are_inert_everywhere(
         "/coprs/alice/demo/",
         "/coprs/alice/demo/builds/",
         "/coprs/alice/demo/packages/",
+        "/coprs/alice/demo/monitor/",
         f"/coprs/alice/demo/build/{build_id}/",
         "/coprs/alice/demo/package/hello/",
         "/account",
