@@ -16,6 +16,8 @@ REQUEST = PAGE + "request"
 
 def _entries(web: TestClient, alice: Account) -> dict[str, dict[str, str]]:
     r = web.get("/api_3/project/permissions/get/alice/demo", headers=alice.headers)
+    if r.status_code == 404:  # as on Copr: "No permissions set on alice/demo project"
+        return {}
     assert r.status_code == 200, r.text
     return dict(r.json()["permissions"])
 

@@ -26,19 +26,23 @@ _projects = sa.table(
 )
 
 
+# SQLite rebuilds the table to drop a column: it must stay AUTOINCREMENT (0007).
+_KEEP_IDS = {"sqlite_autoincrement": True}
+
+
 def upgrade() -> None:
     op.get_bind().execute(
         _projects.update().where(_projects.c.disable_createrepo.is_(True)).values(devel_mode=True)
     )
-    with op.batch_alter_table("projects", schema=None) as batch_op:
+    with op.batch_alter_table("projects", table_kwargs=_KEEP_IDS) as batch_op:
         batch_op.drop_column("disable_createrepo")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("projects", schema=None) as batch_op:
+    with op.batch_alter_table("projects", table_kwargs=_KEEP_IDS) as batch_op:
         batch_op.add_column(
             sa.Column("disable_createrepo", sa.Boolean(), nullable=False, server_default=sa.false())
         )
     op.get_bind().execute(_projects.update().values(disable_createrepo=_projects.c.devel_mode))
-    with op.batch_alter_table("projects", schema=None) as batch_op:
+    with op.batch_alter_table("projects", table_kwargs=_KEEP_IDS) as batch_op:
         batch_op.alter_column("disable_createrepo", server_default=None)
