@@ -18,7 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound, TooLarge
+from coprd.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    TooLarge,
+)
 from coprd.core.limits import DEFAULT_TIMEOUT, MAX_SPEC_BYTES, MAX_TIMEOUT
 from coprd.core.names import check_owner_name, check_package_name
 from coprd.core.packit import require_forge_project
@@ -476,12 +483,14 @@ def chroot_tasks(build: Build) -> list[BuildTask]:
     return [t for t in build.tasks if not t.is_source]
 
 
-class BuildEnded(InvalidInput):
-    """:func:`cancel_build` of a build that has already ended, as ``state`` says; the old
-    APIs answer it as Copr's did."""
+class BuildEnded(Conflict):
+    """:func:`cancel_build` of a build that has already ended, as ``state`` says: a
+    conflict (409) with Copr's words; the old APIs answer it as Copr's did."""
 
     def __init__(self, build: Build) -> None:
-        super().__init__(f"build {build.id} has already ended ({build.state.value})")
+        super().__init__(
+            f"Cannot cancel build {build.id}: it has already ended ({build.state.value})"
+        )
         self.build_id = build.id
         self.state = build.state
 

@@ -120,7 +120,7 @@ def test_cancel_and_delete(db: Session, alice: User, project: Project) -> None:
     builds.cancel_build(db, alice, build)
     assert build.state == S.canceled
     assert all(t.state == S.canceled for t in build.tasks)
-    with pytest.raises(InvalidInput, match="already ended"):
+    with pytest.raises(builds.BuildEnded, match=r"Cannot cancel build .* already ended"):
         builds.cancel_build(db, alice, build)
     assert builds.delete_builds(db, alice, [build.id]) == [build.id]
 
