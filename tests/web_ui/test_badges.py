@@ -140,6 +140,11 @@ def test_one_builds_badge(web: TestClient, alice: Account, tasks: Tasks) -> None
     for missing in ("999999", str(2**40)):
         _root, texts = parse(web.get(f"/coprs/build/{missing}/status_image.png"))
         assert texts[2] == "unknown"
+    # A link checker's HEAD gets the headers of the image, not a 405.
+    for head_url in (url, "/coprs/alice/demo/package/hello/status_image/last_build.png"):
+        head = web.head(head_url)
+        assert head.status_code == 200, head_url
+        assert head.headers["content-type"].startswith("image/svg+xml")
 
 
 def test_badges_never_carry_a_session(

@@ -66,10 +66,12 @@ EXPECTED = {
     *(("GET", f"{prefix}/package/{{packagename}}/") for prefix in _PROJECT),
     *(("POST", f"{prefix}/package/{{packagename}}/rebuild") for prefix in _PROJECT),
     *(
-        ("GET", f"{prefix}/package/{{packagename}}/status_image/last_build.png")
+        (method, f"{prefix}/package/{{packagename}}/status_image/last_build.png")
         for prefix in _PROJECT
+        for method in ("GET", "HEAD")
     ),
     ("GET", "/coprs/build/{build_id:int}/status_image.png"),
+    ("HEAD", "/coprs/build/{build_id:int}/status_image.png"),
 }
 
 

@@ -163,7 +163,11 @@ def package_badge(db: DB, owner: OwnerName, projectname: str, packagename: str) 
     return _send(badge, f"{package.name}: build {latest.id} {badge.text}", NO_CACHE)
 
 
-@router.get("/coprs/build/{build_id:int}/status_image.png")
+# HEAD too: link checkers and some README proxies ask it before they fetch an image.
+BADGE_METHODS = ("GET", "HEAD")
+
+
+@router.api_route("/coprs/build/{build_id:int}/status_image.png", methods=list(BADGE_METHODS))
 def build_badge(db: DB, build_id: int) -> Response:
     try:
         build = builds.get_build(db, build_id)
@@ -175,4 +179,9 @@ def build_badge(db: DB, build_id: int) -> Response:
     return _send(badge, title, cache)
 
 
-add_project_route(router, "/package/{packagename}/status_image/last_build.png", package_badge)
+add_project_route(
+    router,
+    "/package/{packagename}/status_image/last_build.png",
+    package_badge,
+    methods=BADGE_METHODS,
+)
