@@ -19,6 +19,12 @@ from tests.integration.test_builds import make_srpm
 from tests.integration.test_python_copr import client_for
 from tests.publish.conftest import primary
 
+
+def binaries(repo: Path) -> list[tuple[str, str, str]]:
+    """The binary packages of a repository's metadata (its SRPMs are listed too)."""
+    return [entry for entry in primary(repo) if entry[1] != "src"]
+
+
 pytestmark = pytest.mark.integration
 
 RAWHIDE = "fedora-rawhide-x86_64"
@@ -78,7 +84,9 @@ def test_a_following_project_gets_the_new_release_with_its_rawhide_builds(
 
     # In the new chroot's repository, signed with the project's key.
     repo = server.data_dir / "results" / "alice" / "follows" / NEW
-    packages = primary(repo)
+    packages = binaries(repo)
+    # The SRPM is copied and indexed too, as in every chroot repository.
+    assert [arch for _name, arch, _href in primary(repo)].count("src") == 1
     assert [(name, href.split("/")[0]) for name, _arch, href in packages] == [
         ("greeting", f"{followed:08d}-greeting")
     ]
@@ -98,17 +106,17 @@ def test_a_following_project_gets_the_new_release_with_its_rawhide_builds(
     # A second run does nothing new.
     again = server.coprd("chroot", "branch", "fedora-rawhide", "fedora-46")
     assert again.stdout == "nothing to do: already branched\n"
-    assert primary(repo) == packages
+    assert binaries(repo) == packages
 
     # What a run stopped before its copies leaves (the records, no results) is finished
     # by the next run.
     copied = repo / f"{followed:08d}-greeting"
     shutil.rmtree(copied)
     update_repo(repo)
-    assert primary(repo) == []
+    assert binaries(repo) == []
     finished = server.coprd("chroot", "branch", "fedora-rawhide", "fedora-46")
     assert finished.stdout == "copied the results of 1 build(s)\n"
-    assert primary(repo) == packages
+    assert binaries(repo) == packages
     assert signer_of(repo / packages[0][2]) == key.key_id
 
 
@@ -123,7 +131,7 @@ def test_copr_s_own_command_name_branches_too(server: Server) -> None:
     )
     assert client.build_chroot_proxy.get(followed, "fedora-47-x86_64").state == "forked"
     repo = server.data_dir / "results" / "alice" / "follows" / "fedora-47-x86_64"
-    assert [name for name, _arch, _href in primary(repo)] == ["greeting"]
+    assert [name for name, _arch, _href in binaries(repo)] == ["greeting"]
     refused = server.coprd("chroot", "branch-fedora", "fedora-47-x86_64", check=False)
     assert refused.returncode == 1
     assert refused.stderr.startswith("coprd: error: 'fedora-47-x86_64' is a chroot")
