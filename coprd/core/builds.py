@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound, TooLarge
-from coprd.core.limits import MAX_SPEC_BYTES
+from coprd.core.limits import MAX_SPEC_BYTES, MAX_TIMEOUT
 from coprd.core.names import check_owner_name, check_package_name
 from coprd.core.packit import require_forge_project
 from coprd.core.pagination import Page, fetch_page
@@ -45,9 +45,8 @@ from coprd.db.models import (
 )
 
 DEFAULT_TIMEOUT = 5 * 3600
-# Copr's bounds (MIN_BUILD_TIMEOUT, MAX_BUILD_TIMEOUT): any number of seconds up to 30 h,
-# 0 meaning the default.
-MAX_TIMEOUT = 30 * 3600
+# Copr's bounds (MIN_BUILD_TIMEOUT, MAX_BUILD_TIMEOUT): any number of seconds up to
+# MAX_TIMEOUT (30 h), 0 meaning the default.
 BACKGROUND_PRIORITY = 100
 
 TERMINAL = frozenset(

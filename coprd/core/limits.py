@@ -25,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "MARKER_PREFIX",
     "MAX_SPEC_BYTES",
+    "MAX_TIMEOUT",
     "cut_marker",
     "human_size",
     "ring_reads",
@@ -38,6 +39,8 @@ MARKER_PREFIX = b"[coprd] the log is longer than "
 MAX_SPEC_BYTES = 32 * 1024 * 1024
 """The largest spec file uploaded, or kept from a build (texlive's, among the largest, is
 ~10 MiB)."""
+MAX_TIMEOUT = 30 * 3600
+"""The longest a build may run, in seconds: Copr's MAX_BUILD_TIMEOUT (30 h)."""
 _UNITS = ((1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB"))
 
 

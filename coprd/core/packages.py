@@ -26,7 +26,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from coprd.core.builds import (
     BUILD_ORDERS,
-    MAX_TIMEOUT,
     TERMINAL,
     BuildOptions,
     Source,
@@ -38,6 +37,7 @@ from coprd.core.builds import (
     submit_build,
 )
 from coprd.core.errors import Conflict, InvalidInput, NotFound
+from coprd.core.limits import MAX_TIMEOUT
 from coprd.core.names import check_package_name
 from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, require

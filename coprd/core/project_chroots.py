@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
-from coprd.core.builds import MAX_TIMEOUT
 from coprd.core.chroots import resolve_active_chroots
 from coprd.core.errors import Conflict, InvalidInput, NotFound
+from coprd.core.limits import MAX_TIMEOUT
 from coprd.core.names import check_chroot_name
 from coprd.core.permissions import Action, require
 from coprd.core.projects import (

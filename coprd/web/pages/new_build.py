@@ -24,7 +24,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from coprd import uploads
 from coprd.config import Settings
-from coprd.core import builds, permissions, sources
+from coprd.core import builds, limits, permissions, sources
 from coprd.core.builds import BuildOptions, Source
 from coprd.core.errors import InvalidInput, NotAuthenticated
 from coprd.core.sources import SourceSettings, check_source
@@ -157,7 +157,7 @@ def _page(
         "choices": CHOICES,
         "distgits": [d.name for d in source_settings.distgits],
         "default_timeout": builds.DEFAULT_TIMEOUT,
-        "max_timeout": builds.MAX_TIMEOUT,
+        "max_timeout": limits.MAX_TIMEOUT,
         "error": error,
     }
     return render(request, "build_new.html", context, status=status)
