@@ -21,14 +21,20 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coprd import agent_api, api_legacy, api_v2, api_v3, uploads
-from coprd.agent_api.deps import BUILDER_CHALLENGE
+from coprd.agent_api.deps import BUILDER_CHALLENGE, get_builder, get_reading_builder
+from coprd.agent_api.deps import ERROR_SCHEMA as AGENT_ERROR
 from coprd.agent_api.wakeup import WorkSignal
+from coprd.api_legacy.errors import ERROR_SCHEMA as LEGACY_ERROR
+from coprd.api_v2.errors import ERROR_SCHEMA as V2_ERROR
+from coprd.api_v3.errors import ERROR_SCHEMA as V3_ERROR
+from coprd.api_v3.schemas import ProjectChrootEditIn
 from coprd.auth import API_CHALLENGE, FailedAuthentication, count_failure
 from coprd.config import Settings
 from coprd.core import cleanup, logins, scheduling, throttling
 from coprd.core.errors import CoprdError, TooManyAttempts
 from coprd.db.engine import make_engine, make_session_factory
 from coprd.http import NormalisePathMiddleware, routed_path, status_of
+from coprd.openapi import describe
 from coprd.publish.prune import ResultsPruner
 from coprd.publish.publisher import Publisher
 from coprd.publish.signing import keyring_for
@@ -283,4 +289,16 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     # The pages, /static/ and sessions; "/" answers JSON as before to non-browser clients.
     pages.install(app, settings)
     app.add_middleware(NormalisePathMiddleware)
+    app.openapi = describe(  # type: ignore[method-assign]
+        app,
+        [
+            (api_v3.PREFIX, V3_ERROR, API_CHALLENGE),
+            (api_v2.PREFIX, V2_ERROR, API_CHALLENGE),
+            (api_legacy.PREFIX, LEGACY_ERROR, API_CHALLENGE),
+            (agent_api.PREFIX, AGENT_ERROR, BUILDER_CHALLENGE),
+        ],
+        ("", V3_ERROR, WEB_CHALLENGE),
+        models=[ProjectChrootEditIn],
+        builder_auth=(get_builder, get_reading_builder),
+    )
     return app

@@ -1,0 +1,178 @@
+"""The OpenAPI document (``/api_3/openapi.json``, rendered at ``/api_3/docs``) as the server
+answers, not as FastAPI guesses.
+
+FastAPI documents a 422 with its own body on every operation that takes input; coprd never
+sends it (a refused request gets 400 in the dialect's envelope). What the server does send
+is declared here, once for every route, from what the route depends on:
+
+- 400 for an operation that takes any input; 404 for one that names something in its path;
+- 401 (with ``WWW-Authenticate``) where credentials are looked at, 403 where they are
+  required; 409 for changes (a name taken, a state that forbids it, a concurrent change);
+  413 for a body larger than the route takes;
+- each in the envelope of the dialect the path belongs to (``envelopes``).
+
+Parameters that name things get the patterns ``core/names.py`` checks them with, and the
+pagination bounds are ``core/pagination.py``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel
+
+from coprd.auth import _calls, get_optional_user, get_user, require_credentials
+from coprd.core import names, pagination
+
+__all__ = ["Envelope", "describe"]
+
+Envelope = tuple[str, dict[str, Any], str]
+"""A dialect's path prefix, its error envelope's schema and its 401 challenge."""
+
+# Parameter name -> the kind of name (core/names.json_schema) it holds.
+_NAMED = {
+    "ownername": "owner",
+    "owner": "owner",
+    "username": "owner",
+    "group": "user",
+    "who": "user",
+    "projectname": "project",
+    "packagename": "package",
+    "package": "package",
+    "chrootname": "chroot",
+    "chroot": "chroot",
+}
+_BOUNDS = {
+    "limit": {"type": "integer", "minimum": 0, "maximum": pagination.MAX_LIMIT},
+    "offset": {"type": "integer", "minimum": 0, "maximum": pagination.MAX_OFFSET},
+}
+_WRITES = {"post", "put", "delete", "patch"}
+
+
+def describe(
+    app: FastAPI,
+    envelopes: Sequence[Envelope],
+    fallback: Envelope,
+    *,
+    models: Iterable[type[BaseModel]] = (),
+    builder_auth: tuple[Callable[..., Any], ...] = (),
+) -> Callable[[], dict[str, Any]]:
+    """The function to set as ``app.openapi``: builds the document once, then serves it.
+    ``models``: shapes that operations refer to by hand (``openapi_extra``), added to the
+    components; ``builder_auth``: the agent API's dependencies that check a builder token."""
+    document: dict[str, Any] = {}
+
+    def build() -> dict[str, Any]:
+        if document:
+            return document
+        spec = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        # Each documented operation's route, with its full path (as get_openapi walks them).
+        by_operation: dict[tuple[str, str], Any] = {}
+        for context in iter_route_contexts(app.routes):
+            route = context.original_route
+            if isinstance(route, APIRoute) and route.include_in_schema and context.path_format:
+                for method in context.methods or ():
+                    by_operation[(context.path_format, method.lower())] = route
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        for model in models:
+            shape = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(shape.pop("$defs", {}))
+            schemas.setdefault(model.__name__, shape)
+        for path, operations in spec["paths"].items():
+            _, envelope, challenge = next((e for e in envelopes if path.startswith(e[0])), fallback)
+            for method, operation in operations.items():
+                route = by_operation[(path, method)]
+                _constrain(operation)
+                _refusals(operation, route, method, envelope, challenge, builder_auth)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        document.update(spec)
+        return document
+
+    return build
+
+
+def _constrain(operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters", []):
+        name = parameter["name"]
+        schema = parameter.get("schema", {})
+        if name in _NAMED and _is_string(schema) and schema.get("default") != "":
+            named = names.json_schema(_NAMED[name])
+            if "anyOf" in schema:  # optional: the name, or absent
+                schema["anyOf"] = [_pick(s, "string", named) for s in schema["anyOf"]]
+            else:
+                schema.update(named)
+        elif name in _BOUNDS:
+            bounds = _BOUNDS[name]
+            if "anyOf" in schema:
+                schema["anyOf"] = [_pick(s, "integer", bounds) for s in schema["anyOf"]]
+            else:
+                schema.update(bounds)
+
+
+def _pick(schema: dict[str, Any], kind: str, replacement: dict[str, Any]) -> dict[str, Any]:
+    return replacement if schema.get("type") == kind else schema
+
+
+def _is_string(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "string" or any(
+        s.get("type") == "string" for s in schema.get("anyOf", [])
+    )
+
+
+def _refusals(
+    operation: dict[str, Any],
+    route: APIRoute,
+    method: str,
+    envelope: dict[str, Any],
+    challenge: str,
+    builder_auth: tuple[Callable[..., Any], ...],
+) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    responses.pop("422", None)
+    calls = set(_calls(route.dependant))
+    looks = bool(calls & {get_optional_user, require_credentials, *builder_auth})
+    requires = bool(calls & {get_user, require_credentials, *builder_auth})
+    takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
+
+    def refuse(status: int, description: str, **extra: Any) -> None:
+        responses.setdefault(
+            str(status),
+            {
+                "description": description,
+                "content": {"application/json": {"schema": envelope}},
+                **extra,
+            },
+        )
+
+    if takes_input:
+        refuse(400, "The request is not valid (the message says which part); nothing changed.")
+    if looks:
+        refuse(
+            401,
+            "The credentials are missing, wrong or expired; nothing changed.",
+            headers={
+                "WWW-Authenticate": {
+                    "description": f"How to authenticate: `{challenge}`",
+                    "schema": {"type": "string"},
+                }
+            },
+        )
+    if requires:
+        refuse(403, "The authenticated user may not do this; nothing changed.")
+    if (
+        "{" in operation.get("operationId", "")
+        or any(p["in"] == "path" for p in operation.get("parameters", []))
+        or takes_input
+    ):
+        refuse(404, "What the request names does not exist.")
+    if method in _WRITES:
+        refuse(409, "The change conflicts with the current state (or a concurrent change).")
+    if operation.get("requestBody"):
+        refuse(413, "The request body is larger than this operation accepts.")
