@@ -26,7 +26,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
 from coprd.auth import _calls, get_optional_user, get_user, require_credentials
-from coprd.core import names, pagination
+from coprd.core import names, pagination, projects
+from coprd.http import BOOL_WORDS
 
 __all__ = ["Envelope", "describe"]
 
@@ -41,15 +42,30 @@ _NAMED = {
     "group": "user",
     "who": "user",
     "projectname": "project",
+    "project": "project",
     "packagename": "package",
     "package": "package",
     "chrootname": "chroot",
     "chroot": "chroot",
 }
-_BOUNDS = {
+# Parameters every route reads the same way, by name.
+_SHARED: dict[str, dict[str, Any]] = {
+    "query": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": projects.MAX_QUERY,
+        "pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$",  # not only spaces, no NUL
+    },
+    "order_type": {"type": "string", "enum": ["ASC", "DESC"]},
+}
+_SHARED["search_query"] = _SHARED["query"]
+# The pagination that core/pagination.make_page checks, where a route passes it unchanged
+# (``paged``): APIv2 clamps its limit instead.
+_BOUNDS: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 0, "maximum": pagination.MAX_LIMIT},
     "offset": {"type": "integer", "minimum": 0, "maximum": pagination.MAX_OFFSET},
 }
+_FLAG = {"type": "string", "enum": BOOL_WORDS}
 _WRITES = {"post", "put", "delete", "patch"}
 
 
@@ -60,10 +76,14 @@ def describe(
     *,
     models: Iterable[type[BaseModel]] = (),
     builder_auth: tuple[Callable[..., Any], ...] = (),
+    paged: tuple[Callable[..., Any], ...] = (),
+    flags: tuple[str, ...] = (),
 ) -> Callable[[], dict[str, Any]]:
     """The function to set as ``app.openapi``: builds the document once, then serves it.
     ``models``: shapes that operations refer to by hand (``openapi_extra``), added to the
-    components; ``builder_auth``: the agent API's dependencies that check a builder token."""
+    components; ``builder_auth``: the agent API's dependencies that check a builder token;
+    ``paged``: dependencies that pass ``limit`` and ``offset`` to ``make_page`` as sent;
+    ``flags``: query parameters read with ``parse_bool``."""
     document: dict[str, Any] = {}
 
     def build() -> dict[str, Any]:
@@ -88,7 +108,11 @@ def describe(
             _, envelope, challenge = next((e for e in envelopes if path.startswith(e[0])), fallback)
             for method, operation in operations.items():
                 route = by_operation[(path, method)]
-                _constrain(operation)
+                checks = dict(_SHARED)
+                checks.update(dict.fromkeys(flags, _FLAG))
+                if set(_calls(route.dependant)) & set(paged):
+                    checks.update(_BOUNDS)
+                _constrain(operation, checks)
                 _refusals(operation, route, method, envelope, challenge, builder_auth)
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
@@ -98,22 +122,20 @@ def describe(
     return build
 
 
-def _constrain(operation: dict[str, Any]) -> None:
+def _constrain(operation: dict[str, Any], checks: dict[str, dict[str, Any]]) -> None:
     for parameter in operation.get("parameters", []):
         name = parameter["name"]
         schema = parameter.get("schema", {})
         if name in _NAMED and _is_string(schema) and schema.get("default") != "":
-            named = names.json_schema(_NAMED[name])
-            if "anyOf" in schema:  # optional: the name, or absent
-                schema["anyOf"] = [_pick(s, "string", named) for s in schema["anyOf"]]
-            else:
-                schema.update(named)
-        elif name in _BOUNDS:
-            bounds = _BOUNDS[name]
-            if "anyOf" in schema:
-                schema["anyOf"] = [_pick(s, "integer", bounds) for s in schema["anyOf"]]
-            else:
-                schema.update(bounds)
+            rule = names.json_schema(_NAMED[name])
+        elif name in checks:
+            rule = checks[name]
+        else:
+            continue
+        if "anyOf" in schema:  # optional: the value, or absent
+            schema["anyOf"] = [_pick(s, rule["type"], rule) for s in schema["anyOf"]]
+        else:
+            schema.update(rule)
 
 
 def _pick(schema: dict[str, Any], kind: str, replacement: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +159,10 @@ def _refusals(
     responses: dict[str, Any] = operation.setdefault("responses", {})
     responses.pop("422", None)
     calls = set(_calls(route.dependant))
-    looks = bool(calls & {get_optional_user, require_credentials, *builder_auth})
+    # A route that may answer 429 (coprd/auth.py) checks the credentials it is sent.
+    looks = bool(calls & {get_optional_user, require_credentials, *builder_auth}) or (
+        "429" in responses
+    )
     requires = bool(calls & {get_user, require_credentials, *builder_auth})
     takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
 

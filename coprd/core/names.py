@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from coprd.core.errors import InvalidInput
 
@@ -19,7 +20,7 @@ _PROJECT = re.compile(r"(?:[A-Za-z_+]|[0-9]+[A-Za-z_.+-])[A-Za-z0-9_.+-]*")
 _OWNER = re.compile(rf"@?{_USER.pattern}")
 
 
-def json_schema(kind: str) -> dict[str, object]:
+def json_schema(kind: str) -> dict[str, Any]:
     """The JSON schema of a name of ``kind`` (``project``, ``package``, ``user``,
     ``owner``, ``chroot``): the patterns the checks below hold names to, for the APIs'
     documents."""
