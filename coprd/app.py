@@ -27,6 +27,7 @@ from coprd.agent_api.wakeup import WorkSignal
 from coprd.api_legacy.errors import ERROR_SCHEMA as LEGACY_ERROR
 from coprd.api_v2.errors import ERROR_SCHEMA as V2_ERROR
 from coprd.api_v3.errors import ERROR_SCHEMA as V3_ERROR
+from coprd.api_v3.links import LINKS
 from coprd.api_v3.params import page_params
 from coprd.api_v3.schemas import ProjectChrootEditIn
 from coprd.auth import API_CHALLENGE, FailedAuthentication, count_failure
@@ -302,6 +303,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         models=[ProjectChrootEditIn],
         builder_auth=(get_builder, get_reading_builder),
         paged=(page_params,),
+        links=LINKS,
         flags=("with_latest_build", "with_latest_succeeded_build", "exist_ok", "active_only"),
     )
     return app

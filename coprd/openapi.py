@@ -78,12 +78,14 @@ def describe(
     builder_auth: tuple[Callable[..., Any], ...] = (),
     paged: tuple[Callable[..., Any], ...] = (),
     flags: tuple[str, ...] = (),
+    links: dict[tuple[str, str], dict[str, Any]] | None = None,
 ) -> Callable[[], dict[str, Any]]:
     """The function to set as ``app.openapi``: builds the document once, then serves it.
     ``models``: shapes that operations refer to by hand (``openapi_extra``), added to the
     components; ``builder_auth``: the agent API's dependencies that check a builder token;
     ``paged``: dependencies that pass ``limit`` and ``offset`` to ``make_page`` as sent;
-    ``flags``: query parameters read with ``parse_bool``."""
+    ``flags``: query parameters read with ``parse_bool``; ``links``: the OpenAPI links of
+    operations' 200 answers, by ``(path, method)``."""
     document: dict[str, Any] = {}
 
     def build() -> dict[str, Any]:
@@ -114,6 +116,8 @@ def describe(
                     checks.update(_BOUNDS)
                 _constrain(operation, checks)
                 _refusals(operation, route, method, envelope, challenge, builder_auth)
+        for (path, method), declared in (links or {}).items():
+            spec["paths"][path][method]["responses"]["200"]["links"] = declared
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         document.update(spec)
