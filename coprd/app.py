@@ -26,6 +26,7 @@ from coprd.agent_api.deps import ERROR_SCHEMA as AGENT_ERROR
 from coprd.agent_api.wakeup import WorkSignal
 from coprd.api_legacy.errors import ERROR_SCHEMA as LEGACY_ERROR
 from coprd.api_v2.errors import ERROR_SCHEMA as V2_ERROR
+from coprd.api_v2.params import page_params as v2_page
 from coprd.api_v3.errors import ERROR_SCHEMA as V3_ERROR
 from coprd.api_v3.links import LINKS
 from coprd.api_v3.params import page_params
@@ -302,7 +303,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         ("", V3_ERROR, WEB_CHALLENGE),
         models=[ProjectChrootEditIn],
         builder_auth=(get_builder, get_reading_builder),
-        paged=(page_params,),
+        paged={page_params: ("limit", "offset"), v2_page: ("offset",)},
         links=LINKS,
         flags=("with_latest_build", "with_latest_succeeded_build", "exist_ok", "active_only"),
     )

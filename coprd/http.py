@@ -115,7 +115,7 @@ _TRUE = {"true", "1", "yes", "on", "y"}
 _FALSE = {"false", "0", "no", "off", "n", ""}
 
 
-BOOL_WORDS = [*sorted(w for w in _TRUE | _FALSE if w), "True", "False"]
+BOOL_WORDS = [*sorted(_TRUE | _FALSE), "True", "False"]
 """What :func:`parse_bool` reads (in any case), for the API documents."""
 
 

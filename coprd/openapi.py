@@ -43,6 +43,7 @@ _NAMED = {
     "who": "user",
     "projectname": "project",
     "project": "project",
+    "dirname": "project",
     "packagename": "package",
     "package": "package",
     "chrootname": "chroot",
@@ -50,12 +51,7 @@ _NAMED = {
 }
 # Parameters every route reads the same way, by name.
 _SHARED: dict[str, dict[str, Any]] = {
-    "query": {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": projects.MAX_QUERY,
-        "pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$",  # not only spaces, no NUL
-    },
+    "query": projects.SEARCH_SCHEMA,
     "order_type": {"type": "string", "enum": ["ASC", "DESC"]},
 }
 _SHARED["search_query"] = _SHARED["query"]
@@ -76,14 +72,15 @@ def describe(
     *,
     models: Iterable[type[BaseModel]] = (),
     builder_auth: tuple[Callable[..., Any], ...] = (),
-    paged: tuple[Callable[..., Any], ...] = (),
+    paged: dict[Callable[..., Any], tuple[str, ...]] | None = None,
     flags: tuple[str, ...] = (),
     links: dict[tuple[str, str], dict[str, Any]] | None = None,
 ) -> Callable[[], dict[str, Any]]:
     """The function to set as ``app.openapi``: builds the document once, then serves it.
     ``models``: shapes that operations refer to by hand (``openapi_extra``), added to the
     components; ``builder_auth``: the agent API's dependencies that check a builder token;
-    ``paged``: dependencies that pass ``limit`` and ``offset`` to ``make_page`` as sent;
+    ``paged``: dependencies that pass ``limit``/``offset`` to ``make_page`` as sent, with
+    which of the two;
     ``flags``: query parameters read with ``parse_bool``; ``links``: the OpenAPI links of
     operations' 200 answers, by ``(path, method)``."""
     document: dict[str, Any] = {}
@@ -112,8 +109,10 @@ def describe(
                 route = by_operation[(path, method)]
                 checks = dict(_SHARED)
                 checks.update(dict.fromkeys(flags, _FLAG))
-                if set(_calls(route.dependant)) & set(paged):
-                    checks.update(_BOUNDS)
+                calls = set(_calls(route.dependant))
+                for dependency, fields in (paged or {}).items():
+                    if dependency in calls:
+                        checks.update({field: _BOUNDS[field] for field in fields})
                 _constrain(operation, checks)
                 _refusals(operation, route, method, envelope, challenge, builder_auth)
         for (path, method), declared in (links or {}).items():
@@ -130,7 +129,9 @@ def _constrain(operation: dict[str, Any], checks: dict[str, dict[str, Any]]) -> 
     for parameter in operation.get("parameters", []):
         name = parameter["name"]
         schema = parameter.get("schema", {})
-        if name in _NAMED and _is_string(schema) and schema.get("default") != "":
+        # "project" is a search text in the legacy API's query, a name in paths.
+        named = name in _NAMED and (name != "project" or parameter["in"] == "path")
+        if named and _is_string(schema):
             rule = names.json_schema(_NAMED[name])
         elif name in checks:
             rule = checks[name]

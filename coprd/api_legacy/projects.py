@@ -67,15 +67,15 @@ def _searched(db: DB, settings: AppSettings, query: str) -> ProjectList:
 
 
 @router.get("", response_model=ProjectList, summary="Projects of ?username=")
-def list_by_query(
-    db: DB, settings: AppSettings, username: Annotated[str | None, Query()] = None
-) -> ProjectList:
+def list_by_query(db: DB, settings: AppSettings, username: Annotated[str, Query()]) -> ProjectList:
     return _listed(db, settings, username)
 
 
 @router.get("/search", response_model=ProjectList, summary="Search projects (?project=)")
 def search_by_query(
-    db: DB, settings: AppSettings, project: Annotated[str, Query()] = ""
+    db: DB,
+    settings: AppSettings,
+    project: Annotated[str, Query(json_schema_extra=projects.SEARCH_SCHEMA)],
 ) -> ProjectList:
     return _searched(db, settings, project)
 

@@ -272,6 +272,13 @@ def list_projects(
 
 MAX_QUERY = 200
 """The longest search text."""
+SEARCH_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_QUERY,
+    "pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$",
+}
+"""What :func:`_matches` accepts (not only spaces, no NUL), for the API documents."""
 
 
 def _matches(query: str) -> ColumnElement[bool]:
