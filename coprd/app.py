@@ -28,7 +28,7 @@ from coprd.api_legacy.errors import ERROR_SCHEMA as LEGACY_ERROR
 from coprd.api_v2.errors import ERROR_SCHEMA as V2_ERROR
 from coprd.api_v2.params import page_params as v2_page
 from coprd.api_v3.errors import ERROR_SCHEMA as V3_ERROR
-from coprd.api_v3.links import LINKS
+from coprd.api_v3.links import LINKS, ORDERS
 from coprd.api_v3.params import page_params
 from coprd.api_v3.schemas import ProjectChrootEditIn
 from coprd.auth import API_CHALLENGE, FailedAuthentication, count_failure
@@ -305,6 +305,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         builder_auth=(get_builder, get_reading_builder),
         paged={page_params: ("limit", "offset"), v2_page: ("offset",)},
         links=LINKS,
+        orders=ORDERS,
         flags=("with_latest_build", "with_latest_succeeded_build", "exist_ok", "active_only"),
     )
     return app

@@ -75,6 +75,7 @@ def describe(
     paged: dict[Callable[..., Any], tuple[str, ...]] | None = None,
     flags: tuple[str, ...] = (),
     links: dict[tuple[str, str], dict[str, Any]] | None = None,
+    orders: dict[str, list[str]] | None = None,
 ) -> Callable[[], dict[str, Any]]:
     """The function to set as ``app.openapi``: builds the document once, then serves it.
     ``models``: shapes that operations refer to by hand (``openapi_extra``), added to the
@@ -82,7 +83,8 @@ def describe(
     ``paged``: dependencies that pass ``limit``/``offset`` to ``make_page`` as sent, with
     which of the two;
     ``flags``: query parameters read with ``parse_bool``; ``links``: the OpenAPI links of
-    operations' 200 answers, by ``(path, method)``."""
+    operations' 200 answers, by ``(path, method)``; ``orders``: what each list path's
+    ``order`` may name."""
     document: dict[str, Any] = {}
 
     def build() -> dict[str, Any]:
@@ -109,6 +111,8 @@ def describe(
                 route = by_operation[(path, method)]
                 checks = dict(_SHARED)
                 checks.update(dict.fromkeys(flags, _FLAG))
+                if path in (orders or {}):
+                    checks["order"] = {"type": "string", "enum": (orders or {})[path]}
                 calls = set(_calls(route.dependant))
                 for dependency, fields in (paged or {}).items():
                     if dependency in calls:

@@ -1,12 +1,17 @@
-"""OpenAPI links between APIv3 operations: what a client (or a stateful fuzzer) can do next
-with what an answer names — the project it created, the package it added, the build it
-submitted."""
+"""What APIv3's OpenAPI document says beyond its routes' signatures: the links between
+operations (what a client, or a stateful fuzzer, can do next with what an answer names —
+the project it created, the package it added, the build it submitted), and what each
+list can be ordered by."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LINKS"]
+from coprd.core.builds import BUILD_ORDERS, TASK_ORDERS
+from coprd.core.packages import PACKAGE_ORDERS
+from coprd.core.projects import PROJECT_ORDERS
+
+__all__ = ["LINKS", "ORDERS"]
 
 
 def _op(path: str, method: str) -> str:
@@ -64,4 +69,14 @@ LINKS: dict[tuple[str, str], dict[str, Any]] = {
             "parameters": {"build_id": "$response.body#/items/0/id"},
         },
     },
+}
+
+
+# Each list's ``order``: the attributes its core query orders by.
+ORDERS = {
+    "/api_3/project/list": list(PROJECT_ORDERS),
+    "/api_3/project/search": list(PROJECT_ORDERS),
+    "/api_3/build/list": list(BUILD_ORDERS),
+    "/api_3/build-chroot/list": list(TASK_ORDERS),
+    "/api_3/package/list": list(PACKAGE_ORDERS),
 }
