@@ -90,7 +90,14 @@ def list_projects(db: DB, settings: AppSettings, username: str) -> ProjectList:
     return _listed(db, settings, username)
 
 
-@router.post("/{username}/new", response_model=Ok, summary="Create a project")
+@router.post(
+    "/{username}/new",
+    response_model=Ok,
+    summary="Create a project",
+    openapi_extra=forms.body_doc(
+        {*NEW_PROJECT_FIELDS, INITIAL_PKGS}, required={"name"}, chroots=True
+    ),
+)
 def create_project(db: DB, user: CurrentUser, username: str, fields: Form) -> Ok:
     fields = forms.checkboxes(fields, FLAGS)
     chroots = forms.selected_chroots(fields, {*NEW_PROJECT_FIELDS, INITIAL_PKGS})
@@ -121,7 +128,10 @@ def project_detail(
 
 
 @router.post(
-    "/{username}/{projectname}/modify", response_model=ProjectModified, summary="Edit a project"
+    "/{username}/{projectname}/modify",
+    response_model=ProjectModified,
+    summary="Edit a project",
+    openapi_extra=forms.body_doc({*PROJECT_FIELDS, CHROOTS}),
 )
 def modify_project(
     db: DB, user: CurrentUser, username: str, projectname: str, fields: Form
@@ -135,7 +145,12 @@ def modify_project(
     return ProjectModified.of(project, builds.last_modified(db, project))
 
 
-@router.post("/{username}/{projectname}/delete", response_model=Ok, summary="Delete a project")
+@router.post(
+    "/{username}/{projectname}/delete",
+    response_model=Ok,
+    summary="Delete a project",
+    openapi_extra=forms.body_doc({"verify"}, required={"verify"}, values={"verify": ["yes"]}),
+)
 def delete_project(db: DB, user: CurrentUser, username: str, projectname: str, fields: Form) -> Ok:
     forms.reject_unknown(fields, {"verify"})
     if fields.get("verify") not in ("yes", True):
