@@ -100,7 +100,10 @@ def _schemathesis(server: Server, config: Path, phases: str, max_time: int) -> s
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # The fuzzer sends wrong credentials on purpose (ignored_auth, negative headers); counted
     # as failed authentications they would soon throttle its own valid token (429).
-    limits = {"COPRD_AUTH_FAILURES_PER_ACCOUNT": "1000000", "COPRD_AUTH_FAILURES_PER_ADDRESS": "1000000"}
+    limits = {
+        "COPRD_AUTH_FAILURES_PER_ACCOUNT": "1000000",
+        "COPRD_AUTH_FAILURES_PER_ADDRESS": "1000000",
+    }
     server = start_server(tmp_path_factory.mktemp("fuzz"), env=limits)
     yield server
     stop_server(server)
