@@ -71,3 +71,11 @@ def test_names_and_bounds_are_the_servers(client: TestClient) -> None:
     # The bound documented is the bound enforced.
     assert client.get("/api_3/project/list?limit=10000").status_code == 200
     assert client.get("/api_3/project/list?limit=10001").status_code == 400
+
+
+def test_words_under_build_are_not_build_ids(client: TestClient) -> None:
+    """GET /api_3/build/check-before-build was read as build "check-before-build" (400);
+    the path serves POST only, as the document says."""
+    r = client.get("/api_3/build/check-before-build")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert client.get("/api_3/build/12345").status_code == 404

@@ -73,7 +73,8 @@ def list_builds(
     return ItemList(items=[BuildOut.of(b, settings.results_url) for b in found], meta=Meta.of(page))
 
 
-@router.get("/{build_id}", response_model=BuildOut, summary="One build")
+# Digits only: "check-before-build" (POST) and the other words under build/ are not ids.
+@router.get("/{build_id:int}", response_model=BuildOut, summary="One build")
 def get_build(db: DB, settings: AppSettings, build_id: int) -> Any:
     return BuildOut.of(builds.get_build(db, build_id), settings.results_url)
 
