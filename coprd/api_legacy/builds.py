@@ -75,7 +75,13 @@ def cancel_build(db: DB, user: CurrentUser, build_id: int) -> BuildStatus:
     "/{username}/{projectname}/new_build",
     response_model=BuildsCreated,
     summary="Build from SRPM URLs (pkgs, space-separated)",
-    openapi_extra=forms.body_doc(BUILD_FIELDS, required={PKGS}, chroots=True),
+    openapi_extra=forms.body_doc(
+        BUILD_FIELDS,
+        required={PKGS},
+        chroots=True,
+        flags={BACKGROUND},
+        schemas={PKGS: builds.URLS_SCHEMA},
+    ),
 )
 def new_build(
     db: DB, user: CurrentUser, username: str, projectname: str, fields: forms.Form

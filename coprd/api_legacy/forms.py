@@ -84,11 +84,29 @@ def body_doc(
     values: Mapping[str, list[str]] | None = None,
     files: Collection[str] = (),
     chroots: bool = False,
+    model: type[BaseModel] | None = None,
+    names: Mapping[str, str] | None = None,
+    flags: Collection[str] = (),
+    schemas: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The OpenAPI description (``openapi_extra``) of a form body of ``fields``: strings,
     ``values`` limiting some, ``files`` file parts (multipart only); ``chroots``: it also
-    selects chroots with one ``<chroot-name>=y`` field each."""
+    selects chroots with one ``<chroot-name>=y`` field each. A field that ``names`` maps to
+    a string field of the core's ``model`` takes that field's limits (enumerations,
+    lengths); ``flags`` are checkboxes; ``schemas`` gives others' schemas outright."""
     properties: dict[str, Any] = {name: {"type": "string"} for name in sorted(fields)}
+    core = model.model_json_schema()["properties"] if model is not None else {}
+    for name, core_name in (names or {}).items():
+        text = [
+            s
+            for s in core.get(core_name, {}).get("anyOf", [core.get(core_name, {})])
+            if s.get("type") == "string"
+        ]
+        if name in properties and text:
+            properties[name] = {k: v for k, v in text[0].items() if k != "title"}
+    for name in set(flags) & set(fields):
+        properties[name] = {"type": "string", "enum": ["y", "n"]}
+    properties.update(schemas or {})
     for name, allowed in (values or {}).items():
         properties[name] = {"type": "string", "enum": allowed}
     for name in files:

@@ -20,6 +20,7 @@ from coprd.auth import CurrentUser
 from coprd.core import builds, projects
 from coprd.core.builds import BuildOptions
 from coprd.core.errors import InvalidInput
+from coprd.core.names import json_schema
 from coprd.core.pagination import Page
 from coprd.core.projects import NewProject, ProjectFields
 from coprd.http import DB, AppSettings
@@ -95,7 +96,13 @@ def list_projects(db: DB, settings: AppSettings, username: str) -> ProjectList:
     response_model=Ok,
     summary="Create a project",
     openapi_extra=forms.body_doc(
-        {*NEW_PROJECT_FIELDS, INITIAL_PKGS}, required={"name"}, chroots=True
+        {*NEW_PROJECT_FIELDS, INITIAL_PKGS},
+        required={"name"},
+        chroots=True,
+        model=NewProject,
+        names=NEW_PROJECT_FIELDS,
+        flags=FLAGS,
+        schemas={"name": json_schema("project"), INITIAL_PKGS: builds.URLS_SCHEMA},
     ),
 )
 def create_project(db: DB, user: CurrentUser, username: str, fields: Form) -> Ok:
@@ -131,7 +138,9 @@ def project_detail(
     "/{username}/{projectname}/modify",
     response_model=ProjectModified,
     summary="Edit a project",
-    openapi_extra=forms.body_doc({*PROJECT_FIELDS, CHROOTS}),
+    openapi_extra=forms.body_doc(
+        {*PROJECT_FIELDS, CHROOTS}, model=ProjectFields, names=PROJECT_FIELDS, flags=FLAGS
+    ),
 )
 def modify_project(
     db: DB, user: CurrentUser, username: str, projectname: str, fields: Form
