@@ -62,6 +62,18 @@ _BOUNDS: dict[str, dict[str, Any]] = {
     "offset": {"type": "integer", "minimum": 0, "maximum": pagination.MAX_OFFSET},
 }
 _FLAG = {"type": "string", "enum": BOOL_WORDS}
+# Body shapes' fields that hold names -> the kind of name (core/names.json_schema).
+_TARGET = {"ownername": "owner", "projectname": "project"}
+_BODY_NAMES: dict[str, dict[str, str]] = {
+    "BuildTarget": _TARGET,
+    "BuildUrlIn": _TARGET,
+    "PackageBuildIn": {**_TARGET, "package_name": "package"},
+    "PackageTargetIn": {**_TARGET, "package_name": "package"},
+    "ProjectAddIn": {"name": "project"},
+    "ProjectForkIn": {"name": "project", "ownername": "owner"},
+    "V2ProjectCreateIn": {"name": "project"},
+    "V2ProjectChrootIn": {"name": "chroot"},
+}
 _WRITES = {"post", "put", "delete", "patch"}
 
 
@@ -119,6 +131,11 @@ def describe(
                         checks.update({field: _BOUNDS[field] for field in fields})
                 _constrain(operation, checks)
                 _refusals(operation, route, method, envelope, challenge, builder_auth)
+        for name, named in _BODY_NAMES.items():
+            properties = schemas.get(name, {}).get("properties", {})
+            for field, kind in named.items():
+                if field in properties:
+                    _constrain_schema(properties[field], names.json_schema(kind))
         for (path, method), declared in (links or {}).items():
             spec["paths"][path][method]["responses"]["200"]["links"] = declared
         for unused in ("HTTPValidationError", "ValidationError"):
@@ -141,10 +158,14 @@ def _constrain(operation: dict[str, Any], checks: dict[str, dict[str, Any]]) -> 
             rule = checks[name]
         else:
             continue
-        if "anyOf" in schema:  # optional: the value, or absent
-            schema["anyOf"] = [_pick(s, rule["type"], rule) for s in schema["anyOf"]]
-        else:
-            schema.update(rule)
+        _constrain_schema(schema, rule)
+
+
+def _constrain_schema(schema: dict[str, Any], rule: dict[str, Any]) -> None:
+    if "anyOf" in schema:  # optional: the value, or absent
+        schema["anyOf"] = [_pick(s, rule["type"], rule) for s in schema["anyOf"]]
+    else:
+        schema.update(rule)
 
 
 def _pick(schema: dict[str, Any], kind: str, replacement: dict[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,30 @@ DISABLED_FOR: list[tuple[str, str, str]] = [
         "^/api_3/build/check-before-build$",
         "Allow names GET: GET /api_3/build/{build_id} matches this path too (and answers 400)",
     ),
+    # Bodies whose every rule is not yet in the document (issue 12, item 18, still open):
+    # schema-valid bodies that break a rule the schema does not state are refused (400).
+    (
+        "positive_data_acceptance",
+        "^/api_3/build/create/(scm|pypi|rubygems|custom|distgit)$",
+        "the source fields are checked by hand in core/sources.py; the body is free-form",
+    ),
+    (
+        "positive_data_acceptance",
+        "^/api/coprs/",
+        "legacy form fields: no control characters, repository URLs, whole numbers and the "
+        "server's chroot names are not in the form schemas",
+    ),
+    (
+        "positive_data_acceptance",
+        "^/api_2/(projects|builds)",
+        "APIv2 bodies: text, repository URL and state rules are not in the schemas",
+    ),
+    (
+        "positive_data_acceptance",
+        "^/api_3/(project/(add|edit|fork)/|project-chroot/edit/)",
+        "text fields (no control characters), repository URLs and the server's chroot names "
+        "are pydantic validators and data, not in the schemas",
+    ),
 ]
 SEED = 20261204
 
