@@ -33,9 +33,9 @@ from coprd.api_v3.params import page_params
 from coprd.api_v3.schemas import ProjectChrootEditIn
 from coprd.auth import API_CHALLENGE, FailedAuthentication, count_failure
 from coprd.config import Settings
-from coprd.core import cleanup, logins, scheduling, throttling
+from coprd.core import chroots, cleanup, logins, scheduling, throttling
 from coprd.core.errors import CoprdError, TooManyAttempts
-from coprd.db.engine import make_engine, make_session_factory
+from coprd.db.engine import make_engine, make_session_factory, read_session
 from coprd.http import NormalisePathMiddleware, routed_path, status_of
 from coprd.openapi import describe
 from coprd.publish.prune import ResultsPruner
@@ -212,6 +212,11 @@ class _App(FastAPI):
         return app
 
 
+def _active_chroot_names(app: FastAPI) -> list[str]:
+    with read_session(app.state.session_factory) as session:
+        return [c.name for c in chroots.list_mock_chroots(session, active_only=True)]
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The ASGI app. The database schema must already be current (see ``coprd.db.migrate``)."""
     engine = engine or make_engine(settings.effective_database_url)
@@ -304,6 +309,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         models=[ProjectChrootEditIn],
         builder_auth=(get_builder, get_reading_builder),
         paged={page_params: ("limit", "offset"), v2_page: ("offset",)},
+        chroots=functools.partial(_active_chroot_names, app),
         links=LINKS,
         orders=ORDERS,
         flags=("with_latest_build", "with_latest_succeeded_build", "exist_ok", "active_only"),

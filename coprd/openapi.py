@@ -70,6 +70,7 @@ _BODY_NAMES: dict[str, dict[str, str]] = {
     "PackageBuildIn": {**_TARGET, "package_name": "package"},
     "PackageTargetIn": {**_TARGET, "package_name": "package"},
     "ProjectAddIn": {"name": "project"},
+    "ProjectEditIn": {},
     "ProjectForkIn": {"name": "project", "ownername": "owner"},
     "V2ProjectCreateIn": {"name": "project"},
     "V2ProjectChrootIn": {"name": "chroot"},
@@ -88,6 +89,7 @@ def describe(
     flags: tuple[str, ...] = (),
     links: dict[tuple[str, str], dict[str, Any]] | None = None,
     orders: dict[str, list[str]] | None = None,
+    chroots: Callable[[], list[str]] | None = None,
 ) -> Callable[[], dict[str, Any]]:
     """The function to set as ``app.openapi``: builds the document once, then serves it.
     ``models``: shapes that operations refer to by hand (``openapi_extra``), added to the
@@ -96,12 +98,17 @@ def describe(
     which of the two;
     ``flags``: query parameters read with ``parse_bool``; ``links``: the OpenAPI links of
     operations' 200 answers, by ``(path, method)``; ``orders``: what each list path's
-    ``order`` may name."""
+    ``order`` may name; ``chroots``: the names of the chroots projects may enable now (the
+    document is made again when they change)."""
     document: dict[str, Any] = {}
+    made_for: list[list[str]] = []
 
     def build() -> dict[str, Any]:
-        if document:
+        active = chroots() if chroots is not None else []
+        if document and made_for == [active]:
             return document
+        made_for[:] = [active]
+        document.clear()
         spec = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
@@ -136,6 +143,8 @@ def describe(
             for field, kind in named.items():
                 if field in properties:
                     _constrain_schema(properties[field], names.json_schema(kind))
+        if active:
+            _enumerate_chroots(spec, active)
         for (path, method), declared in (links or {}).items():
             spec["paths"][path][method]["responses"]["200"]["links"] = declared
         for unused in ("HTTPValidationError", "ValidationError"):
@@ -159,6 +168,21 @@ def _constrain(operation: dict[str, Any], checks: dict[str, dict[str, Any]]) -> 
         else:
             continue
         _constrain_schema(schema, rule)
+
+
+def _enumerate_chroots(spec: dict[str, Any], active: list[str]) -> None:
+    """Chroot names in bodies and parameters name one of the ``active`` chroots."""
+    for name in _BODY_NAMES:
+        for field in ("chroots", "exclude_chroots"):
+            prop = spec["components"]["schemas"].get(name, {}).get("properties", {}).get(field)
+            for schema in prop.get("anyOf", [prop]) if prop else []:
+                if schema.get("type") == "array":
+                    schema["items"] = {"type": "string", "enum": active}
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if _NAMED.get(parameter["name"]) == "chroot":
+                    _constrain_schema(parameter["schema"], {"type": "string", "enum": active})
 
 
 def _constrain_schema(schema: dict[str, Any], rule: dict[str, Any]) -> None:

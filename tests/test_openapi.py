@@ -79,3 +79,12 @@ def test_words_under_build_are_not_build_ids(client: TestClient) -> None:
     r = client.get("/api_3/build/check-before-build")
     assert r.status_code == 405 and r.headers["allow"] == "POST"
     assert client.get("/api_3/build/12345").status_code == 404
+
+
+def test_chroot_names_are_the_active_chroots(client: TestClient) -> None:
+    document = _document(client)
+    listed = client.get("/api_2/mock_chroots?active_only=True").json()["chroots"]
+    active = [c["chroot"]["name"] for c in listed]
+    chroots = document["components"]["schemas"]["ProjectAddIn"]["properties"]["chroots"]
+    items = next(s for s in chroots.get("anyOf", [chroots]) if s.get("type") == "array")["items"]
+    assert sorted(items["enum"]) == sorted(active) and active
