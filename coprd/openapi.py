@@ -26,7 +26,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
 from coprd.auth import _calls, get_optional_user, get_user, require_credentials
-from coprd.core import names, pagination, projects
+from coprd.core import names, pagination, projects, sources
 from coprd.http import BOOL_WORDS
 
 __all__ = ["Envelope", "describe"]
@@ -46,6 +46,7 @@ _NAMED = {
     "dirname": "project",
     "packagename": "package",
     "package": "package",
+    "package_name": "package",
     "chrootname": "chroot",
     "chroot": "chroot",
 }
@@ -53,6 +54,7 @@ _NAMED = {
 _SHARED: dict[str, dict[str, Any]] = {
     "query": projects.SEARCH_SCHEMA,
     "order_type": {"type": "string", "enum": ["ASC", "DESC"]},
+    "source_type_text": {"type": "string", "enum": list(sources.SOURCE_TYPES)},
 }
 _SHARED["search_query"] = _SHARED["query"]
 # The pagination that core/pagination.make_page checks, where a route passes it unchanged
@@ -245,6 +247,8 @@ def _refusals(
         )
     if requires:
         refuse(403, "The authenticated user may not do this; nothing changed.")
+    if route.path_format.startswith("/webhooks/"):
+        refuse(403, "The URL's secret (or the forge's signature) is not the project's.")
     if (
         "{" in operation.get("operationId", "")
         or any(p["in"] == "path" for p in operation.get("parameters", []))
