@@ -53,7 +53,8 @@ _NAMED = {
 # Parameters every route reads the same way, by name.
 _SHARED: dict[str, dict[str, Any]] = {
     "query": projects.SEARCH_SCHEMA,
-    "order_type": {"type": "string", "enum": ["ASC", "DESC"]},
+    # Empty: the default, as make_page reads it.
+    "order_type": {"type": "string", "enum": ["ASC", "DESC", ""]},
     "source_type_text": {"type": "string", "enum": list(sources.SOURCE_TYPES)},
 }
 _SHARED["search_query"] = _SHARED["query"]
@@ -133,7 +134,7 @@ def describe(
                 checks = dict(_SHARED)
                 checks.update(dict.fromkeys(flags, _FLAG))
                 if path in (orders or {}):
-                    checks["order"] = {"type": "string", "enum": (orders or {})[path]}
+                    checks["order"] = {"type": "string", "enum": [*(orders or {})[path], ""]}
                 calls = set(_calls(route.dependant))
                 for dependency, fields in (paged or {}).items():
                     if dependency in calls:
