@@ -26,7 +26,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
 from coprd.auth import _calls, get_optional_user, get_user, require_credentials
-from coprd.core import names, pagination, projects, sources
+from coprd.core import builds, names, pagination, projects, sources
+from coprd.db.models import BuildState
 from coprd.http import BOOL_WORDS
 
 __all__ = ["Envelope", "describe"]
@@ -56,6 +57,7 @@ _SHARED: dict[str, dict[str, Any]] = {
     # Empty: the default, as make_page reads it.
     "order_type": {"type": "string", "enum": ["ASC", "DESC", ""]},
     "source_type_text": {"type": "string", "enum": list(sources.SOURCE_TYPES)},
+    "status": {"type": "string", "enum": [state.value for state in BuildState]},
 }
 _SHARED["search_query"] = _SHARED["query"]
 # The pagination that core/pagination.make_page checks, where a route passes it unchanged
@@ -146,6 +148,9 @@ def describe(
             for field, kind in named.items():
                 if field in properties:
                     _constrain_schema(properties[field], names.json_schema(kind))
+        url_list = spec["components"]["schemas"].get("BuildUrlIn", {}).get("properties", {})
+        if "pkgs" in url_list:
+            url_list["pkgs"]["items"] = builds.URL_SCHEMA
         if active:
             _enumerate_chroots(spec, active)
         for (path, method), declared in (links or {}).items():

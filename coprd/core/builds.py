@@ -596,6 +596,12 @@ def url_source(url: str) -> Source:
 
 
 MAX_URLS = 100
+URL_SCHEMA = {
+    "type": "string",
+    "pattern": r"^(?:https?|ftp)://[^\s\x00-\x1f]+$",
+    "maxLength": MAX_URL,
+}
+"""What :func:`url_source` takes, for the API documents."""
 _URL_PATTERN = r"(?:https?|ftp)://[^\s\x00-\x1f]+"
 URLS_SCHEMA = {
     "type": "string",
