@@ -68,6 +68,17 @@ DISABLED_FOR: list[tuple[str, str, str]] = [
         "the source fields are checked by hand in core/sources.py; the body is free-form",
     ),
     (
+        "negative_data_rejection",
+        "^/api_3/package/(add|edit)/",
+        "the body is free-form (see above), so no body violates it; the stateful phase still "
+        "reports an accepted one as 'schema-violating'",
+    ),
+    (
+        "positive_data_acceptance",
+        "^/api_3/build/create/url$",
+        "after_build_id and with_build_id must name a build of the same project: data",
+    ),
+    (
         "positive_data_acceptance",
         "^/api_3/build/create/(upload|rpm-upload)$",
         "the uploaded file's name must end in .src.rpm, .nosrc.rpm or .spec (.rpm): a rule on "
