@@ -160,6 +160,7 @@ def _schemathesis(server: Server, config: Path, phases: str, max_time: int) -> s
         text=True,
         timeout=max_time + 120,
         env={**server.env, "SCHEMATHESIS_HOOKS": ""},
+        cwd=config.parent,  # its cache (.schemathesis/) stays out of the source tree
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
