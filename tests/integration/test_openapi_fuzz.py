@@ -118,6 +118,10 @@ def _config(path: Path, login: str | None, token: str | None) -> Path:
         "max-examples = 8",
         "[phases.stateful]",
         "max-steps = 40",
+        # The stateful phase of schemathesis 4.32.5 reports requests it made from the schema
+        # as "schema-violating" when accepted (ST201 "Invalid component: positive test
+        # case"); negative_data_rejection stays on in the examples, coverage and fuzzing.
+        "checks.negative_data_rejection.enabled = false",
     ]
     if login and token:
         lines[0:0] = [f'[auth]\nbasic = {{ username = "{login}", password = "{token}" }}']
