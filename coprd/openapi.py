@@ -66,7 +66,16 @@ _BOUNDS: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 0, "maximum": pagination.MAX_LIMIT},
     "offset": {"type": "integer", "minimum": 0, "maximum": pagination.MAX_OFFSET},
 }
-_FLAG = {"type": "string", "enum": BOOL_WORDS}
+# parse_bool reads the words in any case.
+_FLAG = {
+    "type": "string",
+    "pattern": "^(?:"
+    + "|".join(
+        "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+        for word in sorted({w.lower() for w in BOOL_WORDS})
+    )
+    + ")$",
+}
 # Body shapes' fields that hold names -> the kind of name (core/names.json_schema).
 _TARGET = {"ownername": "owner", "projectname": "project"}
 _BODY_NAMES: dict[str, dict[str, str]] = {
