@@ -75,7 +75,7 @@ DISABLED_FOR: list[tuple[str, str, str]] = [
     ),
     (
         "positive_data_acceptance",
-        "^/api_3/build/(create/url$|resubmit/)",
+        "^/api_3/(build/(create/url$|resubmit/)|package/build$)",
         "after_build_id and with_build_id must name a build of the same project: data",
     ),
     (
