@@ -21,14 +21,23 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coprd import agent_api, api_legacy, api_v2, api_v3, uploads
-from coprd.agent_api.deps import BUILDER_CHALLENGE
+from coprd.agent_api.deps import BUILDER_CHALLENGE, get_builder, get_reading_builder
+from coprd.agent_api.deps import ERROR_SCHEMA as AGENT_ERROR
 from coprd.agent_api.wakeup import WorkSignal
+from coprd.api_legacy.errors import ERROR_SCHEMA as LEGACY_ERROR
+from coprd.api_v2.errors import ERROR_SCHEMA as V2_ERROR
+from coprd.api_v2.params import page_params as v2_page
+from coprd.api_v3.errors import ERROR_SCHEMA as V3_ERROR
+from coprd.api_v3.links import LINKS, ORDERS
+from coprd.api_v3.params import page_params
+from coprd.api_v3.schemas import ProjectChrootEditIn
 from coprd.auth import API_CHALLENGE, FailedAuthentication, count_failure
 from coprd.config import Settings
-from coprd.core import cleanup, logins, scheduling, throttling
+from coprd.core import chroots, cleanup, logins, scheduling, throttling
 from coprd.core.errors import CoprdError, TooManyAttempts
-from coprd.db.engine import make_engine, make_session_factory
+from coprd.db.engine import make_engine, make_session_factory, read_session
 from coprd.http import NormalisePathMiddleware, routed_path, status_of
+from coprd.openapi import describe
 from coprd.publish.prune import ResultsPruner
 from coprd.publish.publisher import Publisher
 from coprd.publish.signing import keyring_for
@@ -203,6 +212,11 @@ class _App(FastAPI):
         return app
 
 
+def _active_chroot_names(app: FastAPI) -> list[str]:
+    with read_session(app.state.session_factory) as session:
+        return [c.name for c in chroots.list_mock_chroots(session, active_only=True)]
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The ASGI app. The database schema must already be current (see ``coprd.db.migrate``)."""
     engine = engine or make_engine(settings.effective_database_url)
@@ -283,4 +297,21 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     # The pages, /static/ and sessions; "/" answers JSON as before to non-browser clients.
     pages.install(app, settings)
     app.add_middleware(NormalisePathMiddleware)
+    app.openapi = describe(  # type: ignore[method-assign]
+        app,
+        [
+            (api_v3.PREFIX, V3_ERROR, API_CHALLENGE),
+            (api_v2.PREFIX, V2_ERROR, API_CHALLENGE),
+            (api_legacy.PREFIX, LEGACY_ERROR, API_CHALLENGE),
+            (agent_api.PREFIX, AGENT_ERROR, BUILDER_CHALLENGE),
+        ],
+        ("", V3_ERROR, WEB_CHALLENGE),
+        models=[ProjectChrootEditIn],
+        builder_auth=(get_builder, get_reading_builder),
+        paged={page_params: ("limit", "offset"), v2_page: ("offset",)},
+        chroots=functools.partial(_active_chroot_names, app),
+        links=LINKS,
+        orders=ORDERS,
+        flags=("with_latest_build", "with_latest_succeeded_build", "exist_ok", "active_only"),
+    )
     return app

@@ -115,6 +115,10 @@ _TRUE = {"true", "1", "yes", "on", "y"}
 _FALSE = {"false", "0", "no", "off", "n", ""}
 
 
+BOOL_WORDS = [*sorted(_TRUE | _FALSE), "True", "False"]
+"""What :func:`parse_bool` reads (in any case), for the API documents."""
+
+
 def parse_bool(value: str | None, field: str, default: bool = False) -> bool:
     """Query-string booleans as clients send them: "True"/"False" (bool("False") is True)."""
     if value is None:

@@ -75,6 +75,13 @@ def cancel_build(db: DB, user: CurrentUser, build_id: int) -> BuildStatus:
     "/{username}/{projectname}/new_build",
     response_model=BuildsCreated,
     summary="Build from SRPM URLs (pkgs, space-separated)",
+    openapi_extra=forms.body_doc(
+        BUILD_FIELDS,
+        required={PKGS},
+        chroots=True,
+        flags={BACKGROUND},
+        schemas={PKGS: builds.URLS_SCHEMA},
+    ),
 )
 def new_build(
     db: DB, user: CurrentUser, username: str, projectname: str, fields: forms.Form
@@ -101,6 +108,9 @@ UploadBody = Annotated[tuple[Fields, UploadFile], Depends(_upload_fields)]
     "/{username}/{projectname}/new_build_upload",
     response_model=BuildsCreated,
     summary="Build from an uploaded SRPM (multipart, file part 'pkgs')",
+    openapi_extra=forms.body_doc(
+        BUILD_FIELDS - {PKGS}, files={PKGS}, required={PKGS}, chroots=True
+    ),
     max_body_size=MAX_UPLOAD_BODY,
 )
 def new_build_upload(

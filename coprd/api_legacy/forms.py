@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from coprd.core.errors import InvalidInput
-from coprd.core.names import check_chroot_name, parse_digits
+from coprd.core.names import check_chroot_name, json_schema, parse_digits
 from coprd.http import parse_bool, read_form
 
 Fields = dict[str, Any]
@@ -75,6 +75,58 @@ async def _fields(request: Request) -> Fields:
 
 
 Form = Annotated[Fields, Depends(_fields)]
+
+
+def body_doc(
+    fields: Collection[str],
+    *,
+    required: Collection[str] = (),
+    values: Mapping[str, list[str]] | None = None,
+    files: Collection[str] = (),
+    chroots: bool = False,
+    model: type[BaseModel] | None = None,
+    names: Mapping[str, str] | None = None,
+    flags: Collection[str] = (),
+    schemas: Mapping[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The OpenAPI description (``openapi_extra``) of a form body of ``fields``: strings,
+    ``values`` limiting some, ``files`` file parts (multipart only); ``chroots``: it also
+    selects chroots with one ``<chroot-name>=y`` field each. A field that ``names`` maps to
+    a string field of the core's ``model`` takes that field's limits (enumerations,
+    lengths); ``flags`` are checkboxes; ``schemas`` gives others' schemas outright."""
+    properties: dict[str, Any] = {name: {"type": "string"} for name in sorted(fields)}
+    core = model.model_json_schema()["properties"] if model is not None else {}
+    for name, core_name in (names or {}).items():
+        text = [
+            s
+            for s in core.get(core_name, {}).get("anyOf", [core.get(core_name, {})])
+            if s.get("type") == "string"
+        ]
+        if name in properties and text:
+            properties[name] = {k: v for k, v in text[0].items() if k != "title"}
+    for name in set(flags) & set(fields):
+        properties[name] = {"type": "string", "enum": ["y", "n"]}
+    properties.update(schemas or {})
+    for name, allowed in (values or {}).items():
+        properties[name] = {"type": "string", "enum": allowed}
+    for name in files:
+        properties[name] = {"type": "string", "format": "binary"}
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "required": sorted(required),
+        "additionalProperties": False,
+    }
+    if chroots:
+        pattern = json_schema("chroot")["pattern"]
+        schema["patternProperties"] = {pattern: {"type": "string", "enum": ["y"]}}
+    types = ["multipart/form-data"] if files else list(FORM_TYPES)
+    return {
+        "requestBody": {
+            "required": bool(required),
+            "content": {t: {"schema": schema} for t in types},
+        }
+    }
 
 
 def shown(value: str) -> str:

@@ -20,6 +20,7 @@ from coprd.auth import CurrentUser
 from coprd.core import builds, projects
 from coprd.core.builds import BuildOptions
 from coprd.core.errors import InvalidInput
+from coprd.core.names import json_schema
 from coprd.core.pagination import Page
 from coprd.core.projects import NewProject, ProjectFields
 from coprd.http import DB, AppSettings
@@ -67,15 +68,15 @@ def _searched(db: DB, settings: AppSettings, query: str) -> ProjectList:
 
 
 @router.get("", response_model=ProjectList, summary="Projects of ?username=")
-def list_by_query(
-    db: DB, settings: AppSettings, username: Annotated[str | None, Query()] = None
-) -> ProjectList:
+def list_by_query(db: DB, settings: AppSettings, username: Annotated[str, Query()]) -> ProjectList:
     return _listed(db, settings, username)
 
 
 @router.get("/search", response_model=ProjectList, summary="Search projects (?project=)")
 def search_by_query(
-    db: DB, settings: AppSettings, project: Annotated[str, Query()] = ""
+    db: DB,
+    settings: AppSettings,
+    project: Annotated[str, Query(json_schema_extra=projects.SEARCH_SCHEMA)],
 ) -> ProjectList:
     return _searched(db, settings, project)
 
@@ -90,7 +91,20 @@ def list_projects(db: DB, settings: AppSettings, username: str) -> ProjectList:
     return _listed(db, settings, username)
 
 
-@router.post("/{username}/new", response_model=Ok, summary="Create a project")
+@router.post(
+    "/{username}/new",
+    response_model=Ok,
+    summary="Create a project",
+    openapi_extra=forms.body_doc(
+        {*NEW_PROJECT_FIELDS, INITIAL_PKGS},
+        required={"name"},
+        chroots=True,
+        model=NewProject,
+        names=NEW_PROJECT_FIELDS,
+        flags=FLAGS,
+        schemas={"name": json_schema("project"), INITIAL_PKGS: builds.URLS_SCHEMA},
+    ),
+)
 def create_project(db: DB, user: CurrentUser, username: str, fields: Form) -> Ok:
     fields = forms.checkboxes(fields, FLAGS)
     chroots = forms.selected_chroots(fields, {*NEW_PROJECT_FIELDS, INITIAL_PKGS})
@@ -121,7 +135,12 @@ def project_detail(
 
 
 @router.post(
-    "/{username}/{projectname}/modify", response_model=ProjectModified, summary="Edit a project"
+    "/{username}/{projectname}/modify",
+    response_model=ProjectModified,
+    summary="Edit a project",
+    openapi_extra=forms.body_doc(
+        {*PROJECT_FIELDS, CHROOTS}, model=ProjectFields, names=PROJECT_FIELDS, flags=FLAGS
+    ),
 )
 def modify_project(
     db: DB, user: CurrentUser, username: str, projectname: str, fields: Form
@@ -135,7 +154,12 @@ def modify_project(
     return ProjectModified.of(project, builds.last_modified(db, project))
 
 
-@router.post("/{username}/{projectname}/delete", response_model=Ok, summary="Delete a project")
+@router.post(
+    "/{username}/{projectname}/delete",
+    response_model=Ok,
+    summary="Delete a project",
+    openapi_extra=forms.body_doc({"verify"}, required={"verify"}, values={"verify": ["yes"]}),
+)
 def delete_project(db: DB, user: CurrentUser, username: str, projectname: str, fields: Form) -> Ok:
     forms.reject_unknown(fields, {"verify"})
     if fields.get("verify") not in ("yes", True):

@@ -36,7 +36,10 @@ def list_build_tasks(
     owner: Annotated[str | None, Query(description="user name, or @group")] = None,
     project_id: Annotated[int | None, Query(description="wins over owner")] = None,
     build_id: Annotated[int | None, Query(description="wins over project_id and owner")] = None,
-    state: Annotated[str | None, Query(description=", ".join(V2_STATES))] = None,
+    state: Annotated[
+        str | None,
+        Query(description=", ".join(V2_STATES), json_schema_extra={"enum": list(V2_STATES)}),
+    ] = None,
 ) -> V2BuildTaskList:
     states = None
     if state is not None:

@@ -17,7 +17,7 @@ M = TypeVar("M", bound=BaseModel)
 MAX_LIMIT = 100
 
 
-def _page(
+def page_params(
     limit: Annotated[int | None, Query(description="at most 100 (the default)")] = None,
     offset: Annotated[int | None, Query(description="items to skip")] = None,
 ) -> Page:
@@ -25,11 +25,11 @@ def _page(
     return make_page(limit, offset)
 
 
-def _newest_first(page: Annotated[Page, Depends(_page)]) -> Page:
+def _newest_first(page: Annotated[Page, Depends(page_params)]) -> Page:
     return make_page(page.limit, page.offset, "id", "DESC")
 
 
-Pagination = Annotated[Page, Depends(_page)]
+Pagination = Annotated[Page, Depends(page_params)]
 NewestFirst = Annotated[Page, Depends(_newest_first)]
 
 

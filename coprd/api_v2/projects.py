@@ -16,7 +16,7 @@ from coprd.api_v2.schemas import (
     link_map,
 )
 from coprd.auth import CurrentUser
-from coprd.core import builds, projects
+from coprd.core import builds, names, projects
 from coprd.core.projects import NewProject, ProjectFields
 from coprd.http import DB, AppSettings
 
@@ -30,7 +30,10 @@ def list_projects(
     page: Pagination,
     search_query: Annotated[str | None, Query(description="text in name or description")] = None,
     owner: Annotated[str | None, Query(description="user name, or @group")] = None,
-    name: Annotated[str | None, Query(description="project name")] = None,
+    name: Annotated[
+        str | None,
+        Query(description="project name", json_schema_extra=names.json_schema("project")),
+    ] = None,
 ) -> V2ProjectList:
     found = projects.list_projects(db, owner, page, projectname=name, query=search_query)
     modified = builds.last_modified_of(db, found)

@@ -73,7 +73,8 @@ def list_builds(
     return ItemList(items=[BuildOut.of(b, settings.results_url) for b in found], meta=Meta.of(page))
 
 
-@router.get("/{build_id}", response_model=BuildOut, summary="One build")
+# Digits only: "check-before-build" (POST) and the other words under build/ are not ids.
+@router.get("/{build_id:int}", response_model=BuildOut, summary="One build")
 def get_build(db: DB, settings: AppSettings, build_id: int) -> Any:
     return BuildOut.of(builds.get_build(db, build_id), settings.results_url)
 
@@ -164,6 +165,25 @@ async def _upload_body(request: Request) -> tuple[BuildTarget, UploadFile]:
 
 
 UploadBody = Annotated[tuple[BuildTarget, UploadFile], Depends(_upload_body)]
+# What _upload_body reads, for the document: python-copr's multipart body.
+_UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "json": {"$ref": "#/components/schemas/BuildTarget"},
+                        "pkgs": {"type": "string", "format": "binary"},
+                    },
+                    "required": ["json", "pkgs"],
+                },
+                "encoding": {"json": {"contentType": "application/json"}},
+            }
+        },
+    }
+}
 
 
 @router.post(
@@ -171,6 +191,7 @@ UploadBody = Annotated[tuple[BuildTarget, UploadFile], Depends(_upload_body)]
     response_model=BuildOut,
     summary="Build from an uploaded SRPM (multipart: 'pkgs' and 'json')",
     max_body_size=MAX_UPLOAD_BODY,
+    openapi_extra=_UPLOAD_DOC,
 )
 def create_from_upload(body: UploadBody, db: DB, settings: AppSettings, user: CurrentUser) -> Any:
     # The body first: it is read before the write transaction begins (auth.require_credentials).
@@ -187,6 +208,7 @@ def create_from_upload(body: UploadBody, db: DB, settings: AppSettings, user: Cu
     response_model=BuildOut,
     summary="Publish an uploaded binary RPM as it is (multipart: 'pkgs' and 'json')",
     max_body_size=MAX_UPLOAD_BODY,
+    openapi_extra=_UPLOAD_DOC,
 )
 def create_from_rpm_upload(
     request: Request, body: UploadBody, db: DB, settings: AppSettings, user: CurrentUser

@@ -242,8 +242,9 @@ class BuildConfigOut(BaseModel):
     without_opts: list[str]
     isolation: str
     bootstrap: str
-    bootstrap_image: str | None
-    timeout: int | None
+    # Absent when unset: the routes answer without None fields (response_model_exclude_none).
+    bootstrap_image: str | None = None
+    timeout: int | None = None
     memory_limit: int | None = Field(default=None, description="build-chroot only: MiB")
     is_background: bool | None = Field(default=None, description="build-chroot only")
 

@@ -602,6 +602,20 @@ def url_source(url: str) -> Source:
 
 
 MAX_URLS = 100
+URL_SCHEMA = {
+    "type": "string",
+    "pattern": r"^(?:https?|ftp)://[^\s\x00-\x1f]+$",
+    "maxLength": MAX_URL,
+}
+"""What :func:`url_source` takes, for the API documents."""
+_URL_PATTERN = r"(?:https?|ftp)://[^\s\x00-\x1f]+"
+URLS_SCHEMA = {
+    "type": "string",
+    "pattern": rf"^\s*{_URL_PATTERN}(?:\s+{_URL_PATTERN}){{0,{MAX_URLS - 1}}}\s*$",
+    "maxLength": MAX_URLS * (MAX_URL + 1),
+}
+"""What :func:`url_sources` takes, written as one space-separated string, for the
+documents of the APIs that send it so."""
 
 
 def url_sources(urls: Sequence[str]) -> list[Source]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from coprd.core.errors import InvalidInput
 
@@ -13,6 +14,29 @@ MAX_NAME = 100
 _NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+-]*")
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _CHROOT = re.compile(r"[a-z0-9][a-z0-9_.+-]*-[A-Za-z0-9_.+]+-[a-z0-9_]+")
+# A project name is also never only digits (it would read as an id); the same rule as
+# one pattern, for the API documents.
+_PROJECT = re.compile(r"(?:[A-Za-z_+]|[0-9]+[A-Za-z_.+-])[A-Za-z0-9_.+-]*")
+_OWNER = re.compile(rf"@?{_USER.pattern}")
+
+
+def json_schema(kind: str) -> dict[str, Any]:
+    """The JSON schema of a name of ``kind`` (``project``, ``package``, ``user``,
+    ``owner``, ``chroot``): the patterns the checks below hold names to, for the APIs'
+    documents."""
+    pattern = {
+        "project": _PROJECT,
+        "package": _NAME,
+        "user": _USER,
+        "owner": _OWNER,
+        "chroot": _CHROOT,
+    }[kind]
+    return {
+        "type": "string",
+        "pattern": f"^{pattern.pattern}$",
+        "minLength": 1,
+        "maxLength": MAX_NAME + (kind == "owner"),
+    }
 
 
 def parse_digits(text: str, max_digits: int = 18) -> int | None:

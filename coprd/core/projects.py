@@ -270,12 +270,23 @@ def list_projects(
     return fetch_page(session, _with_chroot_names(stmt), page, PROJECT_ORDERS, Project.id)
 
 
+MAX_QUERY = 200
+"""The longest search text."""
+SEARCH_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_QUERY,
+    "pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$",
+}
+"""What :func:`_matches` accepts (not only spaces, no NUL), for the API documents."""
+
+
 def _matches(query: str) -> ColumnElement[bool]:
     query = query.strip()
     if not query:
         raise InvalidInput("must not be empty", "query")
-    if len(query) > 200 or "\x00" in query:
-        raise InvalidInput("must be at most 200 characters, without NUL", "query")
+    if len(query) > MAX_QUERY or "\x00" in query:
+        raise InvalidInput(f"must be at most {MAX_QUERY} characters, without NUL", "query")
     return Project.search_text.contains(query.lower(), autoescape=True)
 
 

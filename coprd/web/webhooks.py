@@ -259,6 +259,20 @@ def custom(
 Handler = Callable[..., Any]
 
 
+# Handlers that read the optional package from the path, not from an argument.
+_PACKAGE_DOC = {
+    "parameters": [
+        {
+            "name": "package",
+            "in": "path",
+            "required": True,
+            "description": "rebuild only this package of the project",
+            "schema": {"type": "string"},
+        }
+    ]
+}
+
+
 def _register(forges: Sequence[str], handler: Handler, *, package: bool | None) -> None:
     """POST routes for ``handler`` at each forge's paths, with and without the trailing
     slash; ``package``: None optional, True required in the path."""
@@ -274,6 +288,7 @@ def _register(forges: Sequence[str], handler: Handler, *, package: bool | None) 
                     response_model=None,
                     include_in_schema=variant.endswith("/") and forge == forges[0],
                     max_body_size=MAX_HOOK_BODY,
+                    openapi_extra=_PACKAGE_DOC if tail and package is None else None,
                 )
 
 

@@ -32,7 +32,7 @@ EXPECTED = {
     ("POST", "/api_3/project-chroot/edit/{ownername}/{projectname}/{chrootname}"),
     ("GET", "/api_3/mock-chroots/list"),
     ("GET", "/api_3/build/list"),
-    ("GET", "/api_3/build/{build_id}"),
+    ("GET", "/api_3/build/{build_id:int}"),
     ("GET", "/api_3/build/source-chroot/{build_id}"),
     ("GET", "/api_3/build/source-build-config/{build_id}"),
     ("GET", "/api_3/build/built-packages/{build_id}"),

@@ -1,0 +1,90 @@
+"""The OpenAPI document is valid and says what the server answers (coprd/openapi.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from openapi_spec_validator import validate
+
+from tests.conftest import Account
+
+
+def _document(client: TestClient) -> dict[str, Any]:
+    found: dict[str, Any] = client.get("/api_3/openapi.json").json()
+    return found
+
+
+def test_the_document_is_valid_openapi(client: TestClient) -> None:
+    document = _document(client)
+    validate(document)  # raises on the first error, with its place in the document
+    assert document["components"]["schemas"]["ProjectChrootEditIn"]["properties"]
+
+
+def test_webhooks_with_a_package_declare_it(client: TestClient) -> None:
+    paths = _document(client)["paths"]
+    for forge in ("github", "gitlab", "bitbucket", "pagure", "forgejo", "custom"):
+        operation = paths[f"/webhooks/{forge}/{{project_id}}/{{secret}}/{{package}}/"]["post"]
+        declared = [(p["name"], p["in"]) for p in operation["parameters"]]
+        assert declared.count(("package", "path")) == 1, (forge, declared)
+
+
+def test_no_operation_documents_fastapis_422(client: TestClient) -> None:
+    document = _document(client)
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert "422" not in operation["responses"], (method, path)
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_refusals_are_documented_in_each_dialects_envelope(
+    client: TestClient, alice: Account
+) -> None:
+    paths = _document(client)["paths"]
+    envelopes = {
+        ("/api_3/project/add/{ownername}", "post"): {"error"},
+        ("/api_2/projects", "post"): {"message"},
+        ("/api/coprs/{username}/new", "post"): {"output", "error"},
+    }
+    for (path, method), fields in envelopes.items():
+        responses = paths[path][method]["responses"]
+        assert {"400", "401", "403", "409"} <= set(responses), path
+        for status in ("400", "401", "403"):
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert set(schema["properties"]) == fields, (path, status)
+        assert "WWW-Authenticate" in responses["401"]["headers"]
+    # And what is documented is what is sent.
+    r = client.post("/api_3/project/add/alice", json={"name": "x"})
+    assert r.status_code == 401 and set(r.json()) == {"error"}
+    r = client.post("/api_3/project/add/bob", json={"name": "x"}, headers=alice.headers)
+    assert r.status_code in (400, 403, 404) and set(r.json()) == {"error"}
+
+
+def test_names_and_bounds_are_the_servers(client: TestClient) -> None:
+    paths = _document(client)["paths"]
+    add = paths["/api_3/project/add/{ownername}"]["post"]
+    owner = next(p for p in add["parameters"] if p["name"] == "ownername")["schema"]
+    assert owner["pattern"].startswith("^@?") and owner["maxLength"] == 101
+    listed = paths["/api_3/project/list"]["get"]["parameters"]
+    limit = next(p for p in listed if p["name"] == "limit")["schema"]["anyOf"][0]
+    assert limit == {"type": "integer", "minimum": 0, "maximum": 10_000}
+    # The bound documented is the bound enforced.
+    assert client.get("/api_3/project/list?limit=10000").status_code == 200
+    assert client.get("/api_3/project/list?limit=10001").status_code == 400
+
+
+def test_words_under_build_are_not_build_ids(client: TestClient) -> None:
+    """GET /api_3/build/check-before-build was read as build "check-before-build" (400);
+    the path serves POST only, as the document says."""
+    r = client.get("/api_3/build/check-before-build")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert client.get("/api_3/build/12345").status_code == 404
+
+
+def test_chroot_names_are_the_active_chroots(client: TestClient) -> None:
+    document = _document(client)
+    listed = client.get("/api_2/mock_chroots?active_only=True").json()["chroots"]
+    active = [c["chroot"]["name"] for c in listed]
+    chroots = document["components"]["schemas"]["ProjectAddIn"]["properties"]["chroots"]
+    items = next(s for s in chroots.get("anyOf", [chroots]) if s.get("type") == "array")["items"]
+    assert sorted(items["enum"]) == sorted(active) and active
