@@ -264,6 +264,19 @@ def _refusals(
         refuse(403, "The authenticated user may not do this; nothing changed.")
     if route.path_format.startswith("/webhooks/"):
         refuse(403, "The URL's secret (or the forge's signature) is not the project's.")
+    if route.path_format.startswith("/coprs/") and "/repo/" in route.path_format:
+        # A chroot the project does not enable is dnf's 404: a sentence for people and
+        # Copr's Copr-Error-Data header (web/repofiles.py), as text.
+        responses.setdefault(
+            "404",
+            {
+                "description": "No such project, or no such chroot enabled in it.",
+                "content": {
+                    "application/json": {"schema": envelope},
+                    "text/plain": {"schema": {"type": "string"}},
+                },
+            },
+        )
     if (
         "{" in operation.get("operationId", "")
         or any(p["in"] == "path" for p in operation.get("parameters", []))

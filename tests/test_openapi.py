@@ -88,3 +88,21 @@ def test_chroot_names_are_the_active_chroots(client: TestClient) -> None:
     chroots = document["components"]["schemas"]["ProjectAddIn"]["properties"]["chroots"]
     items = next(s for s in chroots.get("anyOf", [chroots]) if s.get("type") == "array")["items"]
     assert sorted(items["enum"]) == sorted(active) and active
+
+
+def test_the_monitors_additional_fields_are_named(client: TestClient) -> None:
+    """What ``additional_fields[]`` takes is in the document (the fuzzer sent other words
+    and was refused with 400, as the server must)."""
+    document = client.get("/api_3/openapi.json").json()
+    parameters = document["paths"]["/api_3/monitor"]["get"]["parameters"]
+    (fields,) = [p for p in parameters if p["name"] == "additional_fields[]"]
+    schema = fields["schema"]
+    assert schema["items"]["enum"] == ["url_build_log", "url_backend_log", "url_build"]
+
+
+def test_a_repo_files_404_is_documented_as_text(client: TestClient) -> None:
+    """dnf's "Chroot not found" 404 is text (the fuzzer found it undocumented)."""
+    document = client.get("/api_3/openapi.json").json()
+    for path in ("/coprs/{owner}/{project}/repo/{release}/",):
+        content = document["paths"][path]["get"]["responses"]["404"]["content"]
+        assert "text/plain" in content

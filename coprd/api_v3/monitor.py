@@ -53,13 +53,14 @@ def monitor(
         Query(max_length=200, description="the project's directory (default: its own)"),
     ] = None,
     additional_fields: Annotated[
-        list[Annotated[str, Query(max_length=50)]] | None,
+        list[Annotated[str, Query(max_length=50)]],
         Query(
             alias="additional_fields[]",
             max_length=len(ADDITIONAL_FIELDS) * 4,
             description=f"Also send these, each a URL: {', '.join(ADDITIONAL_FIELDS)}",
+            json_schema_extra={"items": {"type": "string", "enum": list(ADDITIONAL_FIELDS)}},
         ),
-    ] = None,
+    ] = [],  # noqa: B006 (never mutated; a list, not Optional, keeps the enum in the document)
 ) -> Any:
     wanted = _wanted(additional_fields)
     project = projects.get_project(db, ownername, projectname)
