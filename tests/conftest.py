@@ -38,6 +38,9 @@ POSTGRES = os.environ.get("COPRD_TEST_POSTGRES")
 # What the builder's sandbox does depends on no database: these run in the SQLite pass of
 # CI only (COPRD_TEST_POSTGRES deselects them; `-m sandbox` selects just them).
 _SANDBOX_PATHS = ("tests/builder/", "tests/sources/")
+# What Chromium sees of a page depends on no database either (the pages' queries run on
+# both in tests/web_ui): the same (`-m browser` selects just them).
+_BROWSER_PATHS = ("tests/browser/",)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -45,9 +48,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = item.nodeid.replace("\\", "/")
         if path.startswith(_SANDBOX_PATHS):
             item.add_marker(pytest.mark.sandbox)
+        if path.startswith(_BROWSER_PATHS):
+            item.add_marker(pytest.mark.browser)
     if not POSTGRES or config.getoption("markexpr"):
         return
-    kept = [item for item in items if item.get_closest_marker("sandbox") is None]
+    kept = [
+        item
+        for item in items
+        if item.get_closest_marker("sandbox") is None and item.get_closest_marker("browser") is None
+    ]
     if len(kept) < len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept
