@@ -146,15 +146,7 @@ def ensure_repo(
         _recover(repo_dir)
         if repodata_problems(repo_dir / REPODATA, verify_checksums=False):
             _regenerate(repo_dir, update=False, excludes=(), timeout_s=timeout_s)
-        devel_dir = repo_dir / DEVEL
-        if devel or (devel is None and devel_dir.is_dir()):
-            devel_dir.mkdir(exist_ok=True)
-            _recover(devel_dir)
-            if repodata_problems(devel_dir / REPODATA, verify_checksums=False):
-                _regenerate(repo_dir, update=True, excludes=(), timeout_s=timeout_s, devel=True)
-        elif devel is False and devel_dir.is_dir():
-            _regenerate(repo_dir, update=True, excludes=(), timeout_s=timeout_s)
-            remove_tree(devel_dir)
+        _set_mode(repo_dir, devel, main_regenerated=False, timeout_s=timeout_s)
 
 
 def regenerate_repo(
@@ -175,15 +167,7 @@ def regenerate_repo(
         _recover(repo_dir)
         t0 = time.monotonic()
         warnings = _regenerate(repo_dir, update=True, excludes=(), timeout_s=timeout_s)
-        devel_dir = repo_dir / DEVEL
-        if devel or (devel is None and devel_dir.is_dir()):
-            devel_dir.mkdir(exist_ok=True)
-            _recover(devel_dir)
-            warnings += _regenerate(
-                repo_dir, update=True, excludes=(), timeout_s=timeout_s, devel=True
-            )
-        elif devel is False and devel_dir.is_dir():
-            remove_tree(devel_dir)
+        warnings += _set_mode(repo_dir, devel, main_regenerated=True, timeout_s=timeout_s)
         createrepo_s = time.monotonic() - t0
         _record_done(repo_dir, ticket)
         return RepoUpdate(
@@ -194,6 +178,32 @@ def regenerate_repo(
             total_s=time.monotonic() - started,
             warnings=warnings,
         )
+
+
+def _set_mode(
+    repo_dir: Path, devel: bool | None, *, main_regenerated: bool, timeout_s: float
+) -> tuple[str, ...]:
+    """Put a chroot repo into devel mode (``devel`` True), out of it (False) or keep the
+    mode the disk says (None); returns createrepo_c's warnings. Lock held.
+
+    ``main_regenerated``: the main metadata was just rebuilt from disk (``regenerate_repo``),
+    so the devel metadata is rebuilt too and leaving devel mode needs no second run;
+    otherwise (``ensure_repo``) only a missing or broken devel metadata is made, and
+    leaving devel mode first brings the main metadata up to the disk.
+    """
+    devel_dir = repo_dir / DEVEL
+    if devel is None:
+        devel = devel_dir.is_dir()
+    if devel:
+        devel_dir.mkdir(exist_ok=True)
+        _recover(devel_dir)
+        if main_regenerated or repodata_problems(devel_dir / REPODATA, verify_checksums=False):
+            return _regenerate(repo_dir, update=True, excludes=(), timeout_s=timeout_s, devel=True)
+    elif devel_dir.is_dir():
+        if not main_regenerated:
+            _regenerate(repo_dir, update=True, excludes=(), timeout_s=timeout_s)
+        remove_tree(devel_dir)
+    return ()
 
 
 def update_repo(
