@@ -76,6 +76,15 @@ def write_atomically(target: Path, write: Callable[[BinaryIO], None], mode: int 
     return size
 
 
+def write_bytes_atomically(target: Path, data: bytes, mode: int = 0o644) -> int:
+    """:func:`write_atomically` of ``data``."""
+
+    def write(out: BinaryIO) -> None:
+        out.write(data)
+
+    return write_atomically(target, write, mode)
+
+
 def remove_tree(path: Path) -> None:
     """Remove the directory ``path`` so that it vanishes from its parent at once.
 

@@ -46,7 +46,13 @@ from typing import BinaryIO
 from coprd.core.errors import TooLarge
 from coprd.core.limits import too_many_bytes, too_many_files
 from coprd.core.results import BACKEND_LOG, BUILD_INFO, SERVER_FILES, SUCCESS
-from coprd.publish._fs import TASK_LOCK, flocked, fsync_dir, write_atomically
+from coprd.publish._fs import (
+    TASK_LOCK,
+    flocked,
+    fsync_dir,
+    write_atomically,
+    write_bytes_atomically,
+)
 from coprd.publish.livelog import close_log
 
 __all__ = [
@@ -137,16 +143,12 @@ def write_build_info(build_dir: Path, build_id: int, builder: str) -> None:
     """``build.info``: the build and the builder that runs the task (Copr's backend writes
     ``build_id`` and ``builder_ip``; a coprd builder is known by its name)."""
     text = f"build_id={build_id}\nbuilder={builder}\n".encode()
-    write_atomically(build_dir / BUILD_INFO, partial(_write, text))
+    write_bytes_atomically(build_dir / BUILD_INFO, text)
 
 
 def mark_success(build_dir: Path) -> None:
     """The ``success`` marker of a succeeded task (its content is Copr's)."""
-    write_atomically(build_dir / SUCCESS, partial(_write, b"done"))
-
-
-def _write(data: bytes, out: BinaryIO) -> None:
-    out.write(data)
+    write_bytes_atomically(build_dir / SUCCESS, b"done")
 
 
 def pending_name(name: str) -> str:

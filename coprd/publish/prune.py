@@ -18,11 +18,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
 
 from coprd.core.pruning import PrunedResult
 from coprd.db.models import utcnow
-from coprd.publish._fs import write_atomically
+from coprd.publish._fs import write_bytes_atomically
 from coprd.publish.createrepo import CreaterepoFailed, update_repo
 from coprd.publish.publisher import Publisher
 
@@ -93,10 +92,5 @@ class ResultsPruner:
             )
             for result in removed
         ]
-        data = ("\n".join(lines) + "\n").encode()
-
-        def write(out: BinaryIO) -> None:
-            out.write(data)
-
-        write_atomically(path, write)
+        write_bytes_atomically(path, ("\n".join(lines) + "\n").encode())
         return path

@@ -40,7 +40,7 @@ from coprd.core.results import (
     task_dir,
 )
 from coprd.db.models import SOURCE_TASK_CHROOT, Build, BuildState, Project
-from coprd.publish._fs import remove_tree
+from coprd.publish._fs import remove_tree, write_bytes_atomically
 from coprd.publish.builddir import (
     PENDING_PREFIX,
     drop_packages,
@@ -155,9 +155,7 @@ class Publisher:
         if comps is None:
             target.unlink(missing_ok=True)
         else:
-            part = repo / f".{COMPS_FILE}.part"
-            part.write_bytes(comps)
-            os.replace(part, target)
+            write_bytes_atomically(target, comps)
         update_repo(repo)
 
     def remove(self, rels: Iterable[str]) -> None:

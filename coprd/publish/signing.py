@@ -59,13 +59,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from coprd.config import SIGNING_KEY_TYPES, Settings
 from coprd.core.errors import InvalidInput
 from coprd.core.names import check_owner_name, check_project_name
-from coprd.publish._fs import remove_tree, write_atomically
+from coprd.publish._fs import remove_tree, write_bytes_atomically
 from coprd.publish.createrepo import CreaterepoFailed
 
 __all__ = [
@@ -464,11 +463,7 @@ def keyring_for(settings: Settings) -> Keyring | None:
 
 def _record(home: Path, key: Key) -> None:
     raw = json.dumps({"fingerprint": key.fingerprint, "expires": key.expires}).encode()
-
-    def write(out: BinaryIO) -> None:
-        out.write(raw)
-
-    write_atomically(home / KEY_FILE, write, mode=0o600)
+    write_bytes_atomically(home / KEY_FILE, raw, mode=0o600)
 
 
 class KeyMaker:
