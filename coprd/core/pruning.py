@@ -9,7 +9,9 @@ packages and logs) are pruned when all of these hold:
 * the chroot build ended more than ``prune_days`` days ago (the setting; 14 by default);
 * it is neither the latest **succeeded** build of its package in that chroot of that project
   directory (whose packages stay in the repository), nor the latest **finished** one (whose
-  logs the monitor and the package page link to).
+  logs the monitor and the package page link to). A package's builds are those linked to
+  it (``package_id``) with the same RPM name: a package whose spec was renamed keeps the
+  latest of each name, and two packages building one RPM name each keep theirs.
 
 Copr's pruner (``prunerepo``) keeps the newest version of each RPM *name* and removes what
 is older, which surprises its users: a package whose latest build has a lower version loses
@@ -32,13 +34,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from coprd.core.builds import TERMINAL
+from coprd.core.results import chroot_result_dir
 from coprd.db.engine import write_session
 from coprd.db.models import SOURCE_TASK_CHROOT, Build, BuildState, BuildTask, Project, utcnow
 
@@ -61,14 +63,19 @@ class PrunedResult:
     ended_on: dt.datetime
 
     @property
+    def path(self) -> str:
+        """The build's directory, relative to the results root (``core/results.task_dir``)."""
+        return chroot_result_dir(self.owner, self.dirname, self.chroot, self.build_id, self.package)
+
+    @property
     def repo(self) -> str:
         """The chroot's repository, relative to the results root."""
-        return str(PurePosixPath(self.owner, self.dirname, self.chroot))
+        return self.path.rpartition("/")[0]
 
     @property
     def name(self) -> str:
-        """The build's directory in the repository (``core/results.task_dir``)."""
-        return f"{self.build_id:08d}-{self.package or 'unknown'}"
+        """The build's directory in the repository."""
+        return self.path.rpartition("/")[2]
 
 
 RemoveResults = Callable[[Sequence[PrunedResult]], Sequence[PrunedResult]]
@@ -97,6 +104,7 @@ def find_prunable(
             Project.owner_name,
             Build.project_dirname,
             BuildTask.chroot_name,
+            Build.package_id,
             Build.pkg_name,
             BuildTask.state,
             ended,
@@ -126,22 +134,40 @@ def find_prunable(
             state=state,
             ended_on=ended_on,
         )
-        for task_id, build_id, project_id, owner, dirname, chroot, package, state, ended_on in rows
-        if build_id not in kept.get((project_id, dirname, chroot, package), ())
+        for (
+            task_id,
+            build_id,
+            project_id,
+            owner,
+            dirname,
+            chroot,
+            package_id,
+            package,
+            state,
+            ended_on,
+        ) in rows
+        if build_id not in kept.get((project_id, dirname, chroot, package_id, package), ())
     ]
 
 
-_Group = tuple[int, str, str, str | None]
+_Group = tuple[int, str, str, int | None, str | None]
 
 
 def _latest_builds(session: Session, project_ids: Iterable[int]) -> dict[_Group, set[int]]:
-    """The builds kept in each (project, directory, chroot, package): its latest good one
-    and its latest finished one. Two grouped queries for all the projects at once."""
-    group = (Build.project_id, Build.project_dirname, BuildTask.chroot_name, Build.pkg_name)
+    """The builds kept in each (project, directory, chroot, package, RPM name): its latest
+    good one and its latest finished one. Two grouped queries for all the projects at
+    once."""
+    group = (
+        Build.project_id,
+        Build.project_dirname,
+        BuildTask.chroot_name,
+        Build.package_id,
+        Build.pkg_name,
+    )
     ids = sorted(project_ids)
     kept: dict[_Group, set[int]] = {}
     for states in (_GOOD, tuple(TERMINAL)):
-        for project_id, dirname, chroot, package, latest in session.execute(
+        for project_id, dirname, chroot, package_id, package, latest in session.execute(
             select(*group, func.max(Build.id))
             .join(BuildTask, BuildTask.build_id == Build.id)
             .where(
@@ -151,7 +177,7 @@ def _latest_builds(session: Session, project_ids: Iterable[int]) -> dict[_Group,
             )
             .group_by(*group)
         ):
-            kept.setdefault((project_id, dirname, chroot, package), set()).add(latest)
+            kept.setdefault((project_id, dirname, chroot, package_id, package), set()).add(latest)
     return kept
 
 

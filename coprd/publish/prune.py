@@ -86,7 +86,7 @@ class ResultsPruner:
                     "package": result.package,
                     "state": result.state.value,
                     "ended_on": result.ended_on.isoformat(timespec="seconds"),
-                    "path": f"{result.repo}/{result.name}",
+                    "path": result.path,
                 },
                 sort_keys=True,
             )

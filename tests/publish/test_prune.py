@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from coprd.core import builds, cleanup, projects, users
 from coprd.core.builds import BuildOptions, Source
 from coprd.core.pruning import find_prunable
-from coprd.db.models import Build, BuildState, BuildTask, Project, User, utcnow
+from coprd.db.models import Build, BuildState, BuildTask, Package, Project, User, utcnow
 from coprd.publish import ensure_repo, repodata_problems, update_repo
 from coprd.publish.prune import ResultsPruner
 from coprd.publish.publisher import Publisher
@@ -204,5 +204,37 @@ def test_results_already_gone_are_recorded_but_not_logged(
 
     assert [r.build_id for r in cleaned.pruned] == [old]
     assert not log_dir.exists()
+    with session_factory() as session:
+        assert find_prunable(session, now=NOW) == []
+
+
+def test_packages_building_the_same_rpm_name_each_keep_their_latest(
+    db: Session, session_factory: sessionmaker[Session], tmp_path: Path, rpms: Rpms
+) -> None:
+    """The rule's unit is the Copr package, not the RPM name its spec gives: two packages
+    whose builds are both named ``hello`` (a renamed package whose old one is kept, a
+    compat package built from the same spec) each keep their latest good build."""
+    alice = users.create_user(db, "alice")
+    a = Arranger(db, tmp_path / "results", rpms)
+    demo = a.project(alice, "demo")
+    owners = {}
+    for package in ("hello", "hello-compat"):
+        row = Package(
+            project_id=demo.id,
+            name=package,
+            source_type="unset",
+            source_json={},
+            webhook_rebuild=False,
+            chroot_denylist=[],
+        )
+        db.add(row)
+        db.flush()
+        owners[package] = row.id
+    compat = a.build(demo, "hello", OK, 30)
+    latest = a.build(demo, "hello", OK, 20)
+    db.get_one(Build, compat).package_id = owners["hello-compat"]
+    db.get_one(Build, latest).package_id = owners["hello"]
+    db.commit()
+
     with session_factory() as session:
         assert find_prunable(session, now=NOW) == []
