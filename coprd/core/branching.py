@@ -13,7 +13,8 @@ enabled:
   …), unless it is enabled already;
 - the newest build of each package whose rawhide chroot succeeded, in each of the
   project's directories (CoprDirs included, as on Copr), gets a chroot build in the new
-  chroot, in state ``forked``, carrying the rawhide chroot build's times and packages.
+  chroot, in state ``forked``, carrying the rawhide chroot build's times, packages and
+  configuration (``forks.forked_task``, as a fork's copies).
 
 This module only records; after the commit the publisher copies each rawhide result
 directory into the new chroot, signs the packages and indexes every new repository once
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from coprd.core.chroots import add_mock_chroot, split_chroot_name
 from coprd.core.errors import InvalidInput, NotFound
-from coprd.core.forks import CHROOT_COLUMNS
+from coprd.core.forks import CHROOT_COLUMNS, forked_task
 from coprd.core.names import check_chroot_name
 from coprd.core.results import repo_dir, task_dir, want_repo
 from coprd.db.models import Build, BuildState, BuildTask, MockChroot, Project, ProjectChroot
@@ -174,14 +175,10 @@ def _branch_chroot(session: Session, rawhide: MockChroot, new: MockChroot, done:
         original = tasks[rawhide.name]
         copy = tasks.get(new.name)
         if copy is None:
-            copy = BuildTask(
+            copy = forked_task(
+                original,
                 chroot_name=new.name,
-                arch=original.arch,
                 owner_name=original.owner_name,
-                state=BuildState.forked,
-                started_on=original.started_on,
-                ended_on=original.ended_on,
-                built_packages=list(original.built_packages),
                 message=f"forked from {rawhide.name} when {new.os_release}-"
                 f"{new.os_version} was branched",
             )

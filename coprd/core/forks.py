@@ -232,17 +232,11 @@ def _copy_builds(session: Session, source: Project, destination: Project) -> Non
             **{column: getattr(original, column) for column in _BUILD_COLUMNS},
         )
         fork.tasks = [
-            BuildTask(
+            forked_task(
+                task,
                 chroot_name=task.chroot_name,
-                arch=task.arch,
                 owner_name=destination.owner_name,
-                state=BuildState.forked,
-                started_on=task.started_on,
-                ended_on=task.ended_on,
-                built_packages=list(task.built_packages),
                 message=f"forked from build {original.id} of {source.full_name}",
-                # What the original was built with; its base repository is now the fork's.
-                config=dict(task.config) if task.config is not None else None,
             )
             for task in original.tasks
             if task.chroot_name == SOURCE_TASK_CHROOT or task.chroot_name in chroots
@@ -250,6 +244,23 @@ def _copy_builds(session: Session, source: Project, destination: Project) -> Non
         session.add(fork)
         session.flush()
         want_fork_copy(session, fork.id)
+
+
+def forked_task(task: BuildTask, *, chroot_name: str, owner_name: str, message: str) -> BuildTask:
+    """A copy of ``task`` that ends as ``forked`` (in a fork, or in a release branched
+    from rawhide, ``core/branching.py``): the original's times, packages and the
+    configuration it was built with (whose base repository is now the copy's)."""
+    return BuildTask(
+        chroot_name=chroot_name,
+        arch=task.arch,
+        owner_name=owner_name,
+        state=BuildState.forked,
+        started_on=task.started_on,
+        ended_on=task.ended_on,
+        built_packages=list(task.built_packages),
+        message=message,
+        config=dict(task.config) if task.config is not None else None,
+    )
 
 
 def _copy_packages(session: Session, source: Project, destination: Project) -> dict[str, int]:

@@ -129,6 +129,30 @@ def test_a_following_project_gets_the_new_chroots_and_its_newest_rawhide_builds(
     assert list(tasks_of(db, ignores)) == [(ignored.id, X86)]
 
 
+def test_a_branched_copy_answers_the_configuration_its_build_ran_with(
+    db: Session, alice: User
+) -> None:
+    """As a fork's copies do: the new chroot's copy of a rawhide build was built with
+    rawhide's settings of its time, not with those the new chroot got at branching."""
+    follows = make_project(db, alice, "follows", X86)
+    make = ChrootFields.model_validate({"additional_packages": ["make"]})
+    project_chroots.edit_project_chroot(db, alice, follows, X86, make)
+    build = prebuilt(db, alice, follows, "tool", "1.0")
+    ninja = ChrootFields.model_validate({"additional_packages": ["ninja"]})
+    project_chroots.edit_project_chroot(db, alice, follows, X86, ninja)
+
+    branch_release(db, "fedora-rawhide", "fedora-46")
+
+    tasks = {task.chroot_name: task for task in build.tasks}
+    config = builds.task_config(db, build, tasks[NEW_X86], "http://results")
+    assert (config.chroot, config.additional_packages) == (NEW_X86, ["make"])
+    assert config.repos[0].baseurl == f"http://results/alice/follows/{NEW_X86}/"
+    enabled = project_chroots.get_project_chroot(
+        projects.get_project(db, "alice", "follows"), NEW_X86
+    )
+    assert enabled.buildroot_pkgs == ["ninja"]
+
+
 def test_a_second_run_adds_nothing_but_still_names_the_copies(db: Session, alice: User) -> None:
     follows = make_project(db, alice, "follows", X86)
     build = prebuilt(db, alice, follows, "tool", "1.0")
