@@ -265,7 +265,7 @@ def queue_build(
     decided that themselves (a webhook, by the project's secret, submits with no user)."""
     if pkg_name is not None:
         check_package_name(pkg_name)
-    refuse_unsupported(options.model_dump(include=set(UNSUPPORTED)))
+    refuse_unsupported(options)
     chroots = select_chroots(project, options.chroots, options.exclude_chroots)
     after = _batch_predecessor(session, project, options)
     if after is not None:
@@ -691,7 +691,7 @@ def submit_prebuilt(
         raise NotAuthenticated("submitting a build requires an API token")
     require(session, actor, Action.build, project)
     name = check_package_name(package["name"])
-    refuse_unsupported(options.model_dump(include=set(UNSUPPORTED)))
+    refuse_unsupported(options)
     arch = str(package["arch"])
     chroots = select_chroots(project, options.chroots, options.exclude_chroots)
     fits = [pc for pc in chroots if arch == "noarch" or pc.mock_chroot.arch == arch]

@@ -182,7 +182,7 @@ _SETTING_COLUMNS = (
 
 
 def _apply(project: Project, fields: ProjectFields) -> None:
-    refuse_unsupported(fields.model_dump(include=set(UNSUPPORTED)))
+    refuse_unsupported(fields)
     for column in _SETTING_COLUMNS:
         value = getattr(fields, column)
         if value is not None:

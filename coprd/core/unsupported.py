@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pydantic import BaseModel
+
 from coprd.core.errors import InvalidInput
 
 __all__ = ["UNSUPPORTED", "Unsupported", "refuse_unsupported"]
@@ -51,8 +53,9 @@ UNSUPPORTED: Mapping[str, Unsupported] = {
 """Setting name → the value this server refuses for it, and why."""
 
 
-def refuse_unsupported(settings: Mapping[str, object]) -> None:
-    """Raise InvalidInput if ``settings`` asks for a value of :data:`UNSUPPORTED`."""
+def refuse_unsupported(fields: BaseModel) -> None:
+    """Raise InvalidInput if ``fields`` (a project's or a build's input) asks for a value
+    of :data:`UNSUPPORTED`; a setting the input does not have is not asked for."""
     for name, item in UNSUPPORTED.items():
-        if name in settings and settings[name] == item.value:
+        if getattr(fields, name, None) == item.value:
             raise InvalidInput(f"{item.shown} is not supported by this server: {item.reason}.")
