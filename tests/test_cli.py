@@ -127,19 +127,31 @@ def test_chroot_branch_says_what_it_did_and_then_that_nothing_is_left(  # type: 
     settings = load_settings({"data_dir": str(tmp_path)})
     with write_session(make_session_factory(prepare(settings))) as db:
         alice = users.get_user(db, "alice")
-        for name, follow in (("follows", True), ("stays", False)):
-            new = projects.NewProject(name=name, chroots=[RAWHIDE], follow_fedora_branching=follow)
+        for name, follow, devel in (
+            ("devel", True, True),
+            ("follows", True, False),
+            ("stays", False, False),
+        ):
+            new = projects.NewProject(
+                name=name, chroots=[RAWHIDE], follow_fedora_branching=follow, devel_mode=devel
+            )
             projects.create_project(db, alice, "alice", new)
     code, out, _ = run("chroot", "branch", "fedora-rawhide", "fedora-46")
     assert (code, out) == (
         0,
         "added chroot fedora-46-aarch64\n"
         "added chroot fedora-46-x86_64\n"
+        "enabled alice/devel fedora-46-x86_64\n"
         "enabled alice/follows fedora-46-x86_64\n",
     )
-    # An empty repository (no builds to copy); none for the project that stays.
+    # An empty repository (no builds to copy); none for the project that stays. A project
+    # in devel mode gets its devel repository too, which its builds' buildroots name.
     results = settings.results_dir / "alice"
     assert (results / "follows" / "fedora-46-x86_64" / "repodata" / "repomd.xml").is_file()
+    assert not (results / "follows" / "fedora-46-x86_64" / "devel").exists()
+    devel = results / "devel" / "fedora-46-x86_64"
+    assert (devel / "repodata" / "repomd.xml").is_file()
+    assert (devel / "devel" / "repodata" / "repomd.xml").is_file()
     assert not (results / "stays" / "fedora-46-x86_64").exists()
     assert run("chroot", "branch-fedora", "46") == (0, "nothing to do: already branched\n", "")
     code, _, err = run("chroot", "branch", "fedora-rawhide", "fedora-rawhide")

@@ -195,8 +195,13 @@ def _branch_chroot(session: Session, rawhide: MockChroot, new: MockChroot, done:
             )
         )
     # An empty repository where nothing is copied (the copies' update_repo makes the
-    # others: one createrepo_c run per new repository).
+    # others: one createrepo_c run per new repository). A project in devel mode gets its
+    # devel/ repository before the copies, as every chroot it enables does: its builds'
+    # buildroots name it, and the copies are indexed into it, not into the main one.
     filled = {copy.repo for copy in done.copies}
     for project in projects:
-        if f"{project.owner_name}/{project.name}/{new.name}" not in filled:
-            want_repo(session, (project.owner_name, project.name), new.name)
+        rel = f"{project.owner_name}/{project.name}/{new.name}"
+        if project.devel_mode or rel not in filled:
+            want_repo(
+                session, (project.owner_name, project.name), new.name, devel=project.devel_mode
+            )

@@ -172,6 +172,31 @@ def test_a_second_run_adds_nothing_but_still_names_the_copies(db: Session, alice
     assert len(projects.get_project(db, "alice", "empty").chroots) == 2
 
 
+def test_a_devel_mode_project_gets_its_devel_repositories_before_the_copies(
+    db: Session, alice: User
+) -> None:
+    """Its copies go into the new chroot's devel/ repository, as its builds would, so the
+    repository is made in devel mode first (copies or not); a project not in devel mode
+    with copies needs no separate repository run."""
+    devel = projects.create_project(
+        db,
+        alice,
+        "alice",
+        projects.NewProject(
+            name="devel", chroots=[X86], follow_fedora_branching=True, devel_mode=True
+        ),
+    )
+    prebuilt(db, alice, devel, "tool", "1.0")
+    plain = make_project(db, alice, "plain", X86)
+    prebuilt(db, alice, plain, "tool", "1.0")
+    db.info.pop(REPOS_WANTED, None)
+
+    done = branch_release(db, "fedora-rawhide", "fedora-46")
+
+    assert {c.repo for c in done.copies} == {f"alice/devel/{NEW_X86}", f"alice/plain/{NEW_X86}"}
+    assert db.info[REPOS_WANTED] == {f"alice/devel/{NEW_X86}": True}
+
+
 def test_each_project_directory_keeps_its_own_newest_build(db: Session, alice: User) -> None:
     """As on Copr, a CoprDir's (``follows:pr:4``) builds are branched into its own repo."""
     follows = make_project(db, alice, "follows", X86)
