@@ -74,21 +74,18 @@ def want_repo(
     build_or_project: tuple[str, str],
     chroot: str,
     *,
-    devel: bool | None = None,
+    devel: bool,
 ) -> None:
-    """Ask for a (possibly empty) repository for a chroot once this transaction commits.
-
-    ``devel`` also puts it into devel mode (True) or out of it (False), see
-    ``publish/createrepo.py``; None leaves the mode as it is.
+    """Ask for a (possibly empty) repository for a chroot once this transaction commits,
+    in devel mode or out of it as the project is (``devel``, see
+    ``publish/createrepo.py``; the last wish of the transaction holds).
 
     The core only records the wish; the publisher, which owns the results store, makes
     the repository after the commit, so a rolled-back enable leaves nothing behind.
     """
     owner, dirname = build_or_project
-    wanted: dict[str, bool | None] = session.info.setdefault(REPOS_WANTED, {})
-    rel = str(PurePosixPath(owner, dirname, chroot))
-    if devel is not None or rel not in wanted:
-        wanted[rel] = devel
+    wanted: dict[str, bool] = session.info.setdefault(REPOS_WANTED, {})
+    wanted[str(PurePosixPath(owner, dirname, chroot))] = devel
 
 
 REPOS_REGENERATED = "coprd_repos_regenerated"

@@ -106,7 +106,7 @@ class Publisher:
 
         @event.listens_for(factory, "after_commit")
         def _made(session: Session) -> None:
-            wanted: dict[str, bool | None] = session.info.pop(REPOS_WANTED, {})
+            wanted: dict[str, bool] = session.info.pop(REPOS_WANTED, {})
             for rel, devel in sorted(wanted.items()):
                 try:
                     ensure_repo(self.path(rel), devel=devel)
