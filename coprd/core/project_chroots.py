@@ -255,33 +255,28 @@ def expand_config(
 ) -> BuildConfig:
     """The :class:`BuildConfig` of ``settings`` (:func:`chroot_settings`), with the
     project's own repository first and every URL expanded for ``chroot``."""
+    devel = bool(settings.get("devel_mode"))
+    own = [("copr_base", "Copr repository", "")]
+    if devel:
+        # As on Copr: builds also see what is published into the devel repo, so a chain
+        # of builds works before regenerate-repos; the main repo still comes first.
+        own.append(("copr_base_devel", "Copr buildroot", "devel/"))
     repos = [
         RepoSpec(
-            id="copr_base",
-            name="Copr repository",
-            baseurl=f"{results_url}/{owner}/{project}/{chroot}/",
+            id=ident,
+            name=name,
+            baseurl=f"{results_url}/{owner}/{project}/{chroot}/{sub}",
             priority=settings.get("repo_priority"),
             module_hotfixes=settings.get("module_hotfixes") or None,
         )
+        for ident, name, sub in own
     ]
-    if settings.get("devel_mode"):
-        # As on Copr: builds also see what is published into the devel repo, so a chain
-        # of builds works before regenerate-repos; the main repo still comes first.
-        repos.append(
-            RepoSpec(
-                id="copr_base_devel",
-                name="Copr buildroot",
-                baseurl=f"{results_url}/{owner}/{project}/{chroot}/devel/",
-                priority=settings.get("repo_priority"),
-                module_hotfixes=settings.get("module_hotfixes") or None,
-            )
-        )
     extra = list(settings.get("repos", []))
     for url in extra:
         baseurl = expand_repo_url(url, chroot, results_url)
         ident = _REPO_ID.sub("_", url.split("://", 1)[-1]).strip("_")[:100] or "repo"
         repos.append(RepoSpec(id=ident, name=f"Additional repo {ident}", baseurl=baseurl))
-    if settings.get("devel_mode"):
+    if devel:
         extra.append(f"copr://{owner}/{project}/devel")
     bootstrap = str(settings.get("bootstrap") or "default")
     return BuildConfig(

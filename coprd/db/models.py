@@ -480,7 +480,7 @@ class BuildTask(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     built_packages: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # Chroot tasks: the chroot's build settings when the build was submitted
-    # (core/project_chroots.py, ``snapshot``); None for tasks from before they were kept.
+    # (core/project_chroots.py, ``chroot_settings``); None for tasks from before they were kept.
     config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # When core/pruning.py removed this chroot build's results; the task itself stays.
     pruned_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
