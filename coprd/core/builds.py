@@ -138,9 +138,14 @@ def derive_state(states: Iterable[BuildState]) -> BuildState:
 
 def effective_state(task: BuildTask) -> BuildState:
     """A task the user canceled counts as canceled while its agent is still stopping it."""
-    if task.cancel_requested and task.state not in TERMINAL:
+    return state_shown(task.state, task.cancel_requested)
+
+
+def state_shown(state: BuildState, cancel_requested: bool) -> BuildState:
+    """:func:`effective_state` of a task read as a row (its state and cancel flag)."""
+    if cancel_requested and state not in TERMINAL:
         return BuildState.canceled
-    return task.state
+    return state
 
 
 def refresh_build(session: Session, build: Build) -> BuildState:

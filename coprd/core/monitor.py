@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from coprd.core.builds import TERMINAL
+from coprd.core.builds import state_shown
 from coprd.core.errors import NotFound
 from coprd.core.results import BACKEND_LOG, LIVE_LOG, chroot_result_dir
 from coprd.db.models import Build, BuildState, BuildTask, Package, Project
@@ -113,13 +113,6 @@ def active_chroot_names(project: Project) -> list[str]:
     return sorted(pc.mock_chroot.name for pc in project.chroots if pc.mock_chroot.is_active)
 
 
-def _effective(state: BuildState, cancel_requested: bool) -> BuildState:
-    # core.builds.effective_state's rule, on a row rather than a loaded task.
-    if cancel_requested and state not in TERMINAL:
-        return BuildState.canceled
-    return state
-
-
 def project_monitor(
     session: Session,
     project: Project,
@@ -161,7 +154,7 @@ def project_monitor(
             task_state = _STATES[stored]
             cells[chroot] = Cell(
                 build_id,
-                _effective(task_state, canceled),
+                state_shown(task_state, canceled),
                 task_state,
                 bool(started),
                 pkg_name,
