@@ -5,7 +5,7 @@ FastAPI documents a 422 with its own body on every operation that takes input; c
 sends it (a refused request gets 400 in the dialect's envelope). What the server does send
 is declared here, once for every route, from what the route depends on:
 
-- 400 for an operation that takes any input; 404 for one that names something in its path;
+- 400 and 404 for an operation that takes any input (what it names may not exist);
 - 401 (with ``WWW-Authenticate``) where credentials are looked at, 403 where they are
   required; 409 for changes (a name taken, a state that forbids it, a concurrent change);
   413 for a body larger than the route takes;
@@ -277,11 +277,7 @@ def _refusals(
                 },
             },
         )
-    if (
-        "{" in operation.get("operationId", "")
-        or any(p["in"] == "path" for p in operation.get("parameters", []))
-        or takes_input
-    ):
+    if takes_input:  # a path, a query or a body names what may not exist
         refuse(404, "What the request names does not exist.")
     if method in _WRITES:
         refuse(409, "The change conflicts with the current state (or a concurrent change).")
