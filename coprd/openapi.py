@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from coprd.auth import _calls, get_optional_user, get_user, require_credentials
 from coprd.core import builds, names, pagination, projects, sources
 from coprd.db.models import BuildState
-from coprd.http import BOOL_WORDS
+from coprd.http import BOOL_SCHEMA
 
 __all__ = ["Envelope", "describe"]
 
@@ -65,16 +65,6 @@ _SHARED["search_query"] = _SHARED["query"]
 _BOUNDS: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 0, "maximum": pagination.MAX_LIMIT},
     "offset": {"type": "integer", "minimum": 0, "maximum": pagination.MAX_OFFSET},
-}
-# parse_bool reads the words in any case.
-_FLAG = {
-    "type": "string",
-    "pattern": "^(?:"
-    + "|".join(
-        "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
-        for word in sorted({w.lower() for w in BOOL_WORDS})
-    )
-    + ")$",
 }
 # Body shapes' fields that hold names -> the kind of name (core/names.json_schema).
 _TARGET = {"ownername": "owner", "projectname": "project"}
@@ -143,7 +133,7 @@ def describe(
             for method, operation in operations.items():
                 route = by_operation[(path, method)]
                 checks = dict(_SHARED)
-                checks.update(dict.fromkeys(flags, _FLAG))
+                checks.update(dict.fromkeys(flags, BOOL_SCHEMA))
                 if path in (orders or {}):
                     checks["order"] = {"type": "string", "enum": [*(orders or {})[path], ""]}
                 calls = set(_calls(route.dependant))
