@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from coprd.auth import _calls, get_optional_user, get_user, require_credentials
 from coprd.core import builds, names, pagination, projects, sources
 from coprd.db.models import BuildState
-from coprd.http import BOOL_SCHEMA
+from coprd.http import BOOL_SCHEMA, words_schema
 
 __all__ = ["Envelope", "describe"]
 
@@ -54,8 +54,8 @@ _NAMED = {
 # Parameters every route reads the same way, by name.
 _SHARED: dict[str, dict[str, Any]] = {
     "query": projects.SEARCH_SCHEMA,
-    # Empty: the default, as make_page reads it.
-    "order_type": {"type": "string", "enum": ["ASC", "DESC", ""]},
+    # In any case; empty: the default, as make_page reads it.
+    "order_type": words_schema([*pagination.ORDER_TYPES, ""]),
     "source_type_text": {"type": "string", "enum": list(sources.SOURCE_TYPES)},
     "status": {"type": "string", "enum": [state.value for state in BuildState]},
 }

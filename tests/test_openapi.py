@@ -150,3 +150,17 @@ def test_legacy_forms_admit_what_the_last_legacy_clients_send(client: TestClient
         Draft202012Validator(schema["properties"]["background"]).validate(word)
         assert parse_bool(word, "background") in (True, False)
     assert not Draft202012Validator(schema["properties"]["background"]).is_valid("maybe")
+
+
+def test_order_type_is_documented_as_read(client: TestClient) -> None:
+    """make_page reads ``order_type`` in any case; the document said ASC, DESC or empty."""
+    parameters = _document(client)["paths"]["/api_3/build/list"]["get"]["parameters"]
+    (order_type,) = [p for p in parameters if p["name"] == "order_type"]
+    found = order_type["schema"]
+    schema = next(s for s in found.get("anyOf", [found]) if s.get("type") == "string")
+    for word in ("ASC", "desc", "Desc", ""):
+        Draft202012Validator(schema).validate(word)
+        r = client.get("/api_3/project/list", params={"order_type": word})
+        assert r.status_code == 200, (word, r.text)
+    assert not Draft202012Validator(schema).is_valid("up")
+    assert client.get("/api_3/project/list", params={"order_type": "up"}).status_code == 400
