@@ -26,7 +26,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
 from coprd.auth import _calls, get_optional_user, get_user, require_credentials
-from coprd.core import builds, names, pagination, projects, sources
+from coprd.core import names, pagination, projects, sources
 from coprd.db.models import BuildState
 from coprd.http import BOOL_SCHEMA, words_schema
 
@@ -147,9 +147,6 @@ def describe(
             for field, kind in named.items():
                 if field in properties:
                     _constrain_schema(properties[field], names.json_schema(kind))
-        url_list = spec["components"]["schemas"].get("BuildUrlIn", {}).get("properties", {})
-        if "pkgs" in url_list:
-            url_list["pkgs"]["items"] = builds.URL_SCHEMA
         if active:
             _enumerate_chroots(spec, active)
         for (path, method), declared in (links or {}).items():
