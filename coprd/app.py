@@ -8,6 +8,7 @@ import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
+from typing import Any, NamedTuple
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -57,19 +58,34 @@ def _fallback_render(_request: Request, status: int, message: str) -> Response:
     return JSONResponse({"error": message}, status_code=status)
 
 
+class _Part(NamedTuple):
+    """A part of the app, by its path prefix: how its errors are rendered, their envelope's
+    schema (for the OpenAPI document) and what its 401 asks for (``WWW-Authenticate``)."""
+
+    prefix: str
+    render: Renderer
+    error_schema: dict[str, Any]
+    challenge: str
+
+
 # Each dialect answers errors in its own envelope; the path prefix says which dialect.
-_RENDERERS: list[tuple[str, Renderer]] = [
-    (api_v3.PREFIX, api_v3.render_error),
-    (api_v2.PREFIX, api_v2.render_error),
-    (api_legacy.PREFIX, api_legacy.render_error),
+_PARTS = [
+    _Part(api_v3.PREFIX, api_v3.render_error, V3_ERROR, API_CHALLENGE),
+    _Part(api_v2.PREFIX, api_v2.render_error, V2_ERROR, API_CHALLENGE),
+    _Part(api_legacy.PREFIX, api_legacy.render_error, LEGACY_ERROR, API_CHALLENGE),
+    _Part(agent_api.PREFIX, _fallback_render, AGENT_ERROR, BUILDER_CHALLENGE),
 ]
+
+
+def _part(path: str) -> _Part | None:
+    return next((part for part in _PARTS if path.startswith(part.prefix)), None)
 
 
 def _render(request: Request, status: int, message: str) -> Response:
     path = request.url.path
-    for prefix, render in _RENDERERS:
-        if path.startswith(prefix):
-            return render(request, status, message)
+    part = _part(path)
+    if part is not None:
+        return part.render(request, status, message)
     # The web UI's pages answer with pages; the results tree, the agent protocol, .repo
     # files and webhooks with the plain JSON envelope.
     if pages.is_web_path(path):
@@ -129,20 +145,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _render(request, 500, "Internal server error; the server log has the details.")
 
 
-# The scheme each part's 401 asks for (``WWW-Authenticate``); the web UI's for the rest.
-_CHALLENGES: list[tuple[str, str]] = [
-    (api_v3.PREFIX, API_CHALLENGE),
-    (api_v2.PREFIX, API_CHALLENGE),
-    (api_legacy.PREFIX, API_CHALLENGE),
-    (agent_api.PREFIX, BUILDER_CHALLENGE),
-]
-
-
 def _challenge(path: str) -> str:
-    for prefix, challenge in _CHALLENGES:
-        if path.startswith(prefix):
-            return challenge
-    return WEB_CHALLENGE
+    """The scheme a 401 at ``path`` asks for: its part's; the web UI's for the rest."""
+    part = _part(path)
+    return WEB_CHALLENGE if part is None else part.challenge
 
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -299,12 +305,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(NormalisePathMiddleware)
     app.openapi = describe(  # type: ignore[method-assign]
         app,
-        [
-            (api_v3.PREFIX, V3_ERROR, API_CHALLENGE),
-            (api_v2.PREFIX, V2_ERROR, API_CHALLENGE),
-            (api_legacy.PREFIX, LEGACY_ERROR, API_CHALLENGE),
-            (agent_api.PREFIX, AGENT_ERROR, BUILDER_CHALLENGE),
-        ],
+        [(part.prefix, part.error_schema, part.challenge) for part in _PARTS],
         ("", V3_ERROR, WEB_CHALLENGE),
         models=[ProjectChrootEditIn],
         builder_auth=(get_builder, get_reading_builder),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic import ValidationError
@@ -115,8 +115,18 @@ _TRUE = {"true", "1", "yes", "on", "y"}
 _FALSE = {"false", "0", "no", "off", "n", ""}
 
 
-BOOL_WORDS = [*sorted(_TRUE | _FALSE), "True", "False"]
-"""What :func:`parse_bool` reads (in any case), for the API documents."""
+def words_schema(words: Iterable[str]) -> dict[str, Any]:
+    """The JSON schema of a string that is one of ``words`` in any case, for the API
+    documents (JSON schema has no case-insensitive enum)."""
+    alternatives = (
+        "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+        for word in sorted({w.lower() for w in words})
+    )
+    return {"type": "string", "pattern": f"^(?:{'|'.join(alternatives)})$"}
+
+
+BOOL_SCHEMA = words_schema(_TRUE | _FALSE)
+"""What :func:`parse_bool` reads, for the API documents."""
 
 
 def parse_bool(value: str | None, field: str, default: bool = False) -> bool:

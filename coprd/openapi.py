@@ -5,7 +5,7 @@ FastAPI documents a 422 with its own body on every operation that takes input; c
 sends it (a refused request gets 400 in the dialect's envelope). What the server does send
 is declared here, once for every route, from what the route depends on:
 
-- 400 for an operation that takes any input; 404 for one that names something in its path;
+- 400 and 404 for an operation that takes any input (what it names may not exist);
 - 401 (with ``WWW-Authenticate``) where credentials are looked at, 403 where they are
   required; 409 for changes (a name taken, a state that forbids it, a concurrent change);
   413 for a body larger than the route takes;
@@ -26,9 +26,9 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
 from coprd.auth import _calls, get_optional_user, get_user, require_credentials
-from coprd.core import builds, names, pagination, projects, sources
+from coprd.core import names, pagination, projects, sources
 from coprd.db.models import BuildState
-from coprd.http import BOOL_WORDS
+from coprd.http import BOOL_SCHEMA, words_schema
 
 __all__ = ["Envelope", "describe"]
 
@@ -54,8 +54,8 @@ _NAMED = {
 # Parameters every route reads the same way, by name.
 _SHARED: dict[str, dict[str, Any]] = {
     "query": projects.SEARCH_SCHEMA,
-    # Empty: the default, as make_page reads it.
-    "order_type": {"type": "string", "enum": ["ASC", "DESC", ""]},
+    # In any case; empty: the default, as make_page reads it.
+    "order_type": words_schema([*pagination.ORDER_TYPES, ""]),
     "source_type_text": {"type": "string", "enum": list(sources.SOURCE_TYPES)},
     "status": {"type": "string", "enum": [state.value for state in BuildState]},
 }
@@ -65,16 +65,6 @@ _SHARED["search_query"] = _SHARED["query"]
 _BOUNDS: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 0, "maximum": pagination.MAX_LIMIT},
     "offset": {"type": "integer", "minimum": 0, "maximum": pagination.MAX_OFFSET},
-}
-# parse_bool reads the words in any case.
-_FLAG = {
-    "type": "string",
-    "pattern": "^(?:"
-    + "|".join(
-        "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
-        for word in sorted({w.lower() for w in BOOL_WORDS})
-    )
-    + ")$",
 }
 # Body shapes' fields that hold names -> the kind of name (core/names.json_schema).
 _TARGET = {"ownername": "owner", "projectname": "project"}
@@ -143,7 +133,7 @@ def describe(
             for method, operation in operations.items():
                 route = by_operation[(path, method)]
                 checks = dict(_SHARED)
-                checks.update(dict.fromkeys(flags, _FLAG))
+                checks.update(dict.fromkeys(flags, BOOL_SCHEMA))
                 if path in (orders or {}):
                     checks["order"] = {"type": "string", "enum": [*(orders or {})[path], ""]}
                 calls = set(_calls(route.dependant))
@@ -157,9 +147,6 @@ def describe(
             for field, kind in named.items():
                 if field in properties:
                     _constrain_schema(properties[field], names.json_schema(kind))
-        url_list = spec["components"]["schemas"].get("BuildUrlIn", {}).get("properties", {})
-        if "pkgs" in url_list:
-            url_list["pkgs"]["items"] = builds.URL_SCHEMA
         if active:
             _enumerate_chroots(spec, active)
         for (path, method), declared in (links or {}).items():
@@ -277,11 +264,7 @@ def _refusals(
                 },
             },
         )
-    if (
-        "{" in operation.get("operationId", "")
-        or any(p["in"] == "path" for p in operation.get("parameters", []))
-        or takes_input
-    ):
+    if takes_input:  # a path, a query or a body names what may not exist
         refuse(404, "What the request names does not exist.")
     if method in _WRITES:
         refuse(409, "The change conflicts with the current state (or a concurrent change).")

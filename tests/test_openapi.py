@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
+from coprd.http import parse_bool
 from tests.conftest import Account
 
 
@@ -106,3 +108,59 @@ def test_a_repo_files_404_is_documented_as_text(client: TestClient) -> None:
     for path in ("/coprs/{owner}/{project}/repo/{release}/",):
         content = document["paths"][path]["get"]["responses"]["404"]["content"]
         assert "text/plain" in content
+
+
+def test_legacy_forms_admit_what_the_last_legacy_clients_send(client: TestClient) -> None:
+    """python-copr 1.x adds its own ``username`` to every form and sends an unchecked
+    checkbox as an empty string; the server takes both (tests/api_legacy), so the
+    document must too, or tools that check bodies against it refuse the real client's."""
+    paths = _document(client)["paths"]
+    sent = {
+        "/api/coprs/{username}/{projectname}/new_build": {
+            "pkgs": "https://example.com/hello-1.0-1.src.rpm",
+            "memory_reqs": "",
+            "timeout": "",
+            "username": "alice",
+            "background": "",
+            "fedora-rawhide-x86_64": "y",
+            "fedora-rawhide-aarch64": "",
+        },
+        "/api/coprs/{username}/new": {
+            "name": "demo",
+            "username": "alice",
+            "unlisted_on_hp": "y",
+            "build_enable_net": "",
+            "persistent": "",
+            "fedora-rawhide-x86_64": "y",
+        },
+        "/api/coprs/{username}/{projectname}/modify": {
+            "username": "alice",
+            "unlisted_on_hp": "",
+            "auto_prune": "y",
+            "chroots": "fedora-rawhide-x86_64",
+        },
+    }
+    for path, body in sent.items():
+        for content in paths[path]["post"]["requestBody"]["content"].values():
+            Draft202012Validator(content["schema"]).validate(body)
+    # What the document admits, the server reads: "" is an unchecked box.
+    new_build = paths["/api/coprs/{username}/{projectname}/new_build"]["post"]
+    schema = new_build["requestBody"]["content"]["multipart/form-data"]["schema"]
+    for word in ("y", "Yes", "on", "1", "n", "FALSE", "off", "0", ""):
+        Draft202012Validator(schema["properties"]["background"]).validate(word)
+        assert parse_bool(word, "background") in (True, False)
+    assert not Draft202012Validator(schema["properties"]["background"]).is_valid("maybe")
+
+
+def test_order_type_is_documented_as_read(client: TestClient) -> None:
+    """make_page reads ``order_type`` in any case; the document said ASC, DESC or empty."""
+    parameters = _document(client)["paths"]["/api_3/build/list"]["get"]["parameters"]
+    (order_type,) = [p for p in parameters if p["name"] == "order_type"]
+    found = order_type["schema"]
+    schema = next(s for s in found.get("anyOf", [found]) if s.get("type") == "string")
+    for word in ("ASC", "desc", "Desc", ""):
+        Draft202012Validator(schema).validate(word)
+        r = client.get("/api_3/project/list", params={"order_type": word})
+        assert r.status_code == 200, (word, r.text)
+    assert not Draft202012Validator(schema).is_valid("up")
+    assert client.get("/api_3/project/list", params={"order_type": "up"}).status_code == 400

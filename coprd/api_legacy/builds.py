@@ -41,7 +41,7 @@ def _options(fields: Fields) -> BuildOptions:
         core: forms.number(fields.get(name), name) for name, core in OPTION_FIELDS.items()
     }
     data["chroots"] = chroots or None  # none selected: every chroot of the project
-    if fields.get(BACKGROUND) not in (None, ""):
+    if BACKGROUND in fields:  # a checkbox: y, or empty for unchecked
         data["background"] = forms.flag(fields[BACKGROUND], BACKGROUND)
     return forms.validated(BuildOptions, data, OPTION_FIELDS)
 
@@ -109,7 +109,7 @@ UploadBody = Annotated[tuple[Fields, UploadFile], Depends(_upload_fields)]
     response_model=BuildsCreated,
     summary="Build from an uploaded SRPM (multipart, file part 'pkgs')",
     openapi_extra=forms.body_doc(
-        BUILD_FIELDS - {PKGS}, files={PKGS}, required={PKGS}, chroots=True
+        BUILD_FIELDS - {PKGS}, files={PKGS}, required={PKGS}, chroots=True, flags={BACKGROUND}
     ),
     max_body_size=MAX_UPLOAD_BODY,
 )

@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 
 from coprd.core.errors import InvalidInput
 from coprd.core.names import check_chroot_name, json_schema, parse_digits
-from coprd.http import parse_bool, read_form
+from coprd.http import BOOL_SCHEMA, parse_bool, read_form
 
 Fields = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
@@ -94,7 +94,9 @@ def body_doc(
     selects chroots with one ``<chroot-name>=y`` field each. A field that ``names`` maps to
     a string field of the core's ``model`` takes that field's limits (enumerations,
     lengths); ``flags`` are checkboxes; ``schemas`` gives others' schemas outright."""
-    properties: dict[str, Any] = {name: {"type": "string"} for name in sorted(fields)}
+    properties: dict[str, Any] = {
+        name: {"type": "string"} for name in sorted({*fields, *CLIENT_FIELDS})
+    }
     core = model.model_json_schema()["properties"] if model is not None else {}
     for name, core_name in (names or {}).items():
         text = [
@@ -105,7 +107,7 @@ def body_doc(
         if name in properties and text:
             properties[name] = {k: v for k, v in text[0].items() if k != "title"}
     for name in set(flags) & set(fields):
-        properties[name] = {"type": "string", "enum": ["y", "n"]}
+        properties[name] = BOOL_SCHEMA
     properties.update(schemas or {})
     for name, allowed in (values or {}).items():
         properties[name] = {"type": "string", "enum": allowed}
@@ -119,7 +121,7 @@ def body_doc(
     }
     if chroots:
         pattern = json_schema("chroot")["pattern"]
-        schema["patternProperties"] = {pattern: {"type": "string", "enum": ["y"]}}
+        schema["patternProperties"] = {pattern: BOOL_SCHEMA}
     types = ["multipart/form-data"] if files else list(FORM_TYPES)
     return {
         "requestBody": {
@@ -168,10 +170,7 @@ def flag(value: object, field: str) -> bool:
 def checkboxes(fields: Fields, names: Collection[str]) -> Fields:
     """``fields`` with each of ``names`` sent as a checkbox read as a boolean: python-copr
     1.x sends ``y`` for true and an empty string for false, as an HTML form would."""
-    return {
-        key: (value != "" and flag(value, key)) if key in names else value
-        for key, value in fields.items()
-    }
+    return {key: flag(value, key) if key in names else value for key, value in fields.items()}
 
 
 def selected_chroots(fields: Fields, known: Collection[str]) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from coprd.core import builds
-from coprd.core.projects import chroot_repo_urls
+from coprd.core.projects import chroot_names, chroot_repo_urls
 from coprd.core.results import project_dir, task_dir
 from coprd.db.models import Build, Project, ProjectChroot
 
@@ -135,7 +135,7 @@ class ProjectModified(BaseModel):
             description=project.description,
             instructions=project.instructions,
             repos=" ".join(project.additional_repos),
-            chroots=sorted(pc.mock_chroot.name for pc in project.chroots),
+            chroots=chroot_names(project),
             detail=ModifiedDetail(
                 name=project.name,
                 description=project.description,

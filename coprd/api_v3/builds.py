@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, WithJsonSchema
 from starlette.datastructures import UploadFile
 
 from coprd import uploads
@@ -51,7 +51,9 @@ class BuildTarget(BuildOptions):
 
 
 class BuildUrlIn(BuildTarget):
-    pkgs: list[Annotated[str, Field(max_length=2048)]] = Field(min_length=1, max_length=100)
+    pkgs: list[
+        Annotated[str, Field(max_length=builds.MAX_URL), WithJsonSchema(builds.URL_SCHEMA)]
+    ] = Field(min_length=1, max_length=builds.MAX_URLS)
 
 
 def _project(db: DB, target: BuildTarget) -> Project:

@@ -426,7 +426,9 @@ class MonitorChrootOut(BaseModel):
 
     state: BuildState
     status: int = Field(
-        ge=0, le=9, description="The state as Copr numbers it (failed 0, succeeded 1, …)"
+        ge=min(STATUS_CODES.values()),
+        le=max(STATUS_CODES.values()),
+        description="The state as Copr numbers it (failed 0, succeeded 1, …)",
     )
     build_id: int
     url_build_log: str | None = None

@@ -16,6 +16,8 @@ T = TypeVar("T")
 MAX_LIMIT = 10_000
 # Far past any list, and within the integer every database takes for OFFSET.
 MAX_OFFSET = 2**31 - 1
+ORDER_TYPES = ("ASC", "DESC")
+"""What ``order_type`` may be, in any case; empty or absent: ASC."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ def make_page(
     if offset is not None and not 0 <= offset <= MAX_OFFSET:
         raise InvalidInput(f"must be between 0 and {MAX_OFFSET}", "offset")
     kind = (order_type or "ASC").upper()
-    if kind not in ("ASC", "DESC"):
+    if kind not in ORDER_TYPES:
         raise InvalidInput("must be ASC or DESC", "order_type")
     return Page(limit, offset or 0, order or "id", "DESC" if kind == "DESC" else "ASC")
 
