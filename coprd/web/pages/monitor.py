@@ -9,18 +9,17 @@ bookmarked. The core reads the whole monitor in one query; the page shows it in 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from coprd.core.builds import parse_state
 from coprd.core.monitor import project_monitor
-from coprd.db.models import BuildState
 from coprd.http import DB
 from coprd.web.pages import urls
 from coprd.web.pages.projects import OwnerName, add_project_route, find_project, project_rights
-from coprd.web.pages.render import PageNumber, Pager, render
+from coprd.web.pages.render import PackageFilter, PageNumber, Pager, StateFilter, render
 from coprd.web.pages.sessions import Viewer
 
 __all__ = ["MONITOR_PAGE", "router"]
@@ -37,8 +36,8 @@ def monitor_tab(
     owner: OwnerName,
     projectname: str,
     page: PageNumber = 1,
-    state: Annotated[str, Query(max_length=20)] = "",
-    package: Annotated[str, Query(max_length=100)] = "",
+    state: StateFilter = "",
+    package: PackageFilter = "",
 ) -> Response:
     project = find_project(db, owner, projectname)
     wanted = parse_state(state, "state") if state else None
@@ -70,7 +69,6 @@ def monitor_tab(
         "rows": rows,
         "total": len(found.packages),
         "pager": Pager.of(request, page, len(found.packages) > first + MONITOR_PAGE),
-        "states": [s.value for s in BuildState],
         "state": wanted.value if wanted else "",
         "package": name,
         "rights": project_rights(db, viewer, project),
