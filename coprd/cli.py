@@ -33,6 +33,8 @@ from coprd.publish.publisher import Publisher
 from coprd.publish.signing import keyring_for
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from coprd.builder.sandbox import SandboxPolicy
 
 EXIT_REFUSED = 1
@@ -52,6 +54,15 @@ def _session_write(settings: Settings) -> Any:
 
 def _session_read(settings: Settings) -> Any:
     return read_session(make_session_factory(prepare(settings)))
+
+
+def _published(settings: Settings) -> tuple[sessionmaker[Session], Publisher]:
+    """A session factory whose commits the publisher follows, for the commands whose
+    changes reach the results: it moves, removes and indexes them after each commit."""
+    factory = make_session_factory(prepare(settings))
+    publisher = Publisher(settings.results_dir, keyring_for(settings))
+    publisher.attach(factory)
+    return factory, publisher
 
 
 # --- serve -----------------------------------------------------------------------------
@@ -375,10 +386,8 @@ def cmd_chroot_branch(args: argparse.Namespace) -> None:
     from coprd.core.branching import RAWHIDE, branch_release
 
     source = RAWHIDE if args.command_name == "branch-fedora" else args.source
-    settings = _settings(args)
-    factory = make_session_factory(prepare(settings))
-    publisher = Publisher(settings.results_dir, keyring_for(settings))
-    publisher.attach(factory)  # empty repositories for the projects with nothing to copy
+    # The publisher makes empty repositories for the projects with nothing to copy.
+    factory, publisher = _published(_settings(args))
     with write_session(factory) as session:
         done = branch_release(session, source, args.target)
     for name in done.chroots_added:
@@ -411,11 +420,9 @@ def cmd_cleanup(args: argparse.Namespace) -> None:
     """What ``coprd serve`` does every hour, now: on a server that is not running, or from
     cron on a setup that runs the publisher elsewhere."""
     settings = _settings(args)
-    factory = make_session_factory(prepare(settings))
     # The publisher removes the deleted builds' and projects' results after the commit,
     # and the pruned ones (publish/prune.py).
-    publisher = Publisher(settings.results_dir, keyring_for(settings))
-    publisher.attach(factory)
+    factory, publisher = _published(settings)
     cleaned = cleanup.cleanup(
         factory,
         remove_results=ResultsPruner(publisher, settings.prune_log_dir),
@@ -440,10 +447,8 @@ def cmd_cleanup(args: argparse.Namespace) -> None:
 
 def cmd_regenerate_repos(args: argparse.Namespace) -> None:
     """``copr-cli regenerate-repos`` for the operator: every chroot's metadata, now."""
-    settings = _settings(args)
-    factory = make_session_factory(prepare(settings))
     # The publisher rebuilds the metadata after the commit (core/results.want_regenerated).
-    Publisher(settings.results_dir, keyring_for(settings)).attach(factory)
+    factory, _ = _published(_settings(args))
     owner, _, name = args.project.partition("/")
     with write_session(factory) as session:
         chroots = repositories.regenerate_all(session, projects.get_project(session, owner, name))

@@ -6,9 +6,9 @@ an SRPM may carry other ``*.spec`` files as sources), and its payload is unpacke
 the sandbox, network off: ``rpm2archive`` turns it into a tar stream and ``tar`` extracts
 that one member into a directory of its own. The agent then reads what is there through a
 :class:`~coprd.builder.confined.ConfinedDir` taken before the sandbox ran: a regular file
-whose name is a plain file name, at most :data:`MAX_SPEC` bytes, no symlink followed. A
-spec that cannot be had this way is noted in the log and the build goes on without it
-(Copr's builders do the same).
+whose name is a plain file name, at most ``MAX_SPEC_BYTES`` (``core/limits.py``), no
+symlink followed. A spec that cannot be had this way is noted in the log and the build
+goes on without it (Copr's builders do the same).
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ from coprd.builder.sandbox import (
 from coprd.builder.srpm import spec_file_name
 from coprd.core.limits import MAX_SPEC_BYTES
 
-__all__ = ["MAX_SPEC", "extract_spec"]
+__all__ = ["extract_spec"]
 
-MAX_SPEC = MAX_SPEC_BYTES
 EXTRACT_TIMEOUT_S = 120.0
 _SRPM = "package.src.rpm"
 _UNPACK = 'rpm2archive -n < "$1" | tar -x -f - -C "$2" --no-same-owner -- "./$3"'
@@ -96,7 +95,7 @@ def extract_spec(
             return None
         dest = out / name
         try:
-            files.copy_file(f"spec/{name}", dest, MAX_SPEC)
+            files.copy_file(f"spec/{name}", dest, MAX_SPEC_BYTES)
         except (ConfinementError, FileExistsError) as error:
             write_note(on_output, f"the spec file is not kept: {error}")
             return None

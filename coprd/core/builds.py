@@ -421,12 +421,17 @@ def list_builds(
         check_package_name(packagename)
         stmt = stmt.where(Build.pkg_name == packagename)
     if status is not None:
-        try:
-            stmt = stmt.where(Build.state == BuildState(status))
-        except ValueError:
-            names = ", ".join(s.value for s in BuildState)
-            raise InvalidInput(f"unknown state {status!r}; use one of {names}", "status") from None
+        stmt = stmt.where(Build.state == parse_state(status))
     return fetch_page(session, _with_tasks(stmt), page, BUILD_ORDERS, Build.id)
+
+
+def parse_state(value: str, field: str = "status") -> BuildState:
+    """The build state named ``value``; InvalidInput (on ``field``) naming the states else."""
+    try:
+        return BuildState(value)
+    except ValueError:
+        names = ", ".join(s.value for s in BuildState)
+        raise InvalidInput(f"unknown state {value!r}; use one of {names}", field) from None
 
 
 TASK_ORDERS = {"id": BuildTask.id}

@@ -63,6 +63,7 @@ __all__ = [
     "delete_package",
     "edit_package",
     "get_package",
+    "has_default_source",
     "latest_build",
     "link_build",
     "list_package_builds",
@@ -439,8 +440,13 @@ def package_build_options(package: Package, options: BuildOptions) -> BuildOptio
     return options.model_copy(update=update)
 
 
+def has_default_source(package: Package) -> bool:
+    """Whether the package has a default source to build from (none once it was reset)."""
+    return package.source_type != UNSET and bool(package.source_json)
+
+
 def _default_source(session: Session, package: Package, results_url: str) -> Source:
-    if package.source_type == UNSET or not package.source_json:
+    if not has_default_source(package):
         raise InvalidInput(
             f"package {package.name} has no default source (it was reset); set one with "
             "edit-package-*"

@@ -66,8 +66,7 @@ def make_srpm(
     own = http is None
     client = http if http is not None else anonymous_client()
     try:
-        with Job.start(task, workdir, log, cancel, client, policy or SandboxPolicy()) as job:
-            job.uploaded = uploaded
+        with Job.start(task, workdir, log, cancel, client, policy, uploaded) as job:
             return maker(job)
     except OSError as exc:  # the builder's own files: a full disk, permissions, …
         raise SourceFailed(f"the builder could not work on the source: {exc}") from None

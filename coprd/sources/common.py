@@ -135,6 +135,7 @@ class Job:
         cancel: threading.Event,
         http: httpx.Client,
         policy: SandboxPolicy | None = None,
+        uploaded: Path | None = None,
     ) -> Job:
         root = workdir / "sandbox"
         out = workdir / "result"
@@ -152,6 +153,7 @@ class Job:
             timeout_s=float(task.get("timeout") or 5 * 3600),
             memory_bytes=int(memory) * 1024 * 1024 if memory else None,
             policy=policy or SandboxPolicy(),
+            uploaded=uploaded,
         )
 
     @property

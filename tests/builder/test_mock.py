@@ -174,6 +174,9 @@ def test_uniqueext_separates_work_directories() -> None:
         {"baseurl": "https://e.org/", "id": "a]\n[b"},
         {"baseurl": "https://e.org/", "name": "n\nbaseurl=x"},
         {"baseurl": "https://e.org/", "priority": 0},
+        # mock renders its config as Jinja templates: a value must not run code there.
+        {"baseurl": "https://e.org/{{7*7}}/"},
+        {"baseurl": "https://e.org/", "name": "n{%print(1)%}"},
     ],
 )
 def test_repositories_that_would_smuggle_dnf_options_are_refused(repo: dict[str, Any]) -> None:
@@ -193,6 +196,8 @@ def test_repositories_that_would_smuggle_dnf_options_are_refused(repo: dict[str,
         {"isolation": "chroot"},
         {"bootstrap": "maybe"},
         {"bootstrap_image": "img\nx=1"},
+        {"buildroot_pkgs": ("{{lipsum.__globals__}}",)},
+        {"bootstrap_image": "img{#x#}"},
         {"chroot": "fedora"},
         {"timeout_s": 0},
     ],

@@ -44,8 +44,23 @@ MAX_RESULT_ENTRIES = 100_000
 
 
 def _plain(value: str) -> bool:
-    """One printable line without spaces that cannot pass for a command-line option."""
-    return bool(value) and value.isprintable() and not value.startswith("-") and " " not in value
+    """One printable line without spaces that cannot pass for a command-line option, nor
+    hold a template (:func:`_templated`)."""
+    return (
+        bool(value)
+        and value.isprintable()
+        and not value.startswith("-")
+        and " " not in value
+        and not _templated(value)
+    )
+
+
+def _templated(value: str) -> bool:
+    """Whether ``value`` could hold a Jinja template (``{{``, ``{%``, ``{#``). mock reads
+    every string of its config as one, again until it stops changing (outside Jinja's
+    sandbox in releases before the fix of CVE-2023-6395, in a process that runs as root),
+    so no value a user chose (a repository URL, a package name) may carry a "{" into it."""
+    return "{" in value
 
 
 @dataclass(frozen=True)
@@ -64,7 +79,7 @@ class BuildRepo:
             raise ValueError(f"not a repository URL: {self.baseurl!r}")
         if not _REPO_ID.fullmatch(self.id):
             raise ValueError(f"not a repository id: {self.id!r}")
-        if not self.name.isprintable():
+        if not self.name.isprintable() or _templated(self.name):
             raise ValueError(f"not a repository name: {self.name!r}")
         if self.priority is not None and not 1 <= self.priority <= 99:
             raise ValueError(f"not a repository priority: {self.priority!r}")

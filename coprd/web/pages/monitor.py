@@ -9,42 +9,24 @@ bookmarked. The core reads the whole monitor in one query; the page shows it in 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from coprd.core.errors import InvalidInput
+from coprd.core.builds import parse_state
 from coprd.core.monitor import project_monitor
-from coprd.db.models import BuildState, Project
 from coprd.http import DB
 from coprd.web.pages import urls
 from coprd.web.pages.projects import OwnerName, add_project_route, find_project, project_rights
-from coprd.web.pages.render import PageNumber, Pager, render
+from coprd.web.pages.render import PackageFilter, PageNumber, Pager, StateFilter, render
 from coprd.web.pages.sessions import Viewer
 
-__all__ = ["MONITOR_PAGE", "package_url", "router"]
+__all__ = ["MONITOR_PAGE", "router"]
 
 router = APIRouter(include_in_schema=False)
 
 MONITOR_PAGE = 100
-
-
-def package_url(project: Project, name: str) -> str:
-    """The page of one package of the project (``…/package/<name>/``)."""
-    return urls.project_url(project, f"package/{quote(name, safe='')}/")
-
-
-def _state(value: str) -> BuildState | None:
-    if not value:
-        return None
-    try:
-        return BuildState(value)
-    except ValueError:
-        names = ", ".join(s.value for s in BuildState)
-        shown = value[:20].encode("unicode_escape").decode("ascii")
-        raise InvalidInput(f"unknown state {shown!r}; use one of {names}", "state") from None
 
 
 def monitor_tab(
@@ -54,11 +36,11 @@ def monitor_tab(
     owner: OwnerName,
     projectname: str,
     page: PageNumber = 1,
-    state: Annotated[str, Query(max_length=20)] = "",
-    package: Annotated[str, Query(max_length=100)] = "",
+    state: StateFilter = "",
+    package: PackageFilter = "",
 ) -> Response:
     project = find_project(db, owner, projectname)
-    wanted = _state(state)
+    wanted = parse_state(state, "state") if state else None
     name = package.strip()
     found = project_monitor(db, project, name_contains=name or None, state=wanted)
     first = (page - 1) * MONITOR_PAGE
@@ -79,7 +61,7 @@ def monitor_tab(
                     "url": urls.project_url(project, f"build/{cell.build_id}/"),
                 }
             )
-        rows.append({"name": row.name, "url": package_url(project, row.name), "cells": cells})
+        rows.append({"name": row.name, "url": urls.package_url(project, row.name), "cells": cells})
     context = {
         "project": project,
         "tab": "monitor",
@@ -87,7 +69,6 @@ def monitor_tab(
         "rows": rows,
         "total": len(found.packages),
         "pager": Pager.of(request, page, len(found.packages) > first + MONITOR_PAGE),
-        "states": [s.value for s in BuildState],
         "state": wanted.value if wanted else "",
         "package": name,
         "rights": project_rights(db, viewer, project),

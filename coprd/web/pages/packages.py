@@ -152,7 +152,7 @@ def _page(
         "rights": project_rights(db, viewer, project),
         "source_kind": SOURCE_KINDS.get(package.source_type, package.source_type),
         "source_facts": source_facts(package.source_type, package.source_json),
-        "has_source": package.source_type != packages.UNSET and bool(package.source_json),
+        "has_source": packages.has_default_source(package),
         "timeout": _timeout(package.timeout),
         "rows": rows,
         "with_dirs": any(row["dirname"] for row in rows),

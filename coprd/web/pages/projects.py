@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from coprd.core import builds, packages, permissions, projects
 from coprd.core.errors import InvalidInput, NotFound
 from coprd.core.pagination import make_page
-from coprd.db.models import BuildState, Project, User
+from coprd.db.models import Project, User
 from coprd.http import DB, AppSettings
 from coprd.publish.repofiles import name_release
 from coprd.web.pages import urls
-from coprd.web.pages.render import PageNumber, Pager, render
+from coprd.web.pages.render import PackageFilter, PageNumber, Pager, StateFilter, render
 from coprd.web.pages.sessions import Viewer
 
 __all__ = ["OwnerName", "add_project_route", "find_project", "project_rights", "router"]
@@ -130,8 +130,8 @@ def builds_tab(
     owner: OwnerName,
     projectname: str,
     page: PageNumber = 1,
-    state: Annotated[str, Query(max_length=20)] = "",
-    package: Annotated[str, Query(max_length=100)] = "",
+    state: StateFilter = "",
+    package: PackageFilter = "",
 ) -> Response:
     project = find_project(db, owner, projectname)
     rows = builds.list_builds(
@@ -151,7 +151,6 @@ def builds_tab(
         "tab": "builds",
         "builds": rows[:BUILDS_PAGE],
         "pager": Pager.of(request, page, len(rows) > BUILDS_PAGE),
-        "states": [s.value for s in BuildState],
         "state": state,
         "package": package.strip(),
         "rights": project_rights(db, viewer, project),

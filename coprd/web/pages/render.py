@@ -17,14 +17,22 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from coprd.config import Settings
 from coprd.core.unsupported import UNSUPPORTED
-from coprd.db.models import utcnow
+from coprd.db.models import BuildState, utcnow
 from coprd.web.pages import urls
 from coprd.web.pages.forms import csrf_field
 from coprd.web.pages.markdown import is_safe_url, render_markdown
 from coprd.web.pages.paths import NEGOTIATED, wants_html
 from coprd.web.pages.sessions import pop_flashes, session_of
 
-__all__ = ["STATIC_DIR", "PageNumber", "Pager", "render", "render_error"]
+__all__ = [
+    "STATIC_DIR",
+    "PackageFilter",
+    "PageNumber",
+    "Pager",
+    "StateFilter",
+    "render",
+    "render_error",
+]
 
 WEB_DIR = Path(__file__).resolve().parent.parent
 STATIC_DIR = WEB_DIR / "static"
@@ -80,6 +88,9 @@ def _first_line(text: str | None, limit: int = 160) -> str:
 
 MAX_PAGE = 100_000
 PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1 is the first page")]
+# The filters of the lists of builds (the Builds and Monitor tabs; ``_macros.filters``).
+StateFilter = Annotated[str, Query(max_length=20)]
+PackageFilter = Annotated[str, Query(max_length=100)]
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,7 @@ _env.globals.update(
     package_url=urls.package_url,
     static_version=_static_version(),
     unsupported_options=UNSUPPORTED,
+    build_states=[state.value for state in BuildState],
 )
 
 
