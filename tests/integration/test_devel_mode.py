@@ -85,10 +85,16 @@ def test_a_devel_build_waits_for_regenerate_repos(server: Server, tmp_path: Path
     assert refused.returncode != 0
     assert "bob" in refused.stderr
 
-    # Leaving devel mode publishes as before: the next build goes straight in.
+    # Leaving devel mode publishes as before: the devel repository goes, builds no longer
+    # look for it, and what the main one holds stays.
     modified = server.copr_cli(alice, "modify", "demo", "--disable_createrepo", "false")
     assert modified.returncode == 0, modified.stderr
+    assert client.project_proxy.get("alice", "demo").devel_mode is False
     assert not (chroot_dir / "devel").exists()
+    config = client.project_chroot_proxy.get_build_config("alice", "demo", CHROOT)
+    assert [r["id"] for r in config["repos"]] == ["copr_base"]
+    assert config["additional_repos"] == []
+    assert sorted((n, a) for n, a, _ in primary(chroot_dir)) == GREETING
 
 
 def test_can_build_in_for_owner_stranger_and_builder(server: Server) -> None:
