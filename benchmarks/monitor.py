@@ -2,12 +2,13 @@
 project.
 
 Fills a fresh database with one project of many packages in several chroots, each with
-several builds (the fill of ``packages.py``; setup, not measured), starts the real server (``coprd serve``) on a free
-loopback port against it, and times sequential requests over HTTP from this process:
-``GET /api_3/monitor`` (as ``copr-cli monitor`` asks, and with every additional field),
-``GET /api_3/package/list`` of the same project (without and with the latest builds), and
-the first page of the web UI's Monitor tab. Everything it creates (server process, data
-directory, PostgreSQL database) is removed at the end, also after an error or Ctrl-C.
+several builds (the fill of ``packages.py``; setup, not measured), starts the real
+server (``coprd serve``) on a free loopback port against it, and times sequential
+requests over HTTP from this process: ``GET /api_3/monitor`` (as ``copr-cli monitor``
+asks, and with every additional field), ``GET /api_3/package/list`` of the same project
+(without and with the latest builds), and the first page of the web UI's Monitor tab.
+Everything it creates (server process, data directory, PostgreSQL database) is removed
+at the end, also after an error or Ctrl-C.
 
     .venv/bin/python benchmarks/monitor.py                 # SQLite in a temporary data dir
     .venv/bin/python benchmarks/monitor.py --db postgres   # a throw-away coprd_bench_* DB
