@@ -2,12 +2,13 @@
 project.
 
 Fills a fresh database with one project of many packages in several chroots, each with
-several builds (setup, not measured), starts the real server (``coprd serve``) on a free
-loopback port against it, and times sequential requests over HTTP from this process:
-``GET /api_3/monitor`` (as ``copr-cli monitor`` asks, and with every additional field),
-``GET /api_3/package/list`` of the same project (without and with the latest builds), and
-the first page of the web UI's Monitor tab. Everything it creates (server process, data
-directory, PostgreSQL database) is removed at the end, also after an error or Ctrl-C.
+several builds (the fill of ``packages.py``; setup, not measured), starts the real
+server (``coprd serve``) on a free loopback port against it, and times sequential
+requests over HTTP from this process: ``GET /api_3/monitor`` (as ``copr-cli monitor``
+asks, and with every additional field), ``GET /api_3/package/list`` of the same project
+(without and with the latest builds), and the first page of the web UI's Monitor tab.
+Everything it creates (server process, data directory, PostgreSQL database) is removed
+at the end, also after an error or Ctrl-C.
 
     .venv/bin/python benchmarks/monitor.py                 # SQLite in a temporary data dir
     .venv/bin/python benchmarks/monitor.py --db postgres   # a throw-away coprd_bench_* DB
@@ -18,36 +19,20 @@ See benchmarks/README.md for the numbers and how to read them.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import _harness
 import httpx
 from _harness import timings
-from sqlalchemy import insert, select
+from packages import OWNER, PROJECT, Result, fill, markdown
 
-from coprd.config import Settings
-from coprd.db.engine import make_session_factory, write_session
-from coprd.db.models import (
-    SOURCE_TASK_CHROOT,
-    Build,
-    BuildState,
-    BuildTask,
-    MockChroot,
-    Package,
-    Project,
-    ProjectChroot,
-    User,
-)
-from coprd.instance import prepare
+from coprd.db.models import BuildState
 
-OWNER, PROJECT = "bench-user", "many-packages"
 CHROOTS = (
     "fedora-rawhide-x86_64",
     "fedora-rawhide-aarch64",
@@ -58,129 +43,7 @@ CHROOTS = (
 LAST_ROUND = (BuildState.failed, BuildState.succeeded, BuildState.running, BuildState.pending)
 
 
-# --- setup -----------------------------------------------------------------------------
-
-
-def fill(settings: Settings, n_packages: int, n_chroots: int, builds_per_package: int) -> int:
-    """Migrate, then bulk insert a user, one project with ``n_chroots`` chroots,
-    ``n_packages`` packages and ``builds_per_package`` builds of each into every chroot
-    (submitted round after round over all packages; the older rounds succeeded, the
-    newest is in a mix of states), each with a source task and a task per chroot.
-    Returns the number of builds."""
-    chroots = CHROOTS[:n_chroots]
-    engine = prepare(settings)
-    factory = make_session_factory(engine)
-    now = dt.datetime(2026, 1, 1)
-    with write_session(factory) as session:
-        user_id = session.scalars(
-            insert(User).returning(User.id), [{"name": OWNER, "email": "b@example.test"}]
-        ).one()
-        project_id = session.scalars(
-            insert(Project).returning(Project.id),
-            [
-                {
-                    "name": PROJECT,
-                    "owner_name": OWNER,
-                    "user_id": user_id,
-                    "created_on": now,
-                    "search_text": f"{OWNER}/{PROJECT}\n",
-                    "additional_repos": [],
-                    "runtime_dependencies": [],
-                    "packit_forge_projects_allowed": [],
-                }
-            ],
-        ).one()
-        chroot_ids = session.scalars(select(MockChroot.id).where(MockChroot.name.in_(chroots)))
-        session.execute(
-            insert(ProjectChroot),
-            [
-                {"project_id": project_id, "mock_chroot_id": mc, "created_on": now}
-                for mc in chroot_ids
-            ],
-        )
-        names = [f"package-{i:05d}" for i in range(n_packages)]
-        package_ids = session.scalars(
-            insert(Package).returning(Package.id, sort_by_parameter_order=True),
-            [
-                {
-                    "project_id": project_id,
-                    "name": name,
-                    "source_type": "scm",
-                    "source_json": {
-                        "clone_url": f"https://git.example.test/{OWNER}/{name}.git",
-                        "committish": "",
-                        "subdirectory": "",
-                        "spec": "",
-                        "type": "git",
-                        "source_build_method": "rpkg",
-                    },
-                    "webhook_rebuild": False,
-                    "chroot_denylist": [],
-                    "created_on": now,
-                }
-                for name in names
-            ],
-        ).all()
-        rows = []
-        for round_ in range(builds_per_package):
-            last = round_ == builds_per_package - 1
-            for i, (package_id, name) in enumerate(zip(package_ids, names, strict=True)):
-                moment = now + dt.timedelta(minutes=round_ * n_packages + i)
-                rows.append(
-                    {
-                        "project_id": project_id,
-                        "submitter_id": user_id,
-                        "state": LAST_ROUND[i % len(LAST_ROUND)] if last else BuildState.succeeded,
-                        "source_type": "scm",
-                        "source_json": {"clone_url": f"https://git.example.test/{i}.git"},
-                        "pkg_name": name,
-                        "pkg_version": f"1.{round_}-1",
-                        "srpm_name": f"{name}-1.{round_}-1.src.rpm",
-                        "project_dirname": PROJECT,
-                        "is_background": False,
-                        "timeout": 18000,
-                        "enable_net": False,
-                        "package_id": package_id,
-                        "submitted_on": moment,
-                        "started_on": moment,
-                        "ended_on": moment + dt.timedelta(minutes=3),
-                    }
-                )
-        build_ids = session.scalars(
-            insert(Build).returning(Build.id, sort_by_parameter_order=True), rows
-        ).all()
-        tasks = []
-        for build_id, row in zip(build_ids, rows, strict=True):
-            for chroot in (SOURCE_TASK_CHROOT, *chroots):
-                source = chroot == SOURCE_TASK_CHROOT
-                state = BuildState.succeeded if source else row["state"]
-                tasks.append(
-                    {
-                        "build_id": build_id,
-                        "chroot_name": chroot,
-                        "arch": None if source else chroot.rsplit("-", 1)[1],
-                        "owner_name": OWNER,
-                        "state": state,
-                        "priority": 0,
-                        "attempts": 1,
-                        "cancel_requested": False,
-                        "message": "",
-                        "built_packages": [],
-                        "started_on": None if state == BuildState.pending else row["started_on"],
-                    }
-                )
-        for start in range(0, len(tasks), 20_000):
-            session.execute(insert(BuildTask), tasks[start : start + 20_000])
-    _harness.settle(engine)
-    return len(build_ids)
-
-
 # --- measuring -------------------------------------------------------------------------
-
-
-@dataclass(kw_only=True)
-class Result(_harness.Result):
-    kib: float
 
 
 Check = Callable[[httpx.Response], None]
@@ -277,19 +140,6 @@ def run_measurements(base: str, args: argparse.Namespace) -> list[Result]:
     return interleaved(base, plans, args.requests, max(1, args.requests // 10))
 
 
-# --- report ----------------------------------------------------------------------------
-
-
-def markdown(results: Sequence[Result], label: str) -> str:
-    lines = [
-        f"| {label} | requests | p50 ms | p99 ms | max ms | response KiB |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        lines.append(r.row(f"{r.kib:.0f}"))
-    return "\n".join(lines)
-
-
 # --- main ------------------------------------------------------------------------------
 
 
@@ -317,7 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         started = time.perf_counter()
-        n_builds = fill(settings, args.packages, args.chroots, args.builds)
+        n_builds = fill(
+            settings,
+            args.packages,
+            args.builds,
+            CHROOTS[: args.chroots],
+            lambda i: LAST_ROUND[i % len(LAST_ROUND)],
+        )
         fill_s = time.perf_counter() - started
         print(f"  filled in {fill_s:.1f} s", file=sys.stderr, flush=True)
         # No builder agents: nothing polls the server while it is timed.

@@ -52,10 +52,22 @@ PAGE = 100
 # --- setup -----------------------------------------------------------------------------
 
 
-def fill(settings: Settings, n_packages: int, builds_per_package: int) -> int:
-    """Migrate, then bulk insert a user, one project with two chroots, ``n_packages`` scm
-    packages and ``builds_per_package`` builds of each (the last one failed, the others
-    succeeded), each build with a source task and a task per chroot. Returns the builds."""
+def _failed(_package: int) -> BuildState:
+    return BuildState.failed
+
+
+def fill(
+    settings: Settings,
+    n_packages: int,
+    builds_per_package: int,
+    chroots: Sequence[str] = CHROOTS,
+    last_state: Callable[[int], BuildState] = _failed,
+) -> int:
+    """Migrate, then bulk insert a user, one project with ``chroots``, ``n_packages`` scm
+    packages and ``builds_per_package`` builds of each into every chroot (submitted round
+    after round over all packages; the older rounds succeeded, the newest is in
+    ``last_state(i)`` for the i-th package: failed unless told), each build with a
+    source task (succeeded) and a task per chroot. Returns the number of builds."""
     engine = prepare(settings)
     factory = make_session_factory(engine)
     now = dt.datetime(2026, 1, 1)
@@ -78,7 +90,7 @@ def fill(settings: Settings, n_packages: int, builds_per_package: int) -> int:
                 }
             ],
         ).one()
-        chroot_ids = session.scalars(select(MockChroot.id).where(MockChroot.name.in_(CHROOTS)))
+        chroot_ids = session.scalars(select(MockChroot.id).where(MockChroot.name.in_(chroots)))
         session.execute(
             insert(ProjectChroot),
             [
@@ -86,15 +98,16 @@ def fill(settings: Settings, n_packages: int, builds_per_package: int) -> int:
                 for mc in chroot_ids
             ],
         )
+        names = [f"package-{i:05d}" for i in range(n_packages)]
         package_ids = session.scalars(
             insert(Package).returning(Package.id, sort_by_parameter_order=True),
             [
                 {
                     "project_id": project_id,
-                    "name": f"package-{i:05d}",
+                    "name": name,
                     "source_type": "scm",
                     "source_json": {
-                        "clone_url": f"https://git.example.test/{OWNER}/package-{i:05d}.git",
+                        "clone_url": f"https://git.example.test/{OWNER}/{name}.git",
                         "committish": "",
                         "subdirectory": "",
                         "spec": "",
@@ -105,26 +118,26 @@ def fill(settings: Settings, n_packages: int, builds_per_package: int) -> int:
                     "chroot_denylist": [],
                     "created_on": now,
                 }
-                for i in range(n_packages)
+                for i, name in enumerate(names)
             ],
         ).all()
         # Builds in submission order: round after round over all packages, as a project
         # that is rebuilt now and then has them.
         rows = []
         for round_ in range(builds_per_package):
-            state = BuildState.failed if round_ == builds_per_package - 1 else BuildState.succeeded
-            for i, package_id in enumerate(package_ids):
+            last = round_ == builds_per_package - 1
+            for i, (package_id, name) in enumerate(zip(package_ids, names, strict=True)):
                 moment = now + dt.timedelta(minutes=round_ * n_packages + i)
                 rows.append(
                     {
                         "project_id": project_id,
                         "submitter_id": user_id,
-                        "state": state,
+                        "state": last_state(i) if last else BuildState.succeeded,
                         "source_type": "scm",
                         "source_json": {"clone_url": f"https://git.example.test/{i}.git"},
-                        "pkg_name": f"package-{i:05d}",
+                        "pkg_name": name,
                         "pkg_version": f"1.{round_}-1",
-                        "srpm_name": f"package-{i:05d}-1.{round_}-1.src.rpm",
+                        "srpm_name": f"{name}-1.{round_}-1.src.rpm",
                         "project_dirname": PROJECT,
                         "is_background": False,
                         "timeout": 18000,
@@ -138,22 +151,26 @@ def fill(settings: Settings, n_packages: int, builds_per_package: int) -> int:
         build_ids = session.scalars(
             insert(Build).returning(Build.id, sort_by_parameter_order=True), rows
         ).all()
-        tasks = [
-            {
-                "build_id": build_id,
-                "chroot_name": chroot,
-                "arch": None if chroot == SOURCE_TASK_CHROOT else chroot.rsplit("-", 1)[1],
-                "owner_name": OWNER,
-                "state": row["state"],
-                "priority": 0,
-                "attempts": 1,
-                "cancel_requested": False,
-                "message": "",
-                "built_packages": [],
-            }
-            for build_id, row in zip(build_ids, rows, strict=True)
-            for chroot in (SOURCE_TASK_CHROOT, *CHROOTS)
-        ]
+        tasks = []
+        for build_id, row in zip(build_ids, rows, strict=True):
+            for chroot in (SOURCE_TASK_CHROOT, *chroots):
+                source = chroot == SOURCE_TASK_CHROOT
+                state = BuildState.succeeded if source else row["state"]
+                tasks.append(
+                    {
+                        "build_id": build_id,
+                        "chroot_name": chroot,
+                        "arch": None if source else chroot.rsplit("-", 1)[1],
+                        "owner_name": OWNER,
+                        "state": state,
+                        "priority": 0,
+                        "attempts": 1,
+                        "cancel_requested": False,
+                        "message": "",
+                        "built_packages": [],
+                        "started_on": None if state == BuildState.pending else row["started_on"],
+                    }
+                )
         for start in range(0, len(tasks), 20_000):
             session.execute(insert(BuildTask), tasks[start : start + 20_000])
     _harness.settle(engine)

@@ -12,25 +12,13 @@ from sqlalchemy import Engine, update
 from coprd.app import create_app
 from coprd.config import Settings
 from coprd.db.models import BuildTask
+from tests.api_v3.conftest import ARM, X86
 from tests.conftest import Account, snapshot
 
-X86 = "fedora-rawhide-x86_64"
-ARM = "fedora-rawhide-aarch64"
 # An RPM lead: magic, version 3.0, type 1 (source) / 0 (binary). Enough for the upload
 # check; real packages are built in the integration tests.
 SRPM_BYTES = b"\xed\xab\xee\xdb\x03\x00\x00\x01" + b"\x00" * 200
 RPM_BYTES = b"\xed\xab\xee\xdb\x03\x00\x00\x00" + b"\x00" * 200
-
-
-@pytest.fixture
-def demo(client: TestClient, alice: Account) -> str:
-    r = client.post(
-        "/api_3/project/add/alice",
-        json={"name": "demo", "chroots": [X86, ARM]},
-        headers=alice.headers,
-    )
-    assert r.status_code == 200
-    return "demo"
 
 
 def upload(client: TestClient, who: Account, data: bytes, name: str, **opts: object):

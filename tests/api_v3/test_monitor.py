@@ -12,26 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from coprd.core import chroots
 from coprd.db.engine import write_session
 from coprd.db.models import BuildState
+from tests.api_v3.conftest import ARM, X86
 from tests.api_v3.test_packages import counting
 from tests.conftest import Account, snapshot
 from tests.core.test_monitor import bulk_fill
 from tests.monitor_builds import add_build
 
-X86 = "fedora-rawhide-x86_64"
-ARM = "fedora-rawhide-aarch64"
 S = BuildState
 RESULTS = "http://coprd.test/results/alice/demo"
-
-
-@pytest.fixture
-def demo(client: TestClient, alice: Account) -> str:
-    r = client.post(
-        "/api_3/project/add/alice",
-        json={"name": "demo", "chroots": [X86, ARM]},
-        headers=alice.headers,
-    )
-    assert r.status_code == 200, r.text
-    return "demo"
 
 
 def monitor(client: TestClient, *fields: str, **params: str) -> Any:

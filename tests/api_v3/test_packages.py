@@ -7,17 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from coprd.db.engine import write_session
 from coprd.db.models import SOURCE_TASK_CHROOT, Build, BuildState, BuildTask, Package, Project
+from tests.api_v3.conftest import ARM, X86
 from tests.conftest import Account, snapshot
 
-X86 = "fedora-rawhide-x86_64"
-ARM = "fedora-rawhide-aarch64"
 SCM = {
     "package_name": "hello",
     "clone_url": "https://git.example.org/alice/hello.git",
@@ -32,17 +30,6 @@ SCM = {
     "webhook_rebuild": None,
 }
 Q = {"ownername": "alice", "projectname": "demo"}
-
-
-@pytest.fixture
-def demo(client: TestClient, alice: Account) -> str:
-    r = client.post(
-        "/api_3/project/add/alice",
-        json={"name": "demo", "chroots": [X86, ARM]},
-        headers=alice.headers,
-    )
-    assert r.status_code == 200, r.text
-    return "demo"
 
 
 def add(

@@ -47,9 +47,10 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server with one builder agent, and the web accounts alice and bob."""
+    """A server with one builder agent, and the web accounts alice and bob: one for every
+    browser module (each works in projects of its own and makes its own tokens)."""
     srv = start_server(tmp_path_factory.mktemp("coprd-browser"), builders=1)
     for name in ("alice", "bob"):
         subprocess.run(

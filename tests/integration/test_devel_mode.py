@@ -4,7 +4,6 @@ install from gains it only with ``copr-cli regenerate-repos``. And ``can_build_i
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from tests.integration.conftest import Server, start_server, stop_server
 from tests.integration.test_builds import make_srpm
 from tests.integration.test_python_copr import client_for
-from tests.publish.conftest import primary
+from tests.publish.conftest import dnf, primary
 
 pytestmark = pytest.mark.integration
 
@@ -31,53 +30,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(srv)
 
 
-def repoquery(repo_url: str, cache: Path) -> list[str]:
+def repoquery(repo_url: str, root: Path) -> list[str]:
     """Package names dnf sees in the repository at ``repo_url`` (over HTTP)."""
-    done = subprocess.run(
-        [
-            "dnf",
-            "-q",
-            "--disableplugin=local",
-            f"--setopt=cachedir={cache}",
-            "--releasever=rawhide",
-            "--setopt=reposdir=/dev/null",
-            "--setopt=skip_if_unavailable=False",
-            f"--repofrompath=r,{repo_url}",
-            "--repo=r",
-            "--refresh",
-            "repoquery",
-            "--available",
-            "--qf",
-            "%{name}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = dnf(root, repo_url, "repoquery", "--available", "--qf", "%{name}")
     assert done.returncode == 0, done.stderr
     return sorted(set(done.stdout.split()))
 
 
 def dnf_install(repo_url: str, root: Path, package: str) -> None:
-    done = subprocess.run(
-        [
-            "dnf",
-            "-y",
-            "-q",
-            "--disableplugin=local",
-            f"--installroot={root}",
-            "--releasever=rawhide",
-            "--setopt=reposdir=/dev/null",
-            f"--repofrompath=r,{repo_url}",
-            "--repo=r",
-            "--nogpgcheck",
-            "install",
-            package,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = dnf(root, repo_url, "install", package)
     assert done.returncode == 0, done.stderr
 
 
@@ -124,10 +85,16 @@ def test_a_devel_build_waits_for_regenerate_repos(server: Server, tmp_path: Path
     assert refused.returncode != 0
     assert "bob" in refused.stderr
 
-    # Leaving devel mode publishes as before: the next build goes straight in.
+    # Leaving devel mode publishes as before: the devel repository goes, builds no longer
+    # look for it, and what the main one holds stays.
     modified = server.copr_cli(alice, "modify", "demo", "--disable_createrepo", "false")
     assert modified.returncode == 0, modified.stderr
+    assert client.project_proxy.get("alice", "demo").devel_mode is False
     assert not (chroot_dir / "devel").exists()
+    config = client.project_chroot_proxy.get_build_config("alice", "demo", CHROOT)
+    assert [r["id"] for r in config["repos"]] == ["copr_base"]
+    assert config["additional_repos"] == []
+    assert sorted((n, a) for n, a, _ in primary(chroot_dir)) == GREETING
 
 
 def test_can_build_in_for_owner_stranger_and_builder(server: Server) -> None:

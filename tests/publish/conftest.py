@@ -101,8 +101,9 @@ def primary(repo: Path) -> list[tuple[str, str, str]]:
     ]
 
 
-def dnf(root: Path, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """dnf with only ``repo`` enabled, installing into ``root``; never the host's repos."""
+def dnf(root: Path, repo: Path | str, *args: str) -> subprocess.CompletedProcess[str]:
+    """dnf with only ``repo`` (a directory, or a URL) enabled, installing into ``root``;
+    never the host's repos."""
     cmd = [
         "dnf",
         "-y",
@@ -112,7 +113,7 @@ def dnf(root: Path, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "--releasever=rawhide",
         "--setopt=reposdir=/dev/null",
         "--setopt=skip_if_unavailable=False",
-        f"--repofrompath=r,file://{repo}",
+        f"--repofrompath=r,{repo if isinstance(repo, str) else f'file://{repo}'}",
         "--repo=r",
         "--nogpgcheck",
         "--refresh",
