@@ -37,7 +37,8 @@ LINKS: dict[tuple[str, str], dict[str, Any]] = {
                 "/api_3/package/add/{ownername}/{projectname}/{package_name}/{source_type_text}",
                 "post",
             ),
-            "parameters": _PROJECT,
+            "parameters": {**_PROJECT, "package_name": "hello", "source_type_text": "pypi"},
+            "requestBody": {"pypi_package_name": "hello"},
         },
         "BuildFromUrl": {
             "operationRef": _op("/api_3/build/create/url", "post"),

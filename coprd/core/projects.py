@@ -70,14 +70,19 @@ def _no_controls(value: str | None) -> str | None:
     return value
 
 
-def _no_control_chars(value: str) -> str:
-    """A word (package, option, module, forge project) ends up in build configs verbatim."""
+def _plain_word(value: str) -> str:
+    """A word (package, option, module, repository, forge project) ends up in build configs
+    verbatim: no control characters, and no "{", which mock would read as the start of a
+    template (the builder refuses it too, ``builder/backends/base.py``; here the user hears
+    it when saving, not when a build fails)."""
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ValueError("must not contain control characters")
+    if "{" in value:
+        raise ValueError("must not contain '{' (build configurations read it as a template)")
     return value
 
 
-Word = Annotated[str, Field(max_length=MAX_URL), AfterValidator(_no_control_chars)]
+Word = Annotated[str, Field(max_length=MAX_URL), AfterValidator(_plain_word)]
 _Words = Annotated[list[Word], Field(max_length=MAX_LIST)]
 WordList = Annotated[_Words | None, BeforeValidator(_split_words)]
 RepoList = Annotated[WordList, AfterValidator(_check_repo_urls)]

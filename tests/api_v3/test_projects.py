@@ -105,6 +105,16 @@ def test_edit_renames_repos_and_replaces_chroots(client: TestClient, alice: Acco
     assert project["delete_after_days"] == 7
 
 
+def test_a_template_in_a_repository_is_refused_and_changes_nothing(
+    client: TestClient, alice: Account, engine: Engine
+) -> None:
+    before = snapshot(engine)
+    r = add(client, alice, "demo", additional_repos=["https://e.org/{{ 7 * 7 }}/"])
+    assert r.status_code == 400
+    assert "must not contain '{'" in r.json()["error"]
+    assert snapshot(engine) == before
+
+
 def test_use_bootstrap_container_maps_to_bootstrap(client: TestClient, alice: Account) -> None:
     r = add(client, alice, "demo", use_bootstrap_container=False)
     assert r.json()["bootstrap"] == "off"

@@ -105,6 +105,15 @@ def test_repo_urls_must_be_repositories() -> None:
         ProjectFields.model_validate({"additional_repos": ["file:///etc/passwd"]})
 
 
+@pytest.mark.parametrize(
+    "field", ["additional_repos", "runtime_dependencies", "packit_forge_projects_allowed"]
+)
+def test_no_word_may_carry_a_template_into_a_build_config(field: str) -> None:
+    """mock reads "{{ … }}" in its config as Jinja: refused when the project is saved."""
+    with pytest.raises(ValueError, match=r"must not contain '\{'"):
+        ProjectFields.model_validate({field: ["https://e.org/{{ config_opts }}/"]})
+
+
 def test_persistent_projects_resist_deletion_by_anyone(db: Session, alice: User) -> None:
     root = users.create_user(db, "root", is_admin=True)
     with pytest.raises(Forbidden, match=r"^Non-admin cannot create persistent project\.$"):

@@ -33,11 +33,6 @@ _OLD_METHODS = (
 DISABLED_FOR: list[tuple[str, str, str]] = [
     ("unsupported_method", _OLD_METHODS, "the undocumented method is served for old clients"),
     ("allow_header_conformance", _OLD_METHODS, "Allow names the method served for old clients"),
-    (
-        "allow_header_conformance",
-        "^/api_3/build/check-before-build$",
-        "Allow names GET: GET /api_3/build/{build_id} matches this path too (and answers 400)",
-    ),
     # Bodies whose every rule is not yet in the document (issue 12, item 18, still open):
     # schema-valid bodies that break a rule the schema does not state are refused (400).
     (
