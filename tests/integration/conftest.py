@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import BUILD_UID
 from tests.conftest import (
     POSTGRES,
     create_postgres_database,
@@ -25,6 +26,18 @@ from tests.conftest import (
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 30
+
+
+# The installed copr-cli, with a watched build polled every second (watching_copr_cli.py).
+COPR_CLI = [str(BIN / "python"), str(Path(__file__).with_name("watching_copr_cli.py"))]
+
+
+def process_env() -> dict[str, str]:
+    """This process's environment without its ``COPRD_*`` settings, for a server or agent
+    the test configures itself; the build uids of this test worker are kept."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRD_")}
+    env["COPRD_BUILD_UID"] = str(BUILD_UID)
+    return env
 
 
 def free_port() -> int:
@@ -71,7 +84,7 @@ class Server:
         self, config: Path | None, *args: str, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """The real copr-cli, with ``--config`` or, without it, ``~/.config/copr``."""
-        cmd = [str(BIN / "copr-cli")]
+        cmd = COPR_CLI.copy()
         if config is not None:
             cmd += ["--config", str(config)]
         return subprocess.run(
@@ -96,7 +109,7 @@ def start_server(
     home = tmp / "home"
     home.mkdir(parents=True)
     extra = env or {}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRD_")}
+    env = process_env()
     env.update(HOME=str(home), COPRD_DATA_DIR=str(data_dir), **extra)
     if os.geteuid() == 0 and "COPRD_WORK_DIR" not in env:
         # The agents' builds run as other uids, which must reach their work directory.
@@ -249,8 +262,8 @@ def start_worker(
         for path in (home, token_file):
             os.chown(path, uid, uid)
         user = {"user": uid, "group": uid, "extra_groups": []}
-    process_env = {k: v for k, v in os.environ.items() if not k.startswith("COPRD_")}
-    process_env.update(HOME=str(home), COPRD_DATA_DIR=str(home / "data"), **extra, **(env or {}))
+    agent_env = process_env()
+    agent_env.update(HOME=str(home), COPRD_DATA_DIR=str(home / "data"), **extra, **(env or {}))
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
@@ -265,7 +278,7 @@ def start_worker(
                 "--concurrency",
                 str(concurrency),
             ],
-            env=process_env,
+            env=agent_env,
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd="/",

@@ -11,6 +11,7 @@ Tests drive the client by running a small Python script in that environment
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import sys
@@ -56,6 +57,13 @@ def ensure_copr109() -> Path:
 
 
 def _ensure(venv: Path, packages: tuple[str, ...]) -> Path:
+    # Test workers (pytest-xdist) may ask at once: one makes it, the others wait and reuse it.
+    with (venv.parent / f"{venv.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _made(venv, packages)
+
+
+def _made(venv: Path, packages: tuple[str, ...]) -> Path:
     python = venv / "bin" / "python"
     stamp = venv / ".coprd-packages"
     want = "\n".join(packages)

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import BIN, Server, start_server, stop_server
+from tests.integration.conftest import COPR_CLI, Server, start_server, stop_server
 from tests.integration.test_builds import CHROOT, make_srpm
 from tests.integration.test_sandbox_builds import fetch_log, submitted_id, wait_ended
 from tests.sources.servers import FileServer
@@ -407,7 +407,7 @@ def test_copr_cli_with_a_sparse_2gib_package(env: Env) -> None:
         out.write(env.srpm.read_bytes()[:96])
     read_before = server_bytes_read(env)
     built = subprocess.run(
-        [str(BIN / "copr-cli"), "--config", str(env.alice), "build", "demo", str(big)],
+        [*COPR_CLI, "--config", str(env.alice), "build", "demo", str(big)],
         env=env.server.env,
         capture_output=True,
         text=True,

@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import BUILD_UID
 from tests.conftest import passable_dir
 from tests.integration.conftest import (
     UNPRIVILEGED_UID,
@@ -317,10 +318,10 @@ def _release_setuid(run: Run) -> None:
 
 
 def _build_uids(run: Run) -> set[int]:
-    """The host uids the worker's builds run as: a root agent's slot uids (2000000000 and
-    2000000001 for its two slots), an unprivileged agent's own."""
+    """The host uids the worker's builds run as: a root agent's slot uids (``build_uid``
+    and the next, for its two slots), an unprivileged agent's own."""
     if run.worker.uid == 0:
-        return {2_000_000_000, 2_000_000_001}
+        return {BUILD_UID, BUILD_UID + 1}
     return {run.worker.uid}
 
 

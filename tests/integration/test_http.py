@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -14,7 +13,7 @@ import pytest
 
 from coprd.config import Settings
 from tests.conftest import POSTGRES
-from tests.integration.conftest import Server, free_port
+from tests.integration.conftest import Server, free_port, process_env
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +44,7 @@ def test_unknown_paths_and_methods_answer_in_the_envelope(server: Server) -> Non
 @pytest.mark.skipif(bool(POSTGRES), reason="the quick start is about the embedded default")
 def test_readme_serve_command_brings_up_a_server(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRD_")}
+    env = process_env()
     env["COPRD_DATA_DIR"] = str(tmp_path / "data")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
