@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from coprd.core.names import parse_digits
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 URL_FILE = "server.url"
@@ -167,8 +169,12 @@ def _coerce(name: str, kind: type[Any] | str, raw: Any) -> Any:
         raise ConfigError(f"setting {name!r} must be true or false, not {raw!r}")
     try:
         if "int" in kind_name:
-            value = int(raw)
-            if value < 0:
+            # A whole number: TOML's integer, or ASCII digits (int() alone also takes
+            # True, 1.9, "1_000" and other scripts' digits).
+            if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+                return raw
+            value = parse_digits(raw.strip()) if isinstance(raw, str) else None
+            if value is None:
                 raise ValueError
             return value
         if "Path" in kind_name:

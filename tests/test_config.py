@@ -46,6 +46,21 @@ def test_bad_settings_are_refused(tmp_path: Path, toml: str) -> None:
         load_settings({"data_dir": tmp_path})
 
 
+@pytest.mark.parametrize(
+    "toml", ["port = true", "port = 80.9", 'port = "8_080"', 'port = "\u0668\u0660"', "port = -1"]
+)
+def test_a_number_is_a_whole_number_in_ascii_digits(tmp_path: Path, toml: str) -> None:
+    """int() alone reads True as 1, 80.9 as 80 and Arabic-Indic digits as ASCII ones."""
+    (tmp_path / "coprd.toml").write_text(f"[coprd]\n{toml}\n")
+    with pytest.raises(ConfigError, match="setting 'port' has an invalid value"):
+        load_settings({"data_dir": tmp_path})
+
+
+def test_a_number_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COPRD_PORT", " 9001 ")
+    assert load_settings({"data_dir": tmp_path}).port == 9001
+
+
 def test_missing_explicit_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COPRD_CONFIG", str(tmp_path / "absent.toml"))
     with pytest.raises(ConfigError):
