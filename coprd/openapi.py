@@ -56,7 +56,6 @@ _SHARED: dict[str, dict[str, Any]] = {
     "query": projects.SEARCH_SCHEMA,
     # In any case; empty: the default, as make_page reads it.
     "order_type": words_schema([*pagination.ORDER_TYPES, ""]),
-    "source_type_text": {"type": "string", "enum": list(sources.SOURCE_TYPES)},
     "status": {"type": "string", "enum": [state.value for state in BuildState]},
 }
 _SHARED["search_query"] = _SHARED["query"]

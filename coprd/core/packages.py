@@ -414,13 +414,9 @@ def _apply(package: Package, fields: PackageFields) -> None:
 
 
 def _source_input(name: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The source's fields as given with the package; ``package_name`` is the package's."""
-    given = data.get("package_name")
-    if given is not None and given != name:
-        raise InvalidInput(
-            f"{str(given)[:100]!r} is not the package's name ({name!r})",
-            "package_name",
-        )
+    """The source's fields as given with the package. Its ``package_name`` (a distgit
+    source's package) is the package's, named by the path; python-copr repeats it in the
+    body, where it is not read."""
     return {**data, "package_name": name}
 
 
