@@ -36,6 +36,7 @@ from coprd.auth import API_CHALLENGE, FailedAuthentication, count_failure
 from coprd.config import Settings
 from coprd.core import chroots, cleanup, logins, scheduling, throttling
 from coprd.core.errors import CoprdError, TooManyAttempts
+from coprd.core.sources import SourceSettings
 from coprd.db.engine import make_engine, make_session_factory, read_session
 from coprd.http import NormalisePathMiddleware, routed_path, status_of
 from coprd.openapi import describe
@@ -311,6 +312,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         builder_auth=(get_builder, get_reading_builder),
         paged={page_params: ("limit", "offset"), v2_page: ("offset",)},
         chroots=functools.partial(_active_chroot_names, app),
+        distgits=SourceSettings.of(settings).names,
         links=LINKS,
         orders=ORDERS,
         flags=("with_latest_build", "with_latest_succeeded_build", "exist_ok", "active_only"),

@@ -56,7 +56,6 @@ _SHARED: dict[str, dict[str, Any]] = {
     "query": projects.SEARCH_SCHEMA,
     # In any case; empty: the default, as make_page reads it.
     "order_type": words_schema([*pagination.ORDER_TYPES, ""]),
-    "source_type_text": {"type": "string", "enum": list(sources.SOURCE_TYPES)},
     "status": {"type": "string", "enum": [state.value for state in BuildState]},
 }
 _SHARED["search_query"] = _SHARED["query"]
@@ -71,6 +70,7 @@ _TARGET = {"ownername": "owner", "projectname": "project"}
 _BODY_NAMES: dict[str, dict[str, str]] = {
     "BuildTarget": _TARGET,
     "BuildUrlIn": _TARGET,
+    **{f"Build{kind.capitalize()}In": _TARGET for kind in sources.SOURCE_TYPES},
     "PackageBuildIn": {**_TARGET, "package_name": "package"},
     "PackageTargetIn": {**_TARGET, "package_name": "package"},
     "ProjectAddIn": {"name": "project"},
@@ -80,6 +80,8 @@ _BODY_NAMES: dict[str, dict[str, str]] = {
     "V2ProjectChrootIn": {"name": "chroot"},
 }
 _WRITES = {"post", "put", "delete", "patch"}
+# The bodies that hold a distgit source's fields (api_v3/builds.py, api_v3/packages.py).
+_DISTGIT_BODIES = ("BuildDistgitIn", "PackageAddDistgitIn", "PackageEditDistgitIn")
 
 
 def describe(
@@ -94,6 +96,7 @@ def describe(
     links: dict[tuple[str, str], dict[str, Any]] | None = None,
     orders: dict[str, list[str]] | None = None,
     chroots: Callable[[], list[str]] | None = None,
+    distgits: Sequence[str] = (),
 ) -> Callable[[], dict[str, Any]]:
     """The function to set as ``app.openapi``: builds the document once, then serves it.
     ``models``: shapes that operations refer to by hand (``openapi_extra``), added to the
@@ -103,7 +106,8 @@ def describe(
     ``flags``: query parameters read with ``parse_bool``; ``links``: the OpenAPI links of
     operations' 200 answers, by ``(path, method)``; ``orders``: what each list path's
     ``order`` may name; ``chroots``: the names of the chroots projects may enable now (the
-    document is made again when they change)."""
+    document is made again when they change); ``distgits``: the dist-git instances sources
+    may name."""
     document: dict[str, Any] = {}
     made_for: list[list[str]] = []
 
@@ -149,6 +153,8 @@ def describe(
                     _constrain_schema(properties[field], names.json_schema(kind))
         if active:
             _enumerate_chroots(spec, active)
+        if distgits:
+            _enumerate_distgits(schemas, list(distgits))
         for (path, method), declared in (links or {}).items():
             spec["paths"][path][method]["responses"]["200"]["links"] = declared
         for unused in ("HTTPValidationError", "ValidationError"):
@@ -187,6 +193,14 @@ def _enumerate_chroots(spec: dict[str, Any], active: list[str]) -> None:
             for parameter in operation.get("parameters", []):
                 if _NAMED.get(parameter["name"]) == "chroot":
                     _constrain_schema(parameter["schema"], {"type": "string", "enum": active})
+
+
+def _enumerate_distgits(schemas: dict[str, Any], names: list[str]) -> None:
+    """A distgit source's ``distgit`` names one of the server's dist-git instances."""
+    for body in _DISTGIT_BODIES:
+        prop = schemas.get(body, {}).get("properties", {}).get("distgit")
+        if prop is not None:
+            _constrain_schema(prop, {"type": "string", "enum": names})
 
 
 def _constrain_schema(schema: dict[str, Any], rule: dict[str, Any]) -> None:

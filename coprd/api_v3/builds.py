@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import Field, ValidationError, WithJsonSchema
+from pydantic import BaseModel, Field, ValidationError, WithJsonSchema, create_model
 from starlette.datastructures import UploadFile
 
 from coprd import uploads
@@ -33,6 +33,7 @@ from coprd.config import Settings
 from coprd.core import builds, packages, permissions, projects
 from coprd.core.builds import BuildOptions, Source
 from coprd.core.errors import InvalidInput
+from coprd.core.sources import MODELS as SOURCE_MODELS
 from coprd.core.sources import SOURCE_TYPES, SourceSettings, check_source
 from coprd.db.models import Project
 from coprd.http import DB, AppSettings
@@ -123,21 +124,29 @@ def create_from_url(db: DB, settings: AppSettings, user: CurrentUser, body: Buil
     )
 
 
+def _source_body(source_type: str) -> type[BaseModel]:
+    """The body of ``build/create/<source_type>``: the project, the build options and the
+    source's fields in one object, as python-copr sends them."""
+    source = SOURCE_MODELS[source_type]
+    return create_model(
+        f"Build{source_type.capitalize()}In",
+        __base__=(BuildTarget, source),
+        __doc__=f"{source.__doc__} The project and the build options beside it.",
+    )
+
+
+SOURCE_BODIES = {source_type: _source_body(source_type) for source_type in SOURCE_TYPES}
+
+
 def _create_from(source_type: str) -> Callable[..., Any]:
-    def create(
-        db: DB, settings: AppSettings, user: CurrentUser, body: Annotated[dict[str, Any], Body()]
-    ) -> Any:
-        try:
-            target = BuildTarget.model_validate(body)
-        except ValidationError as exc:
-            raise InvalidInput(validation_message(exc)) from None
-        project = _project(db, target)
-        stored = check_source(source_type, body, SourceSettings.of(settings))
-        build = builds.submit_build(
-            db, user, project, Source(type=source_type, data=stored), target
-        )
+    def create(db: DB, settings: AppSettings, user: CurrentUser, body: BuildTarget) -> Any:
+        project = _project(db, body)
+        stored = check_source(source_type, body.model_dump(), SourceSettings.of(settings))
+        build = builds.submit_build(db, user, project, Source(type=source_type, data=stored), body)
         return BuildOut.of(builds.get_build(db, build.id), settings.results_url)
 
+    # The body's model is made at run time (one a type): FastAPI reads it from here.
+    create.__annotations__["body"] = SOURCE_BODIES[source_type]
     create.__name__ = f"create_from_{source_type}"
     return create
 

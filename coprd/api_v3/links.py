@@ -10,6 +10,7 @@ from typing import Any
 from coprd.core.builds import BUILD_ORDERS, TASK_ORDERS
 from coprd.core.packages import PACKAGE_ORDERS
 from coprd.core.projects import PROJECT_ORDERS
+from coprd.core.sources import SOURCE_TYPES
 
 __all__ = ["LINKS", "ORDERS"]
 
@@ -23,6 +24,8 @@ _PROJECT = {
     "projectname": "$response.body#/name",
 }
 _BUILD = {"build_id": "$response.body#/id"}
+# One operation a source type (api_v3/packages.py).
+_ADD_PACKAGE = "/api_3/package/add/{{ownername}}/{{projectname}}/{{package_name}}/{type}"
 
 # (path, method) of an operation -> the links of its 200 answer.
 LINKS: dict[tuple[str, str], dict[str, Any]] = {
@@ -33,11 +36,8 @@ LINKS: dict[tuple[str, str], dict[str, Any]] = {
             "parameters": _PROJECT,
         },
         "AddPackage": {
-            "operationRef": _op(
-                "/api_3/package/add/{ownername}/{projectname}/{package_name}/{source_type_text}",
-                "post",
-            ),
-            "parameters": {**_PROJECT, "package_name": "hello", "source_type_text": "pypi"},
+            "operationRef": _op(_ADD_PACKAGE.format(type="pypi"), "post"),
+            "parameters": {**_PROJECT, "package_name": "hello"},
             "requestBody": {"pypi_package_name": "hello"},
         },
         "BuildFromUrl": {
@@ -50,15 +50,18 @@ LINKS: dict[tuple[str, str], dict[str, Any]] = {
         },
         "ListBuilds": {"operationRef": _op("/api_3/build/list", "get"), "parameters": _PROJECT},
     },
-    ("/api_3/package/add/{ownername}/{projectname}/{package_name}/{source_type_text}", "post"): {
-        "GetPackage": {
-            "operationRef": _op("/api_3/package", "get"),
-            "parameters": {
-                "ownername": "$response.body#/ownername",
-                "projectname": "$response.body#/projectname",
-                "packagename": "$response.body#/name",
+    **{
+        (_ADD_PACKAGE.format(type=source_type), "post"): {
+            "GetPackage": {
+                "operationRef": _op("/api_3/package", "get"),
+                "parameters": {
+                    "ownername": "$response.body#/ownername",
+                    "projectname": "$response.body#/projectname",
+                    "packagename": "$response.body#/name",
+                },
             },
-        },
+        }
+        for source_type in SOURCE_TYPES
     },
     ("/api_3/build/create/url", "post"): {
         "GetBuild": {

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from coprd.api_v3.deps import CurrentUser
 from coprd.api_v3.errors import validation_message
@@ -21,8 +22,9 @@ from coprd.api_v3.schemas import (
 from coprd.core import builds, packages, projects
 from coprd.core.errors import InvalidInput
 from coprd.core.packages import PackageFields, PackageView
-from coprd.core.sources import SourceSettings
-from coprd.db.models import Package
+from coprd.core.sources import EDIT_MODELS, SOURCE_TYPES, PackageName, SourceModel, SourceSettings
+from coprd.core.sources import MODELS as SOURCE_MODELS
+from coprd.db.models import Package, Project
 from coprd.http import DB, AppSettings, parse_bool
 
 router = APIRouter(prefix="/package", tags=["packages"])
@@ -82,12 +84,83 @@ def list_packages(
     )
 
 
+class _NamedAgain(BaseModel):
+    package_name: PackageName | None = Field(
+        default=None,
+        description="The package's name again, as python-copr sends it; the path's is used.",
+    )
+
+
+def _package_body(verb: str, source: type[SourceModel]) -> type[BaseModel]:
+    """The body of ``package/<verb>/…/<type>``: the source's fields and the package's."""
+    return create_model(
+        f"Package{verb.capitalize()}{source.source_type.capitalize()}In",
+        __base__=(_NamedAgain, PackageFields, source),
+        __doc__=f"{source.__doc__} The package's settings beside it.",
+    )
+
+
+# A distgit package's package_name is the package's, from the path: not required in the body.
+_ADDED = {**SOURCE_MODELS, "distgit": EDIT_MODELS["distgit"]}
+ADD_BODIES = {kind: _package_body("add", _ADDED[kind]) for kind in SOURCE_TYPES}
+EDIT_BODIES = {kind: _package_body("edit", EDIT_MODELS[kind]) for kind in SOURCE_TYPES}
+
+
+def _given(body: BaseModel) -> dict[str, Any]:
+    """The fields a body gives (``null`` is "not given")."""
+    return body.model_dump(exclude_none=True)
+
+
+def _add(
+    db: DB,
+    settings: AppSettings,
+    user: CurrentUser,
+    project: Project,
+    package_name: str,
+    source_type: str,
+    data: dict[str, Any],
+    fields: PackageFields,
+) -> Any:
+    package = packages.add_package(
+        db, user, project, package_name, source_type, data, fields, SourceSettings.of(settings)
+    )
+    return PackageOut.of(PackageView(package), settings.results_url)
+
+
+def _add_as(source_type: str) -> Callable[..., Any]:
+    def add(
+        db: DB,
+        settings: AppSettings,
+        user: CurrentUser,
+        ownername: str,
+        projectname: str,
+        package_name: str,
+        body: PackageFields,
+    ) -> Any:
+        project = projects.get_project(db, ownername, projectname)
+        return _add(db, settings, user, project, package_name, source_type, _given(body), body)
+
+    # The body's model is made at run time (one a type): FastAPI reads it from here.
+    add.__annotations__["body"] = ADD_BODIES[source_type]
+    add.__name__ = f"add_{source_type}_package"
+    return add
+
+
+for _type in SOURCE_TYPES:
+    router.post(
+        f"/add/{{ownername}}/{{projectname}}/{{package_name}}/{_type}",
+        response_model=PackageOut,
+        summary=f"Create a package with a {_type} source",
+        description=f"JSON: the {_type} source's fields (as build/create/{_type} takes them) "
+        "and the package's settings.",
+    )(_add_as(_type))
+
+
+# Any other type: refused as unknown (the source's check says which types there are).
 @router.post(
     "/add/{ownername}/{projectname}/{package_name}/{source_type_text}",
     response_model=PackageOut,
-    summary="Create a package",
-    description="JSON: the source's fields (as build/create/<type> takes them), and "
-    "max_builds, timeout, chroot_denylist (comma-separated globs), webhook_rebuild.",
+    include_in_schema=False,
 )
 def add_package(
     db: DB,
@@ -100,25 +173,58 @@ def add_package(
     body: JsonObject,
 ) -> Any:
     project = projects.get_project(db, ownername, projectname)
-    package = packages.add_package(
-        db,
-        user,
-        project,
-        package_name,
-        source_type_text,
-        body,
-        _fields(body),
-        SourceSettings.of(settings),
-    )
+    return _add(db, settings, user, project, package_name, source_type_text, body, _fields(body))
+
+
+def _edit(
+    db: DB,
+    settings: AppSettings,
+    user: CurrentUser,
+    package: Package,
+    source_type: str | None,
+    data: dict[str, Any],
+    fields: PackageFields,
+) -> Any:
+    packages.edit_package(db, user, package, source_type, data, fields, SourceSettings.of(settings))
     return PackageOut.of(PackageView(package), settings.results_url)
 
 
+def _edit_as(source_type: str) -> Callable[..., Any]:
+    def edit(
+        db: DB,
+        settings: AppSettings,
+        user: CurrentUser,
+        ownername: str,
+        projectname: str,
+        package_name: str,
+        body: PackageFields,
+    ) -> Any:
+        package = _package(db, ownername, projectname, package_name)
+        return _edit(db, settings, user, package, source_type, _given(body), body)
+
+    edit.__annotations__["body"] = EDIT_BODIES[source_type]
+    edit.__name__ = f"edit_{source_type}_package"
+    return edit
+
+
+for _type in SOURCE_TYPES:
+    router.post(
+        f"/edit/{{ownername}}/{{projectname}}/{{package_name}}/{_type}",
+        response_model=PackageOut,
+        summary=f"Change a package, with a {_type} source",
+        description=f"Fields not given keep their value while the package's source is a {_type} "
+        f"source already; a package of another type becomes a {_type} package, and then the "
+        f"fields a {_type} source needs must be given.",
+    )(_edit_as(_type))
+
+
+# copr-cli's edit-package-* without a type, python-copr's edit without one (KEEP_TYPE in the
+# path), or none at all: the package's type stays, its fields are checked as that type's.
+# Any other type is refused as unknown.
 @router.post(
     "/edit/{ownername}/{projectname}/{package_name}/{source_type_text}",
     response_model=PackageOut,
-    summary="Change a package",
-    description=f"A source type of {KEEP_TYPE!r} keeps the type; fields not given keep "
-    "their value.",
+    include_in_schema=False,
 )
 @router.post(
     "/edit/{ownername}/{projectname}/{package_name}",
@@ -136,16 +242,8 @@ def edit_package(
     source_type_text: str | None = None,
 ) -> Any:
     package = _package(db, ownername, projectname, package_name)
-    packages.edit_package(
-        db,
-        user,
-        package,
-        None if source_type_text in (None, KEEP_TYPE) else source_type_text,
-        body,
-        _fields(body),
-        SourceSettings.of(settings),
-    )
-    return PackageOut.of(PackageView(package), settings.results_url)
+    kept = None if source_type_text in (None, KEEP_TYPE) else source_type_text
+    return _edit(db, settings, user, package, kept, body, _fields(body))
 
 
 @router.put("/reset", response_model=PackageOut, summary="Forget a package's default source")

@@ -18,7 +18,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictBool,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 from sqlalchemy import Select, func, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, load_only, selectinload
@@ -77,37 +86,124 @@ __all__ = [
 ]
 
 UNSET = "unset"
-_GLOB = re.compile(r"[A-Za-z0-9_.+*?\[\]!-]{1,100}")
+_GLOB = r"[A-Za-z0-9_.+*?\[\]!-]{1,100}"
 MAX_DENYLIST = 200
+MAX_DENYLIST_TEXT = 1000
 
 
-def _blank_is_none(value: Any) -> Any:
-    """copr-cli sends numbers as strings; an empty one means "not given"."""
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
+def decimal_up_to(limit: int) -> str:
+    """A pattern (ECMA-262 and Python alike) of the numbers 0 to ``limit`` written in
+    ASCII digits without leading zeros."""
+    digits = str(limit)
+    alternatives = ["0"]
+    if len(digits) > 1:
+        alternatives.append(f"[1-9][0-9]{{0,{len(digits) - 2}}}")
+    for i, digit in enumerate(digits):
+        low, high = (1 if i == 0 else 0), int(digit) - 1
+        if high >= low:
+            rest = len(digits) - i - 1
+            alternatives.append(
+                digits[:i]
+                + (str(low) if high == low else f"[{low}-{high}]")
+                + (f"[0-9]{{{rest}}}" if rest else "")
+            )
+    alternatives.append(digits)
+    return "(?:" + "|".join(dict.fromkeys(alternatives)) + ")"
 
 
-def _split_globs(value: Any) -> Any:
-    """copr-cli sends the denylist comma-separated; an empty string clears it."""
-    if isinstance(value, str):
-        return [item for item in re.split(r"[\s,]+", value) if item]
-    return value
+def _refused(reason: str) -> PydanticCustomError:
+    return PydanticCustomError("invalid_field", "{reason}", {"reason": reason})
 
 
-def _check_globs(value: list[str] | None) -> list[str] | None:
-    for pattern in value or ():
-        if not _GLOB.fullmatch(pattern):
-            shown = pattern[:100].encode("unicode_escape").decode("ascii")
-            raise ValueError(f"{shown!r} is not a chroot name or glob pattern")
-    return value
+@dataclass(frozen=True)
+class _Count:
+    """A whole number from 0 to ``limit``, or the same written in a string (copr-cli sends
+    what was typed); an empty string is "not given"."""
+
+    limit: int
+
+    def check(self, value: Any) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            if not value:
+                return None
+            if not re.fullmatch(decimal_up_to(self.limit), value):
+                raise _refused(f"must be a whole number from 0 to {self.limit}")
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= self.limit:
+            raise _refused(f"must be a whole number from 0 to {self.limit}")
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.check)
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": self.limit},
+                {"type": "string", "pattern": f"^(?:{decimal_up_to(self.limit)})?$"},
+                {"type": "null"},
+            ]
+        }
 
 
-_Denylist = Annotated[
-    Annotated[list[str], Field(max_length=MAX_DENYLIST)] | None,
-    BeforeValidator(_split_globs),
-    AfterValidator(_check_globs),
-]
+_DENYLIST_TEXT = rf"[ ,]*(?:{_GLOB}(?:[ ,]+{_GLOB})*)?[ ,]*"
+
+
+class _Denylist:
+    """Glob patterns of chroots: a list, or one string of them separated by commas or
+    spaces (copr-cli's); an empty string clears the list."""
+
+    @staticmethod
+    def check(value: Any) -> list[str] | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            if len(value) > MAX_DENYLIST_TEXT or not re.fullmatch(_DENYLIST_TEXT, value):
+                raise _refused(
+                    "must be chroot names or glob patterns separated by commas or spaces, "
+                    f"at most {MAX_DENYLIST_TEXT} characters"
+                )
+            return [item for item in re.split(r"[ ,]+", value) if item]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise _refused("must be a list of glob patterns or a comma-separated string")
+        if len(value) > MAX_DENYLIST:
+            raise _refused(f"at most {MAX_DENYLIST} patterns")
+        for pattern in value:
+            if not re.fullmatch(_GLOB, pattern):
+                shown = pattern[:100].encode("unicode_escape").decode("ascii")
+                raise _refused(f"{shown!r} is not a chroot name or glob pattern")
+        return value
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(cls.check)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        glob = {"type": "string", "pattern": f"^{_GLOB}$"}
+        return {
+            "anyOf": [
+                {"type": "array", "items": glob, "maxItems": MAX_DENYLIST},
+                {
+                    "type": "string",
+                    "pattern": f"^{_DENYLIST_TEXT}$",
+                    "maxLength": MAX_DENYLIST_TEXT,
+                },
+                {"type": "null"},
+            ]
+        }
 
 
 class PackageFields(BaseModel):
@@ -116,15 +212,17 @@ class PackageFields(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    webhook_rebuild: bool | None = None
-    max_builds: Annotated[
-        Annotated[int, Field(ge=0, le=100_000)] | None, BeforeValidator(_blank_is_none)
-    ] = Field(default=None, description="Keep this many newest builds; 0 keeps all.")
-    timeout: Annotated[
-        Annotated[int, Field(ge=0, le=MAX_TIMEOUT)] | None, BeforeValidator(_blank_is_none)
-    ] = Field(default=None, description="Seconds a build of the package may take; 0: the default.")
-    chroot_denylist: _Denylist = Field(
-        default=None, description="Glob patterns of chroots the package is not built for."
+    webhook_rebuild: StrictBool | None = None
+    max_builds: Annotated[int | None, _Count(100_000)] = Field(
+        default=None, description="Keep this many newest builds; 0 keeps all."
+    )
+    timeout: Annotated[int | None, _Count(MAX_TIMEOUT)] = Field(
+        default=None, description="Seconds a build of the package may take; 0: the default."
+    )
+    chroot_denylist: Annotated[list[str] | None, _Denylist] = Field(
+        default=None,
+        description="Glob patterns of chroots the package is not built for (a list, or "
+        "separated by commas or spaces; an empty string clears it).",
     )
 
 
@@ -316,13 +414,9 @@ def _apply(package: Package, fields: PackageFields) -> None:
 
 
 def _source_input(name: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The source's fields as given with the package; ``package_name`` is the package's."""
-    given = data.get("package_name")
-    if given is not None and given != name:
-        raise InvalidInput(
-            f"{str(given)[:100]!r} is not the package's name ({name!r})",
-            "package_name",
-        )
+    """The source's fields as given with the package. Its ``package_name`` (a distgit
+    source's package) is the package's, named by the path; python-copr repeats it in the
+    body, where it is not read."""
     return {**data, "package_name": name}
 
 

@@ -14,37 +14,71 @@ control characters, no local URLs (``file://``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    Strict,
+    ValidationError,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from coprd.config import Settings
 from coprd.core.errors import InvalidInput
 
 __all__ = [
+    "EDIT_MODELS",
+    "MODELS",
     "SOURCE_TYPES",
     "DistGit",
+    "PackageName",
+    "SourceModel",
     "SourceSettings",
     "check_source",
     "clone_url_of",
 ]
 
 MAX_SCRIPT = 256 * 1024
-_REMOTE_SCHEMES = ("https://", "http://", "git://")
-_URL = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
-_COMMITTISH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./@{}^~+-]{0,254}")
-_PATH_PART = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+-]{0,254}")
-_PYPI_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,200}[A-Za-z0-9])?")
-_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]{0,99}")
-_GEM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
-_PACKAGE = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+-]{0,199}")
-_CHROOT = re.compile(r"[a-z0-9][a-z0-9._+-]{0,99}")
-_NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+MAX_URL = 2048
+MAX_PATH = 1024
+MAX_WORDS = 200
 
-SCM_TYPES = ("git", "svn")
-SCM_METHODS = ("rpkg", "tito", "tito_test", "make_srpm")
-SPEC_GENERATORS = ("pyp2spec", "pyp2rpm")
-SPEC_TEMPLATES = ("", "fedora", "epel7", "mageia", "pld")
+# The rules below are regular expressions in the subset ECMA-262 (the JSON schemas of the
+# API documents) and Python's ``re`` read alike: ASCII character classes, groups,
+# alternatives and bounded repeats; no \s, \d or \w, whose meanings differ. Each is
+# matched whole (``re.fullmatch`` here, ``^(?:…)$`` in the documents).
+_URL_CHAR = r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]"
+_CLONE_URL = rf"(?:https?|git)://{_URL_CHAR}+"
+_REPO_URL = rf"(?:https?|copr)://{_URL_CHAR}+"
+_COMMITTISH = r"[A-Za-z0-9_][A-Za-z0-9_./@{}^~+-]{0,254}"
+_PATH_PART = r"[A-Za-z0-9_+][A-Za-z0-9_.+-]{0,254}"
+_SPEC_PART = r"[A-Za-z0-9_+][A-Za-z0-9_.+-]{0,249}\.spec"
+_NAMESPACE_PART = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}"
+_PYPI_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,200}[A-Za-z0-9])?"
+_VERSION = r"[A-Za-z0-9][A-Za-z0-9._+!-]{0,99}"
+_GEM_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}"
+_PACKAGE = r"[A-Za-z0-9_+][A-Za-z0-9_.+-]{0,199}"
+_CHROOT = r"[a-z0-9][a-z0-9._+-]{0,99}"
+# Whitespace spelled out: what a script may not consist of only.
+_BLANK = r" \t\n\r\f\v"
+
+ScmType = Literal["git", "svn"]
+ScmMethod = Literal["rpkg", "tito", "tito_test", "make_srpm"]
+SpecGenerator = Literal["pyp2spec", "pyp2rpm"]
+SpecTemplate = Literal["", "fedora", "epel7", "mageia", "pld"]
+# python-copr sends numbers (its default is [3, 2]), the web form strings.
+PythonVersion = Literal[3, 2, "3", "2"]
+SCM_TYPES: tuple[str, ...] = get_args(ScmType)
+SCM_METHODS: tuple[str, ...] = get_args(ScmMethod)
+SPEC_GENERATORS: tuple[str, ...] = get_args(SpecGenerator)
+SPEC_TEMPLATES: tuple[str, ...] = get_args(SpecTemplate)
 
 
 @dataclass(frozen=True)
@@ -85,192 +119,414 @@ class SourceSettings:
             )
         )
 
+    @property
+    def names(self) -> list[str]:
+        """The instances' names, as sources name them."""
+        return [instance.name for instance in self.distgits]
+
     def distgit(self, name: str | None) -> DistGit:
-        name = name or self.distgits[0].name
+        """The instance named ``name``; None: the first (the default)."""
+        if name is None:
+            return self.distgits[0]
         for instance in self.distgits:
             if instance.name == name:
                 return instance
-        known = ", ".join(d.name for d in self.distgits)
-        raise InvalidInput(f"unknown dist-git instance {name!r} (this server knows: {known})")
-
-
-def _text(data: dict[str, Any], key: str, *, default: str = "") -> str:
-    value = data.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidInput("must be a string", key)
-    text = str(value).strip()
-    if "\x00" in text:
-        raise InvalidInput("must not contain NUL", key)
-    return text
+        known = ", ".join(self.names)
+        raise InvalidInput(
+            f"unknown dist-git instance {_shown(name)} (this server knows: {known})", "distgit"
+        )
 
 
 def _shown(value: str) -> str:
     return repr(value[:100].encode("unicode_escape").decode("ascii"))
 
 
-def _matching(data: dict[str, Any], key: str, pattern: re.Pattern[str], what: str) -> str:
-    value = _text(data, key)
-    if value and not pattern.fullmatch(value):
-        raise InvalidInput(f"{_shown(value)} is not {what}", key)
-    return value
+def _refused(reason: str) -> PydanticCustomError:
+    return PydanticCustomError("invalid_source", "{reason}", {"reason": reason})
 
 
-def _required(value: str, key: str) -> str:
-    if not value:
-        raise InvalidInput("is required", key)
-    return value
+@dataclass(frozen=True)
+class Rule:
+    """A string matching ``pattern`` whole, at most ``max_length`` characters: checked
+    with the message "… is not {what}", and described by the same pattern."""
 
+    pattern: str
+    what: str
+    max_length: int | None = None
 
-def _choice(data: dict[str, Any], key: str, choices: tuple[str, ...], default: str) -> str:
-    value = _text(data, key, default=default) or default
-    if value not in choices:
-        raise InvalidInput(f"{_shown(value)} is not one of {', '.join(choices)}", key)
-    return value
+    def refusal(self, value: str) -> str | None:
+        if self.max_length is not None and len(value) > self.max_length:
+            return f"is longer than {self.max_length} characters"
+        if not re.fullmatch(self.pattern, value):
+            return f"{_shown(value)} is not {self.what}"
+        return None
 
+    def check(self, value: str) -> str:
+        refusal = self.refusal(value)
+        if refusal is not None:
+            raise _refused(refusal)
+        return value
 
-def _relative_path(data: dict[str, Any], key: str) -> str:
-    """A path inside a checkout: relative, every component a plain name."""
-    value = _text(data, key).strip("/")
-    if value and not all(_PATH_PART.fullmatch(part) for part in value.split("/")):
-        raise InvalidInput(f"{_shown(value)} is not a relative path of plain names", key)
-    return value
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string", "pattern": f"^(?:{self.pattern})$"}
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        return schema
 
-
-def remote_url(value: str, key: str) -> str:
-    """A URL the builder may fetch from: http, https or git, nothing local."""
-    if not value.startswith(_REMOTE_SCHEMES) or not _URL.fullmatch(value) or len(value) > 2048:
-        raise InvalidInput(
-            f"{_shown(value)} is not an https, http or git:// URL (local paths and "
-            "file:// URLs are not accepted)",
-            key,
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            self.check, core_schema.str_schema(strict=True)
         )
-    return value
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return self.json_schema()
 
 
-def _words(data: dict[str, Any], key: str, pattern: re.Pattern[str], what: str) -> list[str]:
-    value = data.get(key)
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        items = value.split()
-    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-        items = [word for v in value for word in v.split()]
-    else:
-        raise InvalidInput("must be a list of strings or a space-separated string", key)
-    for item in items:
-        if not pattern.fullmatch(item):
-            raise InvalidInput(f"{_shown(item)} is not {what}", key)
-    if len(items) > 200:
-        raise InvalidInput("at most 200 items", key)
-    return items
+def _optional(pattern: str) -> str:
+    """``pattern``, or nothing: an empty string means the default."""
+    return f"(?:{pattern})?"
 
 
-def _scm(data: dict[str, Any], _settings: SourceSettings) -> dict[str, Any]:
-    clone_url = remote_url(_required(_text(data, "clone_url"), "clone_url"), "clone_url")
-    spec = _relative_path(data, "spec")
-    if spec and not spec.endswith(".spec"):
-        raise InvalidInput(f"{_shown(spec)} does not end in .spec", "spec")
-    return {
-        "clone_url": clone_url,
-        "committish": _matching(data, "committish", _COMMITTISH, "a branch, tag or commit"),
-        "subdirectory": _relative_path(data, "subdirectory"),
-        "spec": spec,
-        # Clients send scm_type; Copr shows it back as type.
-        "type": _choice(data, "scm_type", SCM_TYPES, _text(data, "type") or "git"),
-        "source_build_method": _choice(data, "source_build_method", SCM_METHODS, "rpkg"),
-    }
+def _relative(part: str, last: str | None = None) -> str:
+    """A path of ``part`` names (the last one ``last``) separated by single slashes; slashes
+    around it are dropped when stored. Empty: none."""
+    if last is None:
+        return rf"/*(?:{part}(?:/{part})*)?/*"
+    return rf"/*(?:(?:{part}/)*{last}/*)?"
 
 
-def _pypi(data: dict[str, Any], _settings: SourceSettings) -> dict[str, Any]:
-    name = _matching(data, "pypi_package_name", _PYPI_NAME, "a PyPI project name")
-    versions = data.get("python_versions")
-    if versions is None or versions == []:
-        versions = ["3"]
-    if not isinstance(versions, list) or not all(
-        isinstance(v, int | str) and not isinstance(v, bool) and str(v) in ("2", "3")
-        for v in versions
-    ):
-        raise InvalidInput("must be a list of Python major versions, 3 or 2", "python_versions")
-    return {
-        "pypi_package_name": _required(name, "pypi_package_name"),
-        "pypi_package_version": _matching(data, "pypi_package_version", _VERSION, "a version")
-        or None,
-        "spec_generator": _choice(data, "spec_generator", SPEC_GENERATORS, "pyp2spec"),
-        "spec_template": _choice(data, "spec_template", SPEC_TEMPLATES, ""),
-        "python_versions": sorted({str(v) for v in versions}, reverse=True),
-    }
+class _Script(Rule):
+    """The custom source's script: not blank, no NUL, at most :data:`MAX_SCRIPT`."""
+
+    def refusal(self, value: str) -> str | None:
+        if len(value) > MAX_SCRIPT or "\x00" in value:
+            return f"must be at most {MAX_SCRIPT} characters, without NUL"
+        if not re.fullmatch(self.pattern, value):
+            return "is required: the script that makes the spec and sources"
+        return None
 
 
-def _rubygems(data: dict[str, Any], _settings: SourceSettings) -> dict[str, Any]:
-    name = _matching(data, "gem_name", _GEM_NAME, "a gem name")
-    return {"gem_name": _required(name, "gem_name")}
+@dataclass(frozen=True)
+class Words:
+    """Words, each matching ``item`` whole: a list of at most :data:`MAX_WORDS` of them, or
+    one string of them separated by ASCII spaces (as long as the longest such list written
+    with single spaces, which is how they are stored); read as the list of words."""
+
+    item: Rule
+    plural: str
+
+    @property
+    def text(self) -> Rule:
+        word = self.item.pattern
+        return Rule(
+            rf" *(?:{word}(?: +{word})*)? *",
+            f"{self.plural} separated by spaces",
+            MAX_WORDS * ((self.item.max_length or 0) + 1),
+        )
+
+    def check(self, value: Any) -> list[str]:
+        if isinstance(value, str):
+            self.text.check(value)
+            return [word for word in value.split(" ") if word]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _refused("must be a list of strings or a space-separated string")
+        if len(value) > MAX_WORDS:
+            raise _refused(f"at most {MAX_WORDS} items")
+        for word in value:
+            self.item.check(word)
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.check)
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "anyOf": [
+                {"type": "array", "items": self.item.json_schema(), "maxItems": MAX_WORDS},
+                self.text.json_schema(),
+            ]
+        }
 
 
-def _custom(data: dict[str, Any], _settings: SourceSettings) -> dict[str, Any]:
-    script = data.get("script")
-    if not isinstance(script, str) or not script.strip():
-        raise InvalidInput("is required: the script that makes the spec and sources", "script")
-    if len(script) > MAX_SCRIPT or "\x00" in script:
-        raise InvalidInput(f"must be at most {MAX_SCRIPT} characters, without NUL", "script")
-    # build/create/custom sends chroot, builddeps, …; package add/edit sends script_chroot, ….
-    merged = dict(data)
-    for key in ("chroot", "builddeps", "resultdir", "repos"):
-        if merged.get(key) is None and f"script_{key}" in merged:
-            merged[key] = merged[f"script_{key}"]
-    chroot = _matching(merged, "chroot", _CHROOT, "a chroot name")
-    repos = _words(merged, "repos", _URL, "a repository URL")
-    for repo in repos:
-        if not repo.startswith(("https://", "http://", "copr://")):
-            raise InvalidInput(f"{_shown(repo)} is not an http(s) or copr:// URL", "repos")
-    return {
-        "script": script,
-        "chroot": chroot or "fedora-latest-x86_64",
-        "builddeps": " ".join(_words(merged, "builddeps", _PACKAGE, "a package name")),
-        "resultdir": _relative_path(merged, "resultdir"),
-        "repos": " ".join(repos),
-    }
+CloneUrl = Annotated[
+    str,
+    Rule(
+        _CLONE_URL,
+        "an https, http or git:// URL (local paths and file:// URLs are not accepted)",
+        MAX_URL,
+    ),
+]
+Committish = Annotated[str, Rule(_optional(_COMMITTISH), "a branch, tag or commit")]
+RelativePath = Annotated[
+    str, Rule(_relative(_PATH_PART), "a relative path of plain names", MAX_PATH)
+]
+SpecPath = Annotated[
+    str,
+    Rule(
+        _relative(_PATH_PART, _SPEC_PART),
+        "a relative path of plain names to a .spec file",
+        MAX_PATH,
+    ),
+]
+Namespace = Annotated[str, Rule(_relative(_NAMESPACE_PART), "a dist-git namespace", MAX_PATH)]
+PypiName = Annotated[str, Rule(_PYPI_NAME, "a PyPI project name")]
+Version = Annotated[str, Rule(_optional(_VERSION), "a version")]
+GemName = Annotated[str, Rule(_GEM_NAME, "a gem name")]
+PackageName = Annotated[str, Rule(_PACKAGE, "a package name")]
+Chroot = Annotated[str, Rule(_optional(_CHROOT), "a chroot name")]
+Script = Annotated[str, _Script(rf"[^\x00]*[^\x00{_BLANK}][^\x00]*", "a script", MAX_SCRIPT)]
+PackageWords = Annotated[list[str], Words(Rule(_PACKAGE, "a package name", 200), "package names")]
+RepoWords = Annotated[
+    list[str],
+    Words(Rule(_REPO_URL, "an http(s) or copr:// URL", MAX_URL), "http(s) or copr:// URLs"),
+]
 
 
-def _distgit(data: dict[str, Any], settings: SourceSettings) -> dict[str, Any]:
-    instance = settings.distgit(_text(data, "distgit") or None)
-    name = _matching(data, "package_name", _PACKAGE, "a package name")
-    namespace = _relative_path(data, "namespace") or instance.default_namespace
-    if not all(_NAMESPACE.fullmatch(part) for part in namespace.split("/")):
-        raise InvalidInput(f"{_shown(namespace)} is not a dist-git namespace", "namespace")
-    _required(name, "package_name")
-    return {
-        "clone_url": instance.clone_url.format(namespace=namespace, name=name),
-        "distgit": instance.name,
-        "namespace": namespace,
-        "package_name": name,
-        "committish": _matching(data, "committish", _COMMITTISH, "a branch, tag or commit"),
-    }
+class SourceModel(BaseModel):
+    """A source type's fields as clients send them (and as they are stored: the stored form
+    is checked again when a package is edited or rebuilt). Fields of other types and build
+    options are ignored; ``null`` is "not given"."""
+
+    model_config = ConfigDict(extra="ignore")
+    source_type: ClassVar[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_not_given(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+    def stored(self, settings: SourceSettings) -> dict[str, Any]:
+        """The stored form (``Source.data``, what clients see as ``source_dict``)."""
+        raise NotImplementedError
 
 
-_CHECKS: dict[str, Callable[[dict[str, Any], SourceSettings], dict[str, Any]]] = {
-    "scm": _scm,
-    "pypi": _pypi,
-    "rubygems": _rubygems,
-    "custom": _custom,
-    "distgit": _distgit,
+def _path(value: str | None) -> str:
+    return (value or "").strip("/")
+
+
+class ScmFields(SourceModel):
+    """An scm source's fields, each optional (as package edit takes them)."""
+
+    source_type: ClassVar[str] = "scm"
+
+    clone_url: CloneUrl | None = Field(
+        default=None, description="The repository: an https, http or git:// URL."
+    )
+    committish: Committish | None = Field(
+        default=None, description="A branch, tag or commit; empty: the default branch."
+    )
+    subdirectory: RelativePath | None = Field(
+        default=None, description="The package's directory in the repository."
+    )
+    spec: SpecPath | None = Field(
+        default=None, description="The spec file, relative to the subdirectory."
+    )
+    scm_type: ScmType | None = Field(default=None, description="Default: git.")
+    type: ScmType | None = Field(
+        default=None, description="scm_type as it is stored and shown; scm_type wins."
+    )
+    source_build_method: ScmMethod | None = Field(default=None, description="Default: rpkg.")
+
+
+class ScmSource(ScmFields):
+    """An scm source: a Git or Subversion repository."""
+
+    clone_url: CloneUrl = Field(description="The repository: an https, http or git:// URL.")
+
+    def stored(self, settings: SourceSettings) -> dict[str, Any]:
+        return {
+            "clone_url": self.clone_url,
+            "committish": self.committish or "",
+            "subdirectory": _path(self.subdirectory),
+            "spec": _path(self.spec),
+            # Clients send scm_type; Copr shows it back as type.
+            "type": self.scm_type or self.type or "git",
+            "source_build_method": self.source_build_method or "rpkg",
+        }
+
+
+class PypiFields(SourceModel):
+    """A pypi source's fields, each optional (as package edit takes them)."""
+
+    source_type: ClassVar[str] = "pypi"
+
+    pypi_package_name: PypiName | None = None
+    pypi_package_version: Version | None = Field(
+        default=None, description="Empty or not given: the latest."
+    )
+    spec_generator: SpecGenerator | None = Field(default=None, description="Default: pyp2spec.")
+    spec_template: SpecTemplate | None = Field(
+        default=None, description="pyp2rpm's template; default: none."
+    )
+    python_versions: list[PythonVersion] | None = Field(
+        default=None, description="Python major versions; empty or not given: 3."
+    )
+
+
+class PypiSource(PypiFields):
+    """A pypi source: a project on PyPI."""
+
+    pypi_package_name: PypiName
+
+    def stored(self, settings: SourceSettings) -> dict[str, Any]:
+        versions = self.python_versions or [3]
+        return {
+            "pypi_package_name": self.pypi_package_name,
+            "pypi_package_version": self.pypi_package_version or None,
+            "spec_generator": self.spec_generator or "pyp2spec",
+            "spec_template": self.spec_template or "",
+            "python_versions": sorted({str(v) for v in versions}, reverse=True),
+        }
+
+
+class RubygemsFields(SourceModel):
+    """A rubygems source's fields, each optional (as package edit takes them)."""
+
+    source_type: ClassVar[str] = "rubygems"
+
+    gem_name: GemName | None = None
+
+
+class RubygemsSource(RubygemsFields):
+    """A rubygems source: a gem on rubygems.org."""
+
+    gem_name: GemName
+
+    def stored(self, settings: SourceSettings) -> dict[str, Any]:
+        return {"gem_name": self.gem_name}
+
+
+class CustomFields(SourceModel):
+    """A custom source's fields, each optional (as package edit takes them). Builds send
+    chroot, builddeps, resultdir and repos; package add/edit the same with ``script_``
+    before them; the first spelling wins."""
+
+    source_type: ClassVar[str] = "custom"
+
+    script: Script | None = Field(
+        default=None, description="The script that writes the spec and sources."
+    )
+    chroot: Chroot | None = Field(
+        default=None, description="The chroot the script runs in; default: fedora-latest-x86_64."
+    )
+    builddeps: PackageWords | None = Field(default=None, description="Packages the script needs.")
+    resultdir: RelativePath | None = Field(
+        default=None, description="Where the script leaves the spec and sources."
+    )
+    repos: RepoWords | None = Field(
+        default=None, description="Repositories the script's packages come from."
+    )
+    script_chroot: Chroot | None = None
+    script_builddeps: PackageWords | None = None
+    script_resultdir: RelativePath | None = None
+    script_repos: RepoWords | None = None
+
+
+class CustomSource(CustomFields):
+    """A custom source: a script that writes the spec and sources."""
+
+    script: Script = Field(description="The script that writes the spec and sources.")
+
+    def stored(self, settings: SourceSettings) -> dict[str, Any]:
+        def given(name: str) -> Any:
+            value = getattr(self, name)
+            return value if value is not None else getattr(self, f"script_{name}")
+
+        return {
+            "script": self.script,
+            "chroot": given("chroot") or "fedora-latest-x86_64",
+            "builddeps": " ".join(given("builddeps") or ()),
+            "resultdir": _path(given("resultdir")),
+            "repos": " ".join(given("repos") or ()),
+        }
+
+
+class DistgitFields(SourceModel):
+    """A distgit source's fields, each optional (as package edit takes them)."""
+
+    source_type: ClassVar[str] = "distgit"
+
+    distgit: Annotated[str, Strict()] | None = Field(
+        default=None,
+        description="A dist-git instance this server knows; default: the first it knows.",
+    )
+    package_name: PackageName | None = None
+    namespace: Namespace | None = Field(default=None, description="Default: the instance's (rpms).")
+    committish: Committish | None = Field(
+        default=None, description="A branch, tag or commit; empty: the default branch."
+    )
+
+
+class DistgitSource(DistgitFields):
+    """A distgit source: a package's repository in a dist-git."""
+
+    package_name: PackageName
+
+    def stored(self, settings: SourceSettings) -> dict[str, Any]:
+        instance = settings.distgit(self.distgit)
+        namespace = _path(self.namespace) or instance.default_namespace
+        return {
+            "clone_url": instance.clone_url.format(namespace=namespace, name=self.package_name),
+            "distgit": instance.name,
+            "namespace": namespace,
+            "package_name": self.package_name,
+            "committish": self.committish or "",
+        }
+
+
+MODELS: dict[str, type[SourceModel]] = {
+    model.source_type: model
+    for model in (ScmSource, PypiSource, RubygemsSource, CustomSource, DistgitSource)
 }
-SOURCE_TYPES = tuple(_CHECKS)
+"""Each source type's fields as a new source (a build, a new package) takes them."""
+EDIT_MODELS: dict[str, type[SourceModel]] = {
+    model.source_type: model
+    for model in (ScmFields, PypiFields, RubygemsFields, CustomFields, DistgitFields)
+}
+"""The same, each field optional: as package edit takes them (fields not given keep their
+stored value)."""
+SOURCE_TYPES = tuple(MODELS)
+
+
+def _refusal(exc: ValidationError) -> InvalidInput:
+    """One InvalidInput naming (in ``field``) the first field that is wrong."""
+    lines: list[tuple[str | None, str]] = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or None
+        lines.append((where, "is required" if err["type"] == "missing" else err["msg"]))
+    if len(lines) == 1:
+        return InvalidInput(lines[0][1], lines[0][0])
+    refused = InvalidInput("\n".join(f"{w}: {m}" if w else m for w, m in lines))
+    refused.field = lines[0][0]
+    return refused
 
 
 def check_source(
     source_type: str, data: dict[str, Any], settings: SourceSettings
 ) -> dict[str, Any]:
-    """The stored form of a source of ``source_type`` given as ``data`` (a client's JSON);
-    raises ``InvalidInput`` naming the field that is wrong."""
-    check = _CHECKS.get(source_type)
-    if check is None:
+    """The stored form of a source of ``source_type`` given as ``data`` (a client's JSON,
+    or a stored form); raises ``InvalidInput`` naming the field that is wrong."""
+    model = MODELS.get(source_type)
+    if model is None:
         known = ", ".join(SOURCE_TYPES)
         raise InvalidInput(f"unknown source type {_shown(source_type)} (known: {known})")
     if not isinstance(data, dict):
         raise InvalidInput("the source must be a JSON object")
-    return check(data, settings)
+    try:
+        source = model.model_validate(data)
+    except ValidationError as exc:
+        raise _refusal(exc) from None
+    return source.stored(settings)
 
 
 def clone_url_of(source_type: str, data: dict[str, Any]) -> str | None:

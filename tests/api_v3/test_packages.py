@@ -117,6 +117,36 @@ def test_edit_with_and_without_a_type(client: TestClient, alice: Account, demo: 
     assert missing.status_code == 404
 
 
+def test_null_is_not_given_and_the_path_names_the_package(
+    client: TestClient, alice: Account, demo: str
+) -> None:
+    # python-copr repeats the package's name in the body; the path's is the one used.
+    r = add(client, alice, "hello", package_name="other")
+    assert (r.status_code, r.json()["name"]) == (200, "hello")
+    r = client.post(
+        "/api_3/package/edit/alice/demo/hello/scm",
+        json={"package_name": "other", "clone_url": None, "committish": "devel"},
+        headers=alice.headers,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "hello"
+    assert r.json()["source_dict"]["clone_url"] == SCM["clone_url"]
+    assert r.json()["source_dict"]["committish"] == "devel"
+    # A distgit package is the path's package in the dist-git.
+    r = client.post(
+        "/api_3/package/add/alice/demo/tool/distgit",
+        json={"package_name": "tool", "committish": "f41"},
+        headers=alice.headers,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["source_dict"]["package_name"] == "tool"
+    # Another type needs what that type needs.
+    r = client.post(
+        "/api_3/package/edit/alice/demo/tool/scm", json={"committish": "x"}, headers=alice.headers
+    )
+    assert r.status_code == 400 and r.json()["error"].startswith("clone_url: is required")
+
+
 def test_list_reset_build_and_delete(client: TestClient, alice: Account, demo: str) -> None:
     for name in ("a", "b", "c"):
         assert add(client, alice, name).status_code == 200

@@ -59,8 +59,12 @@ EXPECTED = {
     ("POST", "/api_3/build/resubmit/{build_id}"),
     ("GET", "/api_3/package"),
     ("GET", "/api_3/package/list"),
-    ("POST", "/api_3/package/add/{ownername}/{projectname}/{package_name}/{source_type_text}"),
-    ("POST", "/api_3/package/edit/{ownername}/{projectname}/{package_name}/{source_type_text}"),
+    # One a source type, documented each with its body; any other type is refused.
+    *(
+        ("POST", f"/api_3/package/{verb}/{{ownername}}/{{projectname}}/{{package_name}}/{kind}")
+        for verb in ("add", "edit")
+        for kind in ("scm", "pypi", "rubygems", "custom", "distgit", "{source_type_text}")
+    ),
     ("POST", "/api_3/package/edit/{ownername}/{projectname}/{package_name}"),
     ("PUT", "/api_3/package/reset"),
     ("POST", "/api_3/package/reset"),

@@ -126,3 +126,66 @@ def test_unknown_types_and_shapes() -> None:
         check_source("cvs", {}, SETTINGS)
     with pytest.raises(InvalidInput, match="gem_name"):
         check_source("rubygems", {"gem_name": "a b"}, SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("source_type", "data", "field"),
+    [
+        # Each value as sent, whole: no stripping, no final newline, strings only.
+        ("scm", {"clone_url": "https://x.org/a\n"}, "clone_url"),
+        ("scm", {"clone_url": " https://x.org/a"}, "clone_url"),
+        ("scm", {"clone_url": "https://x.org/a", "scm_type": ""}, "scm_type"),
+        ("rubygems", {"gem_name": 12}, "gem_name"),
+        ("rubygems", {"gem_name": "rake\n"}, "gem_name"),
+        ("pypi", {"pypi_package_name": "x", "python_versions": [True]}, "python_versions.0"),
+        ("pypi", {"pypi_package_name": "x", "pypi_package_version": 2}, "pypi_package_version"),
+        # A list holds one word an item; a string separates its words with spaces.
+        ("custom", {"script": "x", "builddeps": ["git make"]}, "builddeps"),
+        ("custom", {"script": "x", "builddeps": "git\tmake"}, "builddeps"),
+        ("custom", {"script": "x", "repos": ["https://a.org/r https://b.org/r"]}, "repos"),
+        ("custom", {"script": "x", "script_chroot": "Fedora"}, "script_chroot"),
+        ("custom", {"script": "#!/bin/sh\x00"}, "script"),
+        ("distgit", {"package_name": "x", "distgit": ""}, "distgit"),
+        ("distgit", {"package_name": "x", "namespace": "@copr/copr"}, "namespace"),
+        ("distgit", {"package_name": "\u0663"}, "package_name"),
+    ],
+)
+def test_refused_as_the_schema_says(source_type: str, data: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        check_source(source_type, data, SETTINGS)
+    assert refused.value.field == field
+    assert str(refused.value).startswith(f"{field}: ")
+
+
+def test_null_is_not_given_and_the_stored_form_is_taken_again() -> None:
+    given = {
+        "clone_url": "https://x.org/a",
+        "committish": None,
+        "spec": None,
+        "scm_type": None,
+        "source_build_method": None,
+    }
+    assert check_source("scm", given, SETTINGS) == check_source(
+        "scm", {"clone_url": "https://x.org/a"}, SETTINGS
+    )
+    with pytest.raises(InvalidInput, match=r"^clone_url: is required$"):
+        check_source("scm", {"clone_url": None}, SETTINGS)
+    sources: dict[str, dict[str, Any]] = {
+        "scm": {"clone_url": "https://x.org/a", "scm_type": "svn", "spec": "/x/a.spec"},
+        "pypi": {"pypi_package_name": "x", "python_versions": [2, "3", 3]},
+        "rubygems": {"gem_name": "rake"},
+        "custom": {
+            "script": "#!/bin/sh\n",
+            "script_builddeps": ["git", "make"],
+            "repos": " https://a.org/r  copr://alice/demo ",
+            "resultdir": "out/",
+        },
+        "distgit": {"package_name": "x", "namespace": "/forks/alice/", "distgit": "fedora"},
+    }
+    for source_type, data in sources.items():
+        stored = check_source(source_type, data, SETTINGS)
+        assert check_source(source_type, stored, SETTINGS) == stored
+    assert check_source("custom", sources["custom"], SETTINGS)["repos"] == (
+        "https://a.org/r copr://alice/demo"
+    )
+    assert check_source("scm", sources["scm"], SETTINGS)["type"] == "svn"

@@ -39,11 +39,6 @@ DISABLED_FOR: list[tuple[str, str, str]] = [
     # schema-valid bodies that break a rule the schema does not state are refused (400).
     (
         "positive_data_acceptance",
-        "^/api_3/build/create/(scm|pypi|rubygems|custom|distgit)$",
-        "the source fields are checked by hand in core/sources.py; the body is free-form",
-    ),
-    (
-        "positive_data_acceptance",
         "^/api/coprs/",
         "legacy form fields: no control characters, repository URLs, whole numbers and the "
         "server's chroot names are not in the form schemas",
@@ -61,14 +56,9 @@ DISABLED_FOR: list[tuple[str, str, str]] = [
     ),
     (
         "positive_data_acceptance",
-        "^/api_3/package/(add|edit)/",
-        "the source fields are checked by hand in core/sources.py; the body is free-form",
-    ),
-    (
-        "negative_data_rejection",
-        "^/api_3/package/(add|edit)/",
-        "the body is free-form (see above), so no body violates it; the stateful phase still "
-        "reports an accepted one as 'schema-violating'",
+        "^/api_3/package/edit/",
+        "which source fields an edit must give depends on the stored package: none of a "
+        "source of the same type (the stored ones stay), those the type needs otherwise: data",
     ),
     (
         "positive_data_acceptance",

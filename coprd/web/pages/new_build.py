@@ -86,6 +86,7 @@ KINDS = {
         Kind("distgit", "DistGit", ("package_name", "namespace", "committish", "distgit")),
     )
 }
+_WORD_LISTS = ("builddeps", "repos")
 CHOICES = {
     "scm_type": sources.SCM_TYPES,
     "source_build_method": sources.SCM_METHODS,
@@ -96,6 +97,19 @@ CHOICES = {
 
 def _active_chroots(project: Project) -> list[str]:
     return sorted(pc.mock_chroot.name for pc in project.chroots if pc.mock_chroot.is_active)
+
+
+def _source_fields(form: FormData, kind: Kind) -> dict[str, Any]:
+    """The source's fields as typed: the script as it is, the other fields without the
+    spaces around them, lists of words (builddeps, repos) separated by single spaces, and
+    an empty field not given (the default)."""
+    data: dict[str, Any] = {}
+    for name in kind.fields:
+        value = field(form, name, max_length=sources.MAX_SCRIPT + 1)
+        if name != "script":
+            value = " ".join(value.split()) if name in _WORD_LISTS else value.strip()
+        data[name] = value or None
+    return data
 
 
 def _options(form: FormData) -> BuildOptions:
@@ -235,9 +249,7 @@ def _create_from(kind: Kind) -> Callable[..., Response]:
         projectname: str,
     ) -> Response:
         project = find_project(db, owner, projectname)
-        data: dict[str, Any] = {
-            name: field(form, name, max_length=sources.MAX_SCRIPT + 1) for name in kind.fields
-        }
+        data = _source_fields(form, kind)
         if kind.name == "pypi":
             data["python_versions"] = values(form, "python_versions", max_length=10)
         try:
