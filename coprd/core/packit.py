@@ -21,8 +21,12 @@ from coprd.db.models import Project
 
 
 def strip_scheme(pattern: str) -> str:
-    """``https://github.com/a/b`` → ``github.com/a/b``; a name without a scheme is kept."""
-    parts = urlsplit(pattern)
+    """``https://github.com/a/b`` → ``github.com/a/b``; a name without a scheme, or one
+    that is no URL at all (``http://[x``), is kept as it is."""
+    try:
+        parts = urlsplit(pattern)
+    except ValueError:
+        return pattern
     return parts.netloc + parts.path
 
 

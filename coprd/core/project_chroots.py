@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from coprd.core.chroots import resolve_active_chroots
@@ -15,15 +15,14 @@ from coprd.core.limits import MAX_TIMEOUT
 from coprd.core.names import check_chroot_name
 from coprd.core.permissions import Action, require
 from coprd.core.projects import (
-    MAX_LIST,
     ProjectFields,
     RepoList,
     ShortText,
-    Word,
     WordList,
     edit_project,
 )
 from coprd.core.results import want_comps
+from coprd.core.text import Integer, Rule
 from coprd.db.models import Project, ProjectChroot, User
 
 MAX_COMPS = 4 * 1024 * 1024
@@ -40,46 +39,80 @@ RESETTABLE = {
     "comps": "comps",
     "timeout": "timeout",
 }
-
-
-def _split_commas(value: object) -> object:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
-
-
-ModuleList = Annotated[
-    Annotated[list[Word], Field(max_length=MAX_LIST)] | None,
-    BeforeValidator(_split_commas),
+Resettable = Literal[
+    "additional_packages",
+    "additional_repos",
+    "additional_modules",
+    "with_opts",
+    "without_opts",
+    "isolation",
+    "bootstrap",
+    "bootstrap_image",
+    "comps",
+    "timeout",
 ]
+assert set(get_args(Resettable)) == set(RESETTABLE)
+ChrootBootstrap = Literal["unchanged", "default", "on", "off", "image", "custom_image"]
+IMAGE_MODES = ("image", "custom_image")
+Timeout = Annotated[int, Integer(0, MAX_TIMEOUT)]
+_NEEDS_IMAGE = "bootstrap image mode needs a bootstrap_image"
+# The rules between fields of one request, as JSON schema (each checked in
+# ChrootFields._check beside them): an image only with an image mode, and an image mode
+# not with the image removed (emptied, or reset and not given).
+_OTHER_MODES = {"enum": [m for m in get_args(ChrootBootstrap) if m not in IMAGE_MODES]}
+_IMAGE_WITHOUT_MODE = {
+    "properties": {
+        "bootstrap": _OTHER_MODES,
+        "bootstrap_image": {"type": "string", "minLength": 1},
+    },
+    "required": ["bootstrap", "bootstrap_image"],
+}
+_MODE_IMAGE_EMPTIED = {
+    "properties": {"bootstrap": {"enum": list(IMAGE_MODES)}, "bootstrap_image": {"const": ""}},
+    "required": ["bootstrap", "bootstrap_image"],
+}
+_MODE_IMAGE_RESET = {
+    "properties": {
+        "bootstrap": {"enum": list(IMAGE_MODES)},
+        "bootstrap_image": {"type": "null"},
+        "reset_fields": {"type": "array", "contains": {"const": "bootstrap_image"}},
+    },
+    "required": ["bootstrap", "reset_fields"],
+}
+
+
+def _document_rules(schema: dict[str, Any]) -> None:
+    schema["allOf"] = [
+        {"not": rule} for rule in (_IMAGE_WITHOUT_MODE, _MODE_IMAGE_EMPTIED, _MODE_IMAGE_RESET)
+    ]
 
 
 class ChrootFields(BaseModel):
     """What ``project-chroot/edit`` may change; ``None`` keeps the current value."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_document_rules)
 
     additional_packages: WordList = None
     additional_repos: RepoList = None
-    additional_modules: ModuleList = None
+    additional_modules: WordList = None
     with_opts: WordList = None
     without_opts: WordList = None
     isolation: Literal["default", "simple", "nspawn", "unchanged"] | None = None
-    bootstrap: Literal["unchanged", "default", "on", "off", "image", "custom_image"] | None = None
+    bootstrap: ChrootBootstrap | None = None
     bootstrap_image: ShortText = None
-    timeout: int | None = Field(default=None, ge=0, le=MAX_TIMEOUT)
+    timeout: Timeout | None = None
     delete_comps: bool | None = False
-    reset_fields: list[str] | None = Field(default=None, max_length=len(RESETTABLE) + 1)
+    reset_fields: list[Resettable] | None = Field(default=None, max_length=len(RESETTABLE) + 1)
 
     @model_validator(mode="after")
-    def _check_reset(self) -> ChrootFields:
-        for name in self.reset_fields or []:
-            if name not in RESETTABLE:
-                raise ValueError(
-                    f"cannot reset {name!r}; resettable: {', '.join(sorted(RESETTABLE))}"
-                )
-        if self.bootstrap_image and self.bootstrap not in (None, "image", "custom_image"):
+    def _check(self) -> ChrootFields:
+        if self.bootstrap_image and self.bootstrap not in (None, *IMAGE_MODES):
             raise ValueError("bootstrap_image needs bootstrap 'image' or 'custom_image'")
+        if self.bootstrap in IMAGE_MODES and (
+            self.bootstrap_image == ""
+            or (self.bootstrap_image is None and "bootstrap_image" in (self.reset_fields or []))
+        ):
+            raise ValueError(_NEEDS_IMAGE)
         return self
 
 
@@ -107,10 +140,13 @@ def enable_project_chroot(
 def disable_project_chroot(
     session: Session, actor: User | None, project: Project, chrootname: str
 ) -> None:
-    """Remove one chroot from the project's enabled set; a project keeps at least one."""
+    """Remove one chroot from the project's enabled set; a project keeps at least one (its
+    last chroot stays: the project as it is refuses, 409)."""
     require(session, actor, Action.edit, project)
     gone = get_project_chroot(project, chrootname)
     names = [pc.mock_chroot.name for pc in project.chroots if pc is not gone]
+    if not names:
+        raise Conflict(f"a project needs at least one chroot: {chrootname} is its last")
     edit_project(session, actor, project, ProjectFields(), names)
 
 
@@ -149,8 +185,10 @@ def edit_project_chroot(
     for column, value in updates.items():
         if value is not None:
             setattr(pc, column, value)
-    if pc.bootstrap in ("image", "custom_image") and not pc.bootstrap_image:
-        raise InvalidInput("bootstrap image mode needs a bootstrap_image", "bootstrap_image")
+    if pc.bootstrap in IMAGE_MODES and not pc.bootstrap_image:
+        # The request's own fields were checked (ChrootFields): what is missing is the
+        # image the chroot would keep, so its state is refused.
+        raise Conflict(f"{_NEEDS_IMAGE}, and the chroot has none")
 
     if fields.delete_comps:
         pc.comps = pc.comps_name = None
@@ -163,12 +201,32 @@ def edit_project_chroot(
     return pc
 
 
-def _check_comps(filename: str, content: bytes) -> tuple[str, bytes]:
+COMPS = Rule(
+    # Markup (after any leading whitespace) with a <comps element somewhere.
+    r"[\t\n\x0b\x0c\r ]*<(?:[^<]*<)*comps(?:[^<]|<)*",
+    "not a comps.xml file (no <comps> element)",
+)
+"""What a comps file holds, as UTF-8 text of at most :data:`MAX_COMPS` characters."""
+COMPS_SCHEMA = {**COMPS.json_schema(), "maxLength": MAX_COMPS}
+"""The comps file's JSON schema, for the API documents."""
+
+
+def check_comps(content: bytes | str) -> bytes:
+    """The comps file ``content`` (its bytes, or its text), if it is one (:data:`COMPS`)."""
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("not a comps.xml file (not UTF-8 text)", "upload_comps") from None
     if len(content) > MAX_COMPS:
-        raise InvalidInput(f"comps file is larger than {MAX_COMPS} bytes", "upload_comps")
-    head = content.lstrip()[:2048]
-    if not head.startswith(b"<") or b"<comps" not in content[:65536]:
-        raise InvalidInput("not a comps.xml file (no <comps> element)", "upload_comps")
+        raise InvalidInput(f"comps file is longer than {MAX_COMPS} characters", "upload_comps")
+    if not COMPS.matches(content):
+        raise InvalidInput(str(COMPS.reason), "upload_comps")
+    return content.encode("utf-8")
+
+
+def _check_comps(filename: str, content: bytes) -> tuple[str, bytes]:
+    content = check_comps(content)
     name = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1] or "comps.xml"
     if len(name) > 255 or name.startswith(".") or any(ord(c) < 32 for c in name):
         name = "comps.xml"

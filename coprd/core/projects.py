@@ -8,14 +8,12 @@ A field left ``None`` means "not given": defaults on create, "keep" on edit.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     model_validator,
@@ -32,77 +30,115 @@ from coprd.core.packit import strip_schemes
 from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, require
 from coprd.core.results import unwant_project, want_repo
+from coprd.core.text import CONTROLS, SPACES, Integer, NonEmpty, Rule, Split
 from coprd.core.tokens import new_webhook_secret
-from coprd.core.unsupported import UNSUPPORTED, refuse_unsupported
+from coprd.core.unsupported import UNSUPPORTED, refuse_unsupported, unsupported_schema
 from coprd.core.users import get_user
 from coprd.db.models import MockChroot, Project, ProjectChroot, User
 
 MAX_TEXT = 65_536
 MAX_URL = 2048
 MAX_LIST = 200
-_REPO_SCHEMES = ("http://", "https://", "ftp://", "copr://")
-_SPLIT = re.compile(r"[\s,]+")
+SEPARATORS = SPACES + ","
+"""What separates the items of a list sent as one string: whitespace and commas."""
+# Texts: no control characters but tab, LF and CR.
+_TEXT = r"[^\x00-\x08\x0b\x0c\x0e-\x1f]*"
+# A word (package, option, module, repository, forge project) ends up in build configs
+# verbatim: no control characters, and no "{", which mock would read as the start of a
+# template (the builder refuses it too, ``builder/backends/base.py``; here the user hears
+# it when saving, not when a build fails).
+_NOT_IN_WORDS = CONTROLS + "{"
+_WORD = f"[^{_NOT_IN_WORDS}]*"
+# A repository: a network URL or another Copr project (copr://owner/project), a word
+# without whitespace.
+_REPO_SCHEMES = r"(?:https?|ftp|copr)://"
+_REPO_URL = f"{_REPO_SCHEMES}[^{_NOT_IN_WORDS}{SPACES}]*"
 
 
-def _split_words(value: Any) -> Any:
-    """Accept a list, or a string of items separated by spaces or commas."""
-    if isinstance(value, str):
-        return [item for item in _SPLIT.split(value) if item]
-    return value
-
-
-def _check_repo_urls(urls: list[str] | None) -> list[str] | None:
-    if urls is None:
-        return None
-    for url in urls:
-        if (
-            len(url) > MAX_URL
-            or not url.startswith(_REPO_SCHEMES)
-            or any(ch.isspace() or ord(ch) < 32 for ch in url)
-        ):
-            raise ValueError(f"{url[:80]!r} is not a repository URL (http, https, ftp or copr://)")
-    return urls
-
-
-def _no_controls(value: str | None) -> str | None:
-    if value is not None and any(ord(ch) < 32 and ch not in "\t\r\n" for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-def _plain_word(value: str) -> str:
-    """A word (package, option, module, repository, forge project) ends up in build configs
-    verbatim: no control characters, and no "{", which mock would read as the start of a
-    template (the builder refuses it too, ``builder/backends/base.py``; here the user hears
-    it when saving, not when a build fails)."""
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValueError("must not contain control characters")
+def _not_a_word(value: str) -> str | None:
     if "{" in value:
-        raise ValueError("must not contain '{' (build configurations read it as a template)")
-    return value
+        return "must not contain '{' (build configurations read it as a template)"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return "must not contain control characters"
+    return None
 
 
-Word = Annotated[str, Field(max_length=MAX_URL), AfterValidator(_plain_word)]
-_Words = Annotated[list[Word], Field(max_length=MAX_LIST)]
-WordList = Annotated[_Words | None, BeforeValidator(_split_words)]
-RepoList = Annotated[WordList, AfterValidator(_check_repo_urls)]
-Text = Annotated[Annotated[str, Field(max_length=MAX_TEXT)] | None, AfterValidator(_no_controls)]
-ShortText = Annotated[
-    Annotated[str, Field(max_length=MAX_URL)] | None, AfterValidator(_no_controls)
+def _word_refused(value: str) -> str:
+    return _not_a_word(value) or "is not a word"
+
+
+def _repo_refused(url: str) -> str:
+    return _not_a_word(url) or (
+        f"{url[:80]!r} is not a repository URL (http, https, ftp or copr://)"
+    )
+
+
+_TEXT_RULE = Rule(_TEXT, "must not contain control characters")
+Word = Annotated[str, Field(max_length=MAX_URL), Rule(_WORD, _word_refused)]
+RepoUrl = Annotated[str, Field(max_length=MAX_URL), Rule(_REPO_URL, _repo_refused)]
+WordList = Annotated[
+    Annotated[list[Word], Field(max_length=MAX_LIST)] | None,
+    Split(f"[^{_NOT_IN_WORDS}{SEPARATORS}]+", SEPARATORS, MAX_LIST, MAX_URL),
 ]
+"""Words: a list, or one string of them separated by whitespace or commas."""
+RepoList = Annotated[
+    Annotated[list[RepoUrl], Field(max_length=MAX_LIST)] | None,
+    Split(f"{_REPO_SCHEMES}[^{_NOT_IN_WORDS}{SEPARATORS}]*", SEPARATORS, MAX_LIST, MAX_URL),
+]
+"""Repository URLs: a list, or one string of them separated by whitespace or commas."""
+TextValue = Annotated[str, Field(max_length=MAX_TEXT), _TEXT_RULE]
+ShortTextValue = Annotated[str, Field(max_length=MAX_URL), _TEXT_RULE]
+Text = TextValue | None
+ShortText = ShortTextValue | None
+
+
+DaysToLive = Annotated[int, Integer(-1, 3650)]
+RepoPriority = Annotated[int, Integer(1, 99)]
 Bootstrap = Literal["default", "on", "off", "image", "unchanged", "untouched"]
 Isolation = Literal["default", "simple", "nspawn", "unchanged"]
 
 
-def _unsupported(name: str) -> str:
+def _unsupported(name: str) -> dict[str, Any]:
+    """A setting this server refuses a value of: so described, and so documented."""
     item = UNSUPPORTED[name]
-    return f"{item.shown} is not supported by this server ({item.reason}) and is refused."
+    return {
+        "description": f"{item.shown} is not supported by this server ({item.reason}) "
+        "and is refused.",
+        "json_schema_extra": unsupported_schema(name),
+    }
+
+
+def _both(**values: Any) -> dict[str, Any]:
+    """The JSON schema of an object whose fields have these (JSON schema) values."""
+    return {"properties": values, "required": list(values)}
+
+
+# The rules between fields of one request, as JSON schema (each checked in the model's
+# validators beside it): devel_mode and disable_createrepo are one setting, and bootstrap
+# 'image' needs an image, which an empty bootstrap_image removes.
+_DISAGREE = {
+    "anyOf": [
+        _both(devel_mode={"const": True}, disable_createrepo={"const": False}),
+        _both(devel_mode={"const": False}, disable_createrepo={"const": True}),
+    ]
+}
+_IMAGE_REMOVED = _both(bootstrap={"const": "image"}, bootstrap_image={"const": ""})
+_NEEDS_IMAGE = "bootstrap 'image' needs a bootstrap_image"
+
+
+def _refuse(*schemas: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    """A model's ``json_schema_extra``: the request may match none of ``schemas``."""
+
+    def document(schema: dict[str, Any]) -> None:
+        schema["allOf"] = [{"not": refused} for refused in schemas]
+
+    return document
 
 
 class ProjectFields(BaseModel):
     """Every project setting a user may change."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_refuse(_DISAGREE, _IMAGE_REMOVED))
 
     description: Text = None
     instructions: Text = None
@@ -120,22 +156,24 @@ class ProjectFields(BaseModel):
     )
     follow_fedora_branching: bool | None = None
     devel_mode: bool | None = None
-    delete_after_days: int | None = Field(
-        default=None, ge=-1, le=3650, description="Delete the project after N days; -1 never."
+    delete_after_days: DaysToLive | None = Field(
+        default=None, description="Delete the project after N days; -1 never."
     )
     multilib: bool | None = None
     module_hotfixes: bool | None = None
-    fedora_review: bool | None = Field(default=None, description=_unsupported("fedora_review"))
-    appstream: bool | None = Field(default=None, description=_unsupported("appstream"))
+    fedora_review: bool | None = Field(default=None, **_unsupported("fedora_review"))
+    appstream: bool | None = Field(default=None, **_unsupported("appstream"))
     disable_createrepo: bool | None = Field(
         default=None, description="The old APIs' name of devel_mode: one setting."
     )
     runtime_dependencies: RepoList = None
     packit_forge_projects_allowed: Annotated[WordList, AfterValidator(strip_schemes)] = None
-    repo_priority: int | None = Field(default=None, ge=1, le=99)
+    repo_priority: RepoPriority | None = None
 
     @model_validator(mode="after")
     def _normalise(self) -> ProjectFields:
+        if self.bootstrap == "image" and self.bootstrap_image == "":
+            raise ValueError(_NEEDS_IMAGE)
         if self.bootstrap in ("unchanged", "untouched"):
             self.bootstrap = None
         if self.isolation == "unchanged":
@@ -151,15 +189,42 @@ class ProjectFields(BaseModel):
         return self
 
 
+ChrootNames = Annotated[
+    list[Annotated[str, Field(max_length=200)]],
+    Field(max_length=MAX_LIST),
+    NonEmpty("select at least one chroot"),
+]
+"""The chroots a project is created with: at least one (the API documents name the
+active ones, which are the ones it may enable)."""
+# On creation the project has no image yet: bootstrap 'image' needs one in the request. And
+# a persistent project is never deleted, so it cannot be given a deadline either.
+_IMAGE_MISSING = _both(bootstrap={"const": "image"}, bootstrap_image={"enum": [None, ""]})
+_IMAGE_MISSING["required"] = ["bootstrap"]
+_PERSISTENT_DEADLINE = _both(
+    persistent={"const": True}, delete_after_days={"type": "integer", "not": {"enum": [-1, 0]}}
+)
+PERSISTENT_DEADLINE = "'delete after' can not be combined with persistent"
+
+
 class NewProject(ProjectFields):
     """A project to create: a name, its chroots, and settings fixed at creation."""
 
-    name: str
-    chroots: list[Annotated[str, Field(max_length=200)]] = Field(max_length=MAX_LIST)
-    persistent: bool | None = None
-    storage: Literal["backend", "pulp"] | None = Field(
-        default=None, description=_unsupported("storage")
+    model_config = ConfigDict(
+        json_schema_extra=_refuse(_DISAGREE, _IMAGE_MISSING, _PERSISTENT_DEADLINE)
     )
+
+    name: str
+    chroots: ChrootNames
+    persistent: bool | None = None
+    storage: Literal["backend", "pulp"] | None = Field(default=None, **_unsupported("storage"))
+
+    @model_validator(mode="after")
+    def _check_new(self) -> NewProject:
+        if self.bootstrap == "image" and not self.bootstrap_image:
+            raise ValueError(_NEEDS_IMAGE)
+        if self.persistent and self.delete_after_days not in (None, -1, 0):
+            raise ValueError(PERSISTENT_DEADLINE)
+        return self
 
 
 _SETTING_COLUMNS = (
@@ -197,7 +262,9 @@ def _apply(project: Project, fields: ProjectFields) -> None:
             None if fields.delete_after_days in (-1, 0) else fields.delete_after_days
         )
     if project.bootstrap == "image" and not project.bootstrap_image:
-        raise InvalidInput("bootstrap 'image' needs a bootstrap_image", "bootstrap_image")
+        # The request's own fields were checked (ProjectFields, NewProject): what is
+        # missing is the image the project would keep, so the project's state is refused.
+        raise Conflict(f"{_NEEDS_IMAGE}, and the project has none")
     project.search_text = search_text(project.owner_name, project.name, project.description)
 
 
@@ -422,11 +489,11 @@ PERSISTENT_PROJECT = "This project is protected against deletion."
 
 
 def check_persistent_settings(project: Project) -> None:
-    """A persistent project is never deleted, so it cannot be given a deadline either."""
+    """A persistent project is never deleted, so it cannot be given a deadline either: a
+    new project's request is refused as such (:class:`NewProject`), an edit that gives a
+    persistent project one conflicts with the project as it is."""
     if project.persistent and project.delete_after is not None:
-        raise InvalidInput(
-            "'delete after' can not be combined with persistent", "delete_after_days"
-        )
+        raise Conflict(f"{PERSISTENT_DEADLINE}: the project is persistent")
 
 
 def require_deletable(project: Project) -> None:

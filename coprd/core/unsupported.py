@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from coprd.core.errors import InvalidInput
 
-__all__ = ["UNSUPPORTED", "Unsupported", "refuse_unsupported"]
+__all__ = ["UNSUPPORTED", "Unsupported", "refuse_unsupported", "unsupported_schema"]
 
 
 @dataclass(frozen=True)
@@ -59,3 +59,8 @@ def refuse_unsupported(fields: BaseModel) -> None:
     for name, item in UNSUPPORTED.items():
         if getattr(fields, name, None) == item.value:
             raise InvalidInput(f"{item.shown} is not supported by this server: {item.reason}.")
+
+
+def unsupported_schema(name: str) -> dict[str, object]:
+    """What the JSON schema of setting ``name`` adds: it may not be the refused value."""
+    return {"not": {"const": UNSUPPORTED[name].value}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from coprd.core import groups, projects, users
@@ -74,10 +75,15 @@ def test_duplicate_name_conflicts_unless_exist_ok(db: Session, alice: User) -> N
     assert projects.create_project(db, alice, "alice", new(), exist_ok=True).id == first.id
 
 
-@pytest.mark.parametrize("chroots", [[], ["fedora-0-x86_64"], ["../etc-1-x86_64"]])
+@pytest.mark.parametrize("chroots", [["fedora-0-x86_64"], ["../etc-1-x86_64"]])
 def test_chroots_must_exist_and_be_active(db: Session, alice: User, chroots: list[str]) -> None:
     with pytest.raises(InvalidInput):
         projects.create_project(db, alice, "alice", NewProject(name="demo", chroots=chroots))
+
+
+def test_a_new_project_has_a_chroot() -> None:
+    with pytest.raises(ValidationError, match="select at least one chroot"):
+        NewProject(name="demo", chroots=[])
 
 
 @pytest.mark.parametrize("name", ["..", ".hidden", "a/b", "-x", "x" * 101, "123", "a\x00b", ""])
@@ -127,11 +133,13 @@ def test_persistent_projects_resist_deletion_by_anyone(db: Session, alice: User)
 
 
 def test_persistent_projects_take_no_deadline(db: Session, alice: User) -> None:
+    """Asked for at once, the request is wrong; given to a persistent project, the project
+    as it is refuses it."""
     root = users.create_user(db, "root", is_admin=True)
-    with pytest.raises(InvalidInput, match="'delete after' can not be combined with persistent"):
-        projects.create_project(db, root, "alice", new(persistent=True, delete_after_days=3))
-    project = projects.create_project(db, root, "alice", new(persistent=True))
-    with pytest.raises(InvalidInput, match="'delete after' can not be combined"):
+    with pytest.raises(ValidationError, match="'delete after' can not be combined with persistent"):
+        new(persistent=True, delete_after_days=3)
+    project = projects.create_project(db, root, "alice", new(persistent=True, delete_after_days=-1))
+    with pytest.raises(Conflict, match="'delete after' can not be combined"):
         projects.edit_project(db, alice, project, ProjectFields(delete_after_days=3))
 
 
