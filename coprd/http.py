@@ -25,6 +25,7 @@ from coprd.core.errors import (
     TooLarge,
     TooManyAttempts,
 )
+from coprd.core.text import SPACES
 from coprd.db.engine import transaction
 
 _SLASHES = re.compile(r"//+")
@@ -115,18 +116,22 @@ _TRUE = {"true", "1", "yes", "on", "y"}
 _FALSE = {"false", "0", "no", "off", "n", ""}
 
 
-def words_schema(words: Iterable[str]) -> dict[str, Any]:
-    """The JSON schema of a string that is one of ``words`` in any case, for the API
-    documents (JSON schema has no case-insensitive enum)."""
+def words_schema(words: Iterable[str], *, spaced: bool = False) -> dict[str, Any]:
+    """The JSON schema of a string that is one of ``words`` in any case (and with
+    whitespace around it if ``spaced``: what ``str.strip`` removes), for the API documents
+    (JSON schema has no case-insensitive enum)."""
     alternatives = (
         "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
         for word in sorted({w.lower() for w in words})
     )
-    return {"type": "string", "pattern": f"^(?:{'|'.join(alternatives)})$"}
+    around = f"[{SPACES}]*" if spaced else ""
+    return {"type": "string", "pattern": f"^{around}(?:{'|'.join(alternatives)}){around}$"}
 
 
-BOOL_SCHEMA = words_schema(_TRUE | _FALSE)
+BOOL_SCHEMA = words_schema(_TRUE | _FALSE, spaced=True)
 """What :func:`parse_bool` reads, for the API documents."""
+TRUE_SCHEMA = words_schema(_TRUE, spaced=True)
+"""What :func:`parse_bool` reads as true."""
 
 
 def parse_bool(value: str | None, field: str, default: bool = False) -> bool:

@@ -39,6 +39,7 @@ from coprd.core.project_chroots import (
 )
 from coprd.core.projects import get_project
 from coprd.core.results import check_result_file, unwant_build
+from coprd.core.text import SPACES, Rule, split_schema
 from coprd.core.unsupported import UNSUPPORTED, refuse_unsupported
 from coprd.db.models import (
     SOURCE_TASK_CHROOT,
@@ -593,39 +594,27 @@ def remove_build(session: Session, build: Build) -> None:
     session.delete(build)
 
 
-_URL_SCHEMES = ("http://", "https://", "ftp://")
 MAX_URL = 2048
 RPM_MAGIC = b"\xed\xab\xee\xdb"
+URL = Rule(rf"(?:https?|ftp)://[^\x00-\x1f{SPACES}]*", "is not an http, https or ftp URL")
+"""A URL the source task may download: a network scheme, no whitespace nor control
+characters (at most :data:`MAX_URL` characters)."""
 
 
 def url_source(url: str) -> Source:
     """A build from a URL the source task downloads; only network schemes are accepted."""
-    if (
-        not isinstance(url, str)
-        or len(url) > MAX_URL
-        or not url.startswith(_URL_SCHEMES)
-        or any(ch.isspace() or ord(ch) < 32 for ch in url)
-    ):
+    if not isinstance(url, str) or len(url) > MAX_URL or not URL.matches(url):
         shown = str(url)[:100].encode("unicode_escape").decode("ascii")
         raise InvalidInput(f"{shown!r} is not an http, https or ftp URL", "pkgs")
     return Source(type="link", data={"url": url})
 
 
 MAX_URLS = 100
-URL_SCHEMA = {
-    "type": "string",
-    "pattern": r"^(?:https?|ftp)://[^\s\x00-\x1f]+$",
-    "maxLength": MAX_URL,
-}
+URL_SCHEMA = {**URL.json_schema(), "maxLength": MAX_URL}
 """What :func:`url_source` takes, for the API documents."""
-_URL_PATTERN = r"(?:https?|ftp)://[^\s\x00-\x1f]+"
-URLS_SCHEMA = {
-    "type": "string",
-    "pattern": rf"^\s*{_URL_PATTERN}(?:\s+{_URL_PATTERN}){{0,{MAX_URLS - 1}}}\s*$",
-    "maxLength": MAX_URLS * (MAX_URL + 1),
-}
-"""What :func:`url_sources` takes, written as one space-separated string, for the
-documents of the APIs that send it so."""
+URLS_SCHEMA = split_schema(URL.pattern, SPACES, min_items=1, max_items=MAX_URLS, max_token=MAX_URL)
+"""What :func:`url_sources` takes, written as one string separated by whitespace (as
+``str.split`` reads it), for the documents of the APIs that send it so."""
 
 
 def url_sources(urls: Sequence[str]) -> list[Source]:
