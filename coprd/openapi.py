@@ -17,6 +17,7 @@ pagination bounds are ``core/pagination.py``'s.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -25,10 +26,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
+from coprd.api_legacy import forms
 from coprd.auth import _calls, get_optional_user, get_user, require_credentials
 from coprd.core import names, pagination, projects, sources
 from coprd.db.models import BuildState
-from coprd.http import BOOL_SCHEMA, words_schema
+from coprd.http import BOOL_SCHEMA, TRUE_SCHEMA, words_schema
 
 __all__ = ["Envelope", "describe"]
 
@@ -76,7 +78,7 @@ _BODY_NAMES: dict[str, dict[str, str]] = {
     "ProjectAddIn": {"name": "project"},
     "ProjectEditIn": {},
     "ProjectForkIn": {"name": "project", "ownername": "owner"},
-    "V2ProjectCreateIn": {"name": "project"},
+    "V2ProjectCreateIn": {"name": "project", "owner": "owner"},
     "V2ProjectChrootIn": {"name": "chroot"},
 }
 _WRITES = {"post", "put", "delete", "patch"}
@@ -117,8 +119,11 @@ def describe(
             return document
         made_for[:] = [active]
         document.clear()
-        spec = get_openapi(
-            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        # A copy: operations' bodies are the routes' own openapi_extra, changed below.
+        spec = copy.deepcopy(
+            get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
         )
         # Each documented operation's route, with its full path (as get_openapi walks them).
         by_operation: dict[tuple[str, str], Any] = {}
@@ -182,17 +187,45 @@ def _constrain(operation: dict[str, Any], checks: dict[str, dict[str, Any]]) -> 
 
 def _enumerate_chroots(spec: dict[str, Any], active: list[str]) -> None:
     """Chroot names in bodies and parameters name one of the ``active`` chroots."""
-    for name in _BODY_NAMES:
+    one = {"type": "string", "enum": active}
+    for name, named in _BODY_NAMES.items():
+        properties = spec["components"]["schemas"].get(name, {}).get("properties", {})
         for field in ("chroots", "exclude_chroots"):
-            prop = spec["components"]["schemas"].get(name, {}).get("properties", {}).get(field)
+            prop = properties.get(field)
             for schema in prop.get("anyOf", [prop]) if prop else []:
                 if schema.get("type") == "array":
-                    schema["items"] = {"type": "string", "enum": active}
+                    schema["items"] = one
+        for field, kind in named.items():
+            if kind == "chroot" and field in properties:
+                _constrain_schema(properties[field], one)
     for operations in spec["paths"].values():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
                 if _NAMED.get(parameter["name"]) == "chroot":
-                    _constrain_schema(parameter["schema"], {"type": "string", "enum": active})
+                    _constrain_schema(parameter["schema"], one)
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                _enumerate_form_chroots(content["schema"], active)
+
+
+def _enumerate_form_chroots(schema: dict[str, Any], active: list[str]) -> None:
+    """A legacy form's chroot fields (``<chroot>=y``, ``forms.body_doc``) are the active
+    chroots' (one or more of them checked, where the form must select one), and its lists
+    of chroot names (``forms.CHROOT_WORDS``) name active ones."""
+    selection = schema.pop(forms.CHROOT_FIELDS_MARK, None)
+    if selection is not None:
+        pattern = names.json_schema("chroot")["pattern"]
+        checkbox = schema["patternProperties"].pop(pattern)
+        if not schema["patternProperties"]:
+            del schema["patternProperties"]
+        schema["properties"].update(dict.fromkeys(active, checkbox))
+        if selection == "one or more":
+            schema["anyOf"] = [
+                {"properties": {name: TRUE_SCHEMA}, "required": [name]} for name in active
+            ]
+    for prop in schema.get("properties", {}).values():
+        if isinstance(prop, dict) and prop.get(forms.CHROOT_WORDS_MARK):
+            prop.clear()
+            prop.update(forms.chroot_words(active))
 
 
 def _enumerate_distgits(schemas: dict[str, Any], names: list[str]) -> None:

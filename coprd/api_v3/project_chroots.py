@@ -14,6 +14,7 @@ from coprd.api_v3.multipart import read_json_and_files
 from coprd.api_v3.schemas import BuildConfigOut, ProjectChrootEditIn, ProjectChrootOut
 from coprd.core.errors import InvalidInput
 from coprd.core.project_chroots import (
+    COMPS_SCHEMA,
     MAX_COMPS,
     build_config,
     edit_project_chroot,
@@ -52,18 +53,21 @@ def get_build_config(
 
 _EDIT_BODY_DOC: dict[str, Any] = {
     "requestBody": {
+        "required": True,
         "content": {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
                     "properties": {
                         "json": {"$ref": "#/components/schemas/ProjectChrootEditIn"},
-                        "upload_comps": {"type": "string", "format": "binary"},
+                        # A file part (as python-copr sends it) or a text field: the file.
+                        "upload_comps": COMPS_SCHEMA,
                     },
+                    "required": ["json"],
                 }
             },
             "application/json": {"schema": {"$ref": "#/components/schemas/ProjectChrootEditIn"}},
-        }
+        },
     }
 }
 
@@ -73,7 +77,9 @@ async def _read_edit_body(request: Request) -> tuple[ProjectChrootEditIn, tuple[
     comps: tuple[str, bytes] | None = None
     upload = form.get("upload_comps") if form is not None else None
     if isinstance(upload, UploadFile):
-        comps = (upload.filename or "comps.xml", await upload.read(MAX_COMPS + 1))
+        comps = (upload.filename or "comps.xml", await upload.read(MAX_EDIT_BODY))
+    elif isinstance(upload, str):
+        comps = ("comps.xml", upload.encode("utf-8"))
     try:
         return ProjectChrootEditIn.model_validate(raw), comps
     except ValidationError as exc:

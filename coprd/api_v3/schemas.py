@@ -13,6 +13,7 @@ from coprd.core.pagination import Page
 from coprd.core.project_chroots import ChrootFields
 from coprd.core.projects import NewProject, ProjectFields, RepoList, chroot_names
 from coprd.core.results import task_dir
+from coprd.core.text import NonEmpty
 from coprd.db.models import Build, BuildState, BuildTask, Project, ProjectChroot
 
 T = TypeVar("T")
@@ -125,16 +126,31 @@ class ProjectOut(BaseModel):
         )
 
 
+# JSON bodies say what they mean: a boolean is true or false, a number is a number (not
+# "yes" nor "5", which pydantic's lax mode would read); the core's types are lax for the
+# web forms, whose fields are all text.
+_STRICT = ConfigDict(strict=True)
+
+
 class ProjectAddIn(NewProject):
     """``project/add``: the new project's name, chroots and settings."""
+
+    model_config = _STRICT
+
+
+EditedChroots = Annotated[
+    list[Annotated[str, Field(max_length=200)]],
+    Field(max_length=200),
+    NonEmpty("a project needs at least one chroot"),
+]
 
 
 class ProjectEditIn(ProjectFields):
     """``project/edit``: ``null`` keeps a field; ``chroots`` replaces the enabled set."""
 
-    chroots: (
-        Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=200)] | None
-    ) = None
+    model_config = _STRICT
+
+    chroots: EditedChroots | None = None
     repos: RepoList = Field(default=None, description="Additional repositories (a list).")
 
     def fields(self) -> ProjectFields:
@@ -147,7 +163,7 @@ class ProjectEditIn(ProjectFields):
 class ProjectForkIn(BaseModel):
     """``project/fork``: where to (``ownername``/``name``); ``confirm`` to reuse a project."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     name: str = Field(min_length=1, max_length=200)
     ownername: str = Field(min_length=1, max_length=200)
     confirm: bool = False
@@ -180,6 +196,8 @@ class CanBuildInOut(BaseModel):
 
 class ProjectChrootEditIn(ChrootFields):
     """``project-chroot/edit``: sent as the ``json`` part of a multipart body."""
+
+    model_config = _STRICT
 
 
 class ProjectChrootOut(BaseModel):

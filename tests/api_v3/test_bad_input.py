@@ -306,13 +306,26 @@ def project_edit_cases() -> list[Case]:
         send("edit-int-string", "PUT", edit, 400, {"delete_after_days": "abc"}),
         send("edit-text-list", "PUT", edit, 400, {"description": ["x"]}),
         send("edit-text-nul", "PUT", edit, 400, {"instructions": "a\x00b"}),
+        # The project has no image to keep: its state conflicts (409); a request that
+        # removes the image it asks for is wrong by itself (400).
         send(
             "edit-bootstrap-image-missing",
             "PUT",
             edit,
-            400,
+            409,
             {"bootstrap": "image", "description": "changed"},
         ),
+        send(
+            "edit-bootstrap-image-emptied",
+            "PUT",
+            edit,
+            400,
+            {"bootstrap": "image", "bootstrap_image": "", "description": "changed"},
+        ),
+        send("edit-delete-after-days-spaced", "PUT", edit, 400, {"delete_after_days": " 7"}),
+        send("edit-delete-after-days-arabic", "PUT", edit, 400, {"delete_after_days": "\u0667"}),
+        send("edit-bool-word", "PUT", edit, 400, {"unlisted_on_hp": "yes"}),
+        send("edit-bool-number", "PUT", edit, 400, {"enable_net": 1}),
         send("edit-isolation-unknown", "PUT", edit, 400, {"isolation": "chroot"}),
         send("edit-get", "GET", edit, 405),
     ]
@@ -557,8 +570,20 @@ def chroot_edit_cases() -> list[Case]:
         chroot_edit("pc-edit-reset-unknown", 400, {"reset_fields": ["mock_chroot"]}),
         chroot_edit("pc-edit-bootstrap-unknown", 400, {"bootstrap": "sideways"}),
         chroot_edit(
-            "pc-edit-bootstrap-image-missing", 400, {"bootstrap": "image", "with_opts": "x"}
+            "pc-edit-bootstrap-image-missing", 409, {"bootstrap": "image", "with_opts": "x"}
         ),
+        chroot_edit(
+            "pc-edit-bootstrap-image-emptied",
+            400,
+            {"bootstrap": "custom_image", "bootstrap_image": "", "with_opts": "x"},
+        ),
+        chroot_edit(
+            "pc-edit-bootstrap-image-reset",
+            400,
+            {"bootstrap": "image", "reset_fields": ["bootstrap_image"], "with_opts": "x"},
+        ),
+        chroot_edit("pc-edit-timeout-float", 400, {"timeout": 1.5}),
+        chroot_edit("pc-edit-timeout-bool", 400, {"timeout": True}),
         chroot_edit(
             "pc-edit-bootstrap-image-nul",
             400,
