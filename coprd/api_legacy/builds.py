@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from coprd import uploads
@@ -16,6 +17,7 @@ from coprd.auth import CurrentUser, require_credentials
 from coprd.config import Settings
 from coprd.core import builds, projects
 from coprd.core.builds import BuildOptions
+from coprd.core.chroots import resolve_active_chroots
 from coprd.core.errors import Conflict
 from coprd.db.models import Project
 from coprd.http import DB, AppSettings
@@ -28,14 +30,16 @@ OPTION_FIELDS = {"timeout": "timeout", "memory_reqs": "memory"}
 # background=y (python-copr 1.x's create_new_build(background=True)): a background build.
 BACKGROUND = "background"
 BUILD_FIELDS = {PKGS, BACKGROUND, *OPTION_FIELDS}
+NUMBERS = {name: forms.number_schema(BuildOptions, core) for name, core in OPTION_FIELDS.items()}
 # The configured upload limit is checked against Content-Length and while reading
 # (uploads.bounded); this is only the ceiling above which nothing is read at all.
 MAX_UPLOAD_BODY = 64 * 1024 * 1024 * 1024
 
 
-def _options(fields: Fields) -> BuildOptions:
+def _options(db: Session, fields: Fields) -> BuildOptions:
     """The build options of a ``new_build`` body: its chroots, timeout, memory and whether
     it is a background build."""
+    resolve_active_chroots(db, forms.chroot_fields(fields, BUILD_FIELDS))
     chroots = forms.selected_chroots(fields, BUILD_FIELDS)
     data: Fields = {
         core: forms.number(fields.get(name), name) for name, core in OPTION_FIELDS.items()
@@ -78,15 +82,15 @@ def cancel_build(db: DB, user: CurrentUser, build_id: int) -> BuildStatus:
     openapi_extra=forms.body_doc(
         BUILD_FIELDS,
         required={PKGS},
-        chroots=True,
+        chroots="any",
         flags={BACKGROUND},
-        schemas={PKGS: builds.URLS_SCHEMA},
+        schemas={PKGS: builds.URLS_SCHEMA, **NUMBERS},
     ),
 )
 def new_build(
     db: DB, user: CurrentUser, username: str, projectname: str, fields: forms.Form
 ) -> BuildsCreated:
-    options = _options(fields)
+    options = _options(db, fields)
     sources = builds.url_sources(forms.words(fields.get(PKGS), PKGS))
     project = projects.get_project(db, username, projectname)
     created = [builds.submit_build(db, user, project, source, options) for source in sources]
@@ -109,7 +113,12 @@ UploadBody = Annotated[tuple[Fields, UploadFile], Depends(_upload_fields)]
     response_model=BuildsCreated,
     summary="Build from an uploaded SRPM (multipart, file part 'pkgs')",
     openapi_extra=forms.body_doc(
-        BUILD_FIELDS - {PKGS}, files={PKGS}, required={PKGS}, chroots=True, flags={BACKGROUND}
+        BUILD_FIELDS - {PKGS},
+        files={PKGS},
+        required={PKGS},
+        chroots="any",
+        flags={BACKGROUND},
+        schemas=NUMBERS,
     ),
     max_body_size=MAX_UPLOAD_BODY,
 )
@@ -123,7 +132,7 @@ def new_build_upload(
 ) -> BuildsCreated:
     fields, upload = body
     try:
-        options = _options(fields)
+        options = _options(db, fields)
         project = projects.get_project(db, username, projectname)
         build = uploads.submit_upload(
             db, settings, user, project, upload.file, upload.filename or "", options

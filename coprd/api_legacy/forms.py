@@ -10,7 +10,7 @@ types, which validate the values.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
@@ -18,10 +18,12 @@ from starlette.datastructures import UploadFile
 
 from coprd.core.errors import InvalidInput
 from coprd.core.names import check_chroot_name, json_schema, parse_digits
+from coprd.core.text import SPACES, anchored, literal, split_schema, whole_numbers
 from coprd.http import BOOL_SCHEMA, parse_bool, read_form
 
 Fields = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
+ChrootFields = Literal["one or more", "any"]
 
 MAX_FIELDS = 300
 MAX_FIELD_BYTES = 1024 * 1024
@@ -37,7 +39,7 @@ async def read_fields(request: Request, *, files: int = 0) -> Fields:
     """The request's fields, from a form, a multipart body (with at most ``files`` file
     parts, kept as ``UploadFile``) or a JSON object; an empty body has none.
 
-    A field sent more than once is a list of its values.
+    A form field sent more than once is refused: the documents describe each as one value.
     """
     content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if content_type in FORM_TYPES:
@@ -47,12 +49,9 @@ async def read_fields(request: Request, *, files: int = 0) -> Fields:
         fields: Fields = {}
         for key, value in form.multi_items():
             if key in fields:
-                previous = fields[key]
-                fields[key] = (
-                    [*previous, value] if isinstance(previous, list) else [previous, value]
-                )
-            else:
-                fields[key] = value
+                # A form has one value a field (lists are space-separated strings).
+                raise InvalidInput("is sent more than once", shown(key))
+            fields[key] = value
         return fields
     if content_type == "application/json":
         try:
@@ -83,7 +82,7 @@ def body_doc(
     required: Collection[str] = (),
     values: Mapping[str, list[str]] | None = None,
     files: Collection[str] = (),
-    chroots: bool = False,
+    chroots: ChrootFields | None = None,
     model: type[BaseModel] | None = None,
     names: Mapping[str, str] | None = None,
     flags: Collection[str] = (),
@@ -91,7 +90,8 @@ def body_doc(
 ) -> dict[str, Any]:
     """The OpenAPI description (``openapi_extra``) of a form body of ``fields``: strings,
     ``values`` limiting some, ``files`` file parts (multipart only); ``chroots``: it also
-    selects chroots with one ``<chroot-name>=y`` field each. A field that ``names`` maps to
+    selects chroots with one ``<chroot-name>=y`` field each, ``"one or more"`` or
+    ``"any"`` of them. A field that ``names`` maps to
     a string field of the core's ``model`` takes that field's limits (enumerations,
     lengths); ``flags`` are checkboxes; ``schemas`` gives others' schemas outright."""
     properties: dict[str, Any] = {
@@ -120,8 +120,10 @@ def body_doc(
         "additionalProperties": False,
     }
     if chroots:
+        # Named by pattern here; the document names the active chroots (coprd/openapi.py).
         pattern = json_schema("chroot")["pattern"]
         schema["patternProperties"] = {pattern: BOOL_SCHEMA}
+        schema[CHROOT_FIELDS_MARK] = chroots
     types = ["multipart/form-data"] if files else list(FORM_TYPES)
     return {
         "requestBody": {
@@ -173,14 +175,20 @@ def checkboxes(fields: Fields, names: Collection[str]) -> Fields:
     return {key: flag(value, key) if key in names else value for key, value in fields.items()}
 
 
-def selected_chroots(fields: Fields, known: Collection[str]) -> list[str]:
-    """The chroots selected by ``<chroot>=y`` fields: every field not in ``known`` must
-    be named like a chroot. Whether such a chroot exists is the core's to say."""
+def chroot_fields(fields: Fields, known: Collection[str]) -> list[str]:
+    """The chroot fields (``<chroot>=y``, checked or not): every field not in ``known``
+    must be named like a chroot. Whether such a chroot exists is the core's to say (the
+    routes ask it of each, as Copr's form had a field for each active chroot only)."""
     rest = [key for key in fields if key not in known and key not in CLIENT_FIELDS]
     unknown = [key for key in rest if not _is_chroot_name(key)]
     if unknown:
         raise _unknown(unknown, " (non-existing chroot probably)")
-    return [key for key in rest if flag(fields[key], key)]
+    return rest
+
+
+def selected_chroots(fields: Fields, known: Collection[str]) -> list[str]:
+    """The chroots selected by ``<chroot>=y`` fields (:func:`chroot_fields`)."""
+    return [key for key in chroot_fields(fields, known) if flag(fields[key], key)]
 
 
 def words(value: object, field: str) -> list[str]:
@@ -198,16 +206,53 @@ def words(value: object, field: str) -> list[str]:
     return items
 
 
+MAX_DIGITS = 18
+
+
 def number(value: object, field: str) -> int | None:
-    """A whole number, sent as digits; an empty string (or null) means unset."""
+    """A whole number, sent as ASCII digits (:func:`number_schema`); an empty string (or
+    null) means unset."""
     if value is None or value == "":
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    parsed = parse_digits(value.strip()) if isinstance(value, str) else None
+    parsed = parse_digits(value, MAX_DIGITS) if isinstance(value, str) else None
     if parsed is not None:
         return parsed
     raise InvalidInput(f"{shown(str(value))!r} is not a whole number", field)
+
+
+def number_schema(model: type[BaseModel], field: str) -> dict[str, Any]:
+    """The JSON schema of a form field :func:`number` reads into ``model``'s integer
+    ``field``: its digits, within the bounds ``model`` holds it to, or empty."""
+    found = model.model_json_schema()["properties"][field]
+    (integer,) = [s for s in found.get("anyOf", [found]) if s.get("type") == "integer"]
+    low = max(0, integer.get("minimum", 0))
+    high = min(integer.get("maximum", 10**MAX_DIGITS - 1), 10**MAX_DIGITS - 1)
+    return {
+        "type": "string",
+        "pattern": anchored(f"(?:{whole_numbers(low, high)})?"),
+        "maxLength": MAX_DIGITS,
+    }
+
+
+def chroot_words(names: Collection[str] | None) -> dict[str, Any]:
+    """The JSON schema of what :func:`words` reads as chroot names: one or more of
+    ``names`` (None: any chroot name), separated by whitespace."""
+    if names is None:
+        token = json_schema("chroot")["pattern"][1:-1]
+    else:
+        token = f"(?:{'|'.join(literal(name) for name in sorted(names))})"
+    schema = split_schema(token, SPACES, min_items=1, max_items=MAX_LIST)
+    return schema if names is not None else {**schema, CHROOT_WORDS_MARK: True}
+
+
+CHROOT_FIELDS_MARK = "x-coprd-chroot-fields"
+"""Marks a form's schema whose chroot fields the document lists (``body_doc``)."""
+CHROOT_WORDS_MARK = "x-coprd-chroot-words"
+"""Marks a field of chroot names the document enumerates (:func:`chroot_words`)."""
+CHROOT_WORDS = chroot_words(None)
+"""A field of chroot names, as :func:`words` reads them."""
 
 
 def renamed(fields: Fields, names: Mapping[str, str]) -> Fields:

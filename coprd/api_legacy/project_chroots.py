@@ -32,6 +32,7 @@ def chroot_detail(db: DB, username: str, projectname: str, chrootname: str) -> C
     "/{username}/{projectname}/modify/{chrootname}",
     response_model=ChrootOut,
     summary="Change a project's settings for a chroot",
+    openapi_extra=forms.body_doc(CHROOT_FIELDS, model=ChrootFields, names=CHROOT_FIELDS),
 )
 def modify_chroot(
     db: DB, user: CurrentUser, username: str, projectname: str, chrootname: str, fields: Form

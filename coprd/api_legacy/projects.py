@@ -19,10 +19,12 @@ from coprd.api_legacy.schemas import (
 from coprd.auth import CurrentUser
 from coprd.core import builds, projects
 from coprd.core.builds import BuildOptions
+from coprd.core.chroots import resolve_active_chroots
 from coprd.core.errors import InvalidInput
 from coprd.core.names import json_schema
 from coprd.core.pagination import Page
 from coprd.core.projects import NewProject, ProjectFields
+from coprd.core.text import SPACES, split_schema
 from coprd.http import DB, AppSettings
 
 router = APIRouter(tags=["legacy"])
@@ -53,6 +55,10 @@ FLAGS = (
     "persistent",
 )
 INITIAL_PKGS = "initial_pkgs"
+# SRPM URLs to build in the new project, separated by whitespace: none or some.
+INITIAL_PKGS_SCHEMA = split_schema(
+    builds.URL.pattern, SPACES, max_items=forms.MAX_LIST, max_token=builds.MAX_URL
+)
 
 
 def _listed(db: DB, settings: AppSettings, username: str | None) -> ProjectList:
@@ -98,16 +104,18 @@ def list_projects(db: DB, settings: AppSettings, username: str) -> ProjectList:
     openapi_extra=forms.body_doc(
         {*NEW_PROJECT_FIELDS, INITIAL_PKGS},
         required={"name"},
-        chroots=True,
+        chroots="one or more",
         model=NewProject,
         names=NEW_PROJECT_FIELDS,
         flags=FLAGS,
-        schemas={"name": json_schema("project"), INITIAL_PKGS: builds.URLS_SCHEMA},
+        schemas={"name": json_schema("project"), INITIAL_PKGS: INITIAL_PKGS_SCHEMA},
     ),
 )
 def create_project(db: DB, user: CurrentUser, username: str, fields: Form) -> Ok:
     fields = forms.checkboxes(fields, FLAGS)
-    chroots = forms.selected_chroots(fields, {*NEW_PROJECT_FIELDS, INITIAL_PKGS})
+    known = {*NEW_PROJECT_FIELDS, INITIAL_PKGS}
+    resolve_active_chroots(db, forms.chroot_fields(fields, known))
+    chroots = forms.selected_chroots(fields, known)
     new = forms.validated(
         NewProject,
         {**forms.renamed(fields, NEW_PROJECT_FIELDS), "chroots": chroots},
@@ -139,7 +147,11 @@ def project_detail(
     response_model=ProjectModified,
     summary="Edit a project",
     openapi_extra=forms.body_doc(
-        {*PROJECT_FIELDS, CHROOTS}, model=ProjectFields, names=PROJECT_FIELDS, flags=FLAGS
+        {*PROJECT_FIELDS, CHROOTS},
+        model=ProjectFields,
+        names=PROJECT_FIELDS,
+        flags=FLAGS,
+        schemas={CHROOTS: forms.CHROOT_WORDS},
     ),
 )
 def modify_project(
