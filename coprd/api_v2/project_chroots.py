@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 from sqlalchemy.orm import Session
 
 from coprd.api_v2 import links
@@ -11,10 +13,11 @@ from coprd.api_v2.schemas import (
     V2ProjectChrootIn,
     V2ProjectChrootList,
     V2ProjectChrootOut,
+    V2ProjectChrootUpdateIn,
     link_map,
 )
 from coprd.auth import CurrentUser
-from coprd.core.errors import InvalidInput
+from coprd.core.names import json_schema
 from coprd.core.project_chroots import (
     ChrootFields,
     disable_project_chroot,
@@ -27,10 +30,13 @@ from coprd.db.models import Project, ProjectChroot, User
 from coprd.http import DB, AppSettings
 
 router = APIRouter(prefix="/projects/{project_id}/chroots", tags=["api_2 project chroots"])
+ChrootName = Annotated[
+    str, Path(description="the chroot's name", json_schema_extra=json_schema("chroot"))
+]
 
 
 def _apply(
-    db: Session, user: User, project: Project, name: str, body: V2ProjectChrootIn
+    db: Session, user: User, project: Project, name: str, body: V2ProjectChrootUpdateIn
 ) -> ProjectChroot:
     """The body's settings, through the core; ``null`` keeps a setting, as it does there."""
     fields = checked(
@@ -67,8 +73,6 @@ def enable_chroot(
     project_id: int,
     body: V2ProjectChrootIn,
 ) -> V2ProjectChrootOut:
-    if body.name is None:
-        raise InvalidInput("name the chroot to enable", "name")
     project = get_project_by_id(db, project_id)
     pc = enable_project_chroot(db, user, project, body.name)
     pc = _apply(db, user, project, pc.mock_chroot.name, body)
@@ -78,19 +82,19 @@ def enable_chroot(
 
 
 @router.get("/{name}", response_model=V2ProjectChrootOut, summary="One chroot of the project")
-def get_chroot(db: DB, project_id: int, name: str) -> V2ProjectChrootOut:
+def get_chroot(db: DB, project_id: int, name: ChrootName) -> V2ProjectChrootOut:
     return V2ProjectChrootOut.of(get_project_chroot(get_project_by_id(db, project_id), name))
 
 
 @router.put("/{name}", response_model=V2ProjectChrootOut, summary="Change the project's chroot")
 def update_chroot(
-    db: DB, user: CurrentUser, project_id: int, name: str, body: V2ProjectChrootIn
+    db: DB, user: CurrentUser, project_id: int, name: ChrootName, body: V2ProjectChrootUpdateIn
 ) -> V2ProjectChrootOut:
     # The name in the body is read-only: the path says which chroot.
     return V2ProjectChrootOut.of(_apply(db, user, get_project_by_id(db, project_id), name, body))
 
 
 @router.delete("/{name}", status_code=204, response_class=Response, summary="Disable a chroot")
-def disable_chroot(db: DB, user: CurrentUser, project_id: int, name: str) -> Response:
+def disable_chroot(db: DB, user: CurrentUser, project_id: int, name: ChrootName) -> Response:
     disable_project_chroot(db, user, get_project_by_id(db, project_id), name)
     return Response(status_code=204)

@@ -53,7 +53,8 @@ def create_project(
     response: Response, db: DB, settings: AppSettings, user: CurrentUser, body: V2ProjectCreateIn
 ) -> V2ProjectOut:
     new = checked(NewProject, body.core_fields())
-    project = projects.create_project(db, user, body.owner or user.name, new)
+    owner = user.name if body.owner is None else body.owner
+    project = projects.create_project(db, user, owner, new)
     response.headers["Location"] = links.absolute(settings.public_url, links.project(project.id))
     return V2ProjectOut.of(project, None)
 

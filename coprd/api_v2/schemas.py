@@ -18,8 +18,17 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from coprd.api_v2 import links
-from coprd.core.builds import chroot_tasks
+from coprd.core.builds import MAX_URL, URL, Glob, chroot_tasks
+from coprd.core.project_chroots import COMPS, MAX_COMPS
+from coprd.core.projects import (
+    MAX_LIST,
+    RepoUrl,
+    ShortTextValue,
+    TextValue,
+    Word,
+)
 from coprd.core.results import task_dir
+from coprd.core.text import Integer, NonEmpty, Rule
 from coprd.db.models import Build, BuildState, BuildTask, MockChroot, Project, ProjectChroot
 
 # The task states 1.63 accepts (copr.client_v2.common.ALLOWED_BUILD_STATES), for each of
@@ -75,6 +84,19 @@ def _encodable(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_encodable)]
+# The bodies' fields hold the core's rules (coprd/core/projects.py), the server's and the
+# document's at once; JSON says what it means (strict: no "yes" for true, no "5" for 5).
+_BODY = ConfigDict(extra="ignore", strict=True)
+LongText = Annotated[TextValue, AfterValidator(_encodable)]
+ShortText = Annotated[ShortTextValue, AfterValidator(_encodable)]
+Repos = Annotated[list[Annotated[RepoUrl, AfterValidator(_encodable)]], Field(max_length=MAX_LIST)]
+Packages = Annotated[list[Annotated[Word, AfterValidator(_encodable)]], Field(max_length=MAX_LIST)]
+ChrootGlobs = Annotated[list[Glob], Field(max_length=MAX_LIST)]
+Comps = Annotated[
+    str, Field(max_length=MAX_COMPS), Rule(f"(?:{COMPS.pattern})?", str(COMPS.reason))
+]
+"""A comps file's text; empty: none."""
+Id = Annotated[int, Integer(-(2**63), 2**63 - 1)]
 
 
 def _unix(moment: dt.datetime | None) -> int | None:
@@ -169,23 +191,25 @@ class V2ProjectCreateIn(BaseModel):
     """``ProjectCreateSchema`` as dumped: every field, ``null`` where unset; ``id`` and
     ``last_modified`` are ignored, ``owner`` defaults to the acting user."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = _BODY
 
     name: Text
     owner: Text | None = None
-    chroots: list[Text] | None = None
-    description: Text | None = None
-    instructions: Text | None = None
-    homepage: Text | None = None
-    contact: Text | None = None
+    chroots: Annotated[
+        list[Text], Field(max_length=MAX_LIST), NonEmpty("select at least one chroot")
+    ]
+    description: LongText | None = None
+    instructions: LongText | None = None
+    homepage: ShortText | None = None
+    contact: ShortText | None = None
     disable_createrepo: bool | None = None
     build_enable_net: bool | None = None
-    repos: list[Text] | None = None
+    repos: Repos | None = None
 
     def core_fields(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "chroots": self.chroots or [],
+            "chroots": self.chroots,
             "description": self.description,
             "instructions": self.instructions,
             "homepage": self.homepage,
@@ -204,15 +228,15 @@ class V2ProjectUpdateIn(BaseModel):
     for a homepage or contact the project does not have) and keeps a flag or the repos.
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = _BODY
 
-    description: Text | None = None
-    instructions: Text | None = None
-    homepage: Text | None = None
-    contact: Text | None = None
+    description: LongText | None = None
+    instructions: LongText | None = None
+    homepage: ShortText | None = None
+    contact: ShortText | None = None
     disable_createrepo: bool | None = None
     build_enable_net: bool | None = None
-    repos: list[Text] | None = None
+    repos: Repos | None = None
 
     def core_fields(self) -> dict[str, Any]:
         given = self.model_fields_set
@@ -260,16 +284,23 @@ class V2ProjectChrootList(V2Envelope):
     chroots: list[V2ProjectChrootOut]
 
 
-class V2ProjectChrootIn(BaseModel):
-    """``ProjectChrootSchema`` as dumped: ``name``, ``buildroot_pkgs``, ``comps`` (the
-    comps.xml text; ``""`` removes it, ``null`` keeps it) and ``comps_name``."""
+class V2ProjectChrootUpdateIn(BaseModel):
+    """``ProjectChrootSchema`` as dumped: ``name`` (read-only, ignored: the path names the
+    chroot), ``buildroot_pkgs``, ``comps`` (the comps.xml text; ``""`` removes it, ``null``
+    keeps it) and ``comps_name``."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = _BODY
 
     name: Text | None = None
-    buildroot_pkgs: list[Text] | None = None
-    comps: Text | None = None
+    buildroot_pkgs: Packages | None = None
+    comps: Comps | None = None
     comps_name: Text | None = None
+
+
+class V2ProjectChrootIn(V2ProjectChrootUpdateIn):
+    """``ProjectChrootSchema`` as dumped, to enable the chroot ``name``."""
+
+    name: Text
 
 
 class V2BuiltPackage(BaseModel):
@@ -336,33 +367,32 @@ class V2BuildList(V2Envelope):
     builds: list[V2BuildOut]
 
 
-class V2BuildUrlIn(BaseModel):
+class V2BuildFileIn(BaseModel):
+    """The ``metadata`` part of a build from an uploaded SRPM; no chroots (``[]``, as the
+    client sends by default) means all of the project's."""
+
+    model_config = _BODY
+
+    project_id: Id
+    chroots: ChrootGlobs | None = None
+    enable_net: bool | None = None
+
+
+class V2BuildUrlIn(V2BuildFileIn):
     """A build from a URL: ``{"project_id", "srpm_url", "chroots", "enable_net"}``."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    project_id: int
-    srpm_url: Text
-    chroots: list[Text] | None = None
-    enable_net: bool | None = None
-
-
-class V2BuildFileIn(BaseModel):
-    """The ``metadata`` part of a build from an uploaded SRPM."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    project_id: int
-    chroots: list[Text] | None = None
-    enable_net: bool | None = None
+    srpm_url: Annotated[str, Field(max_length=MAX_URL), URL]
 
 
 class V2BuildUpdateIn(BaseModel):
     """What a PUT of a build may change: its state, to ``canceled``."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = _BODY
 
-    state: Text
+    # The client sends the first; upstream's docs the second.
+    state: Annotated[
+        str, Rule("canceled|cancelled", "a build's state can only be set to 'canceled'")
+    ]
 
 
 class V2BuildTask(BaseModel):

@@ -205,7 +205,8 @@ def chroot_cases() -> list[Case]:
         *refused_logins("disable", "DELETE", one),
         send("disable-by-bob", "DELETE", one, 403, who="bob"),
         send("disable-not-enabled", "DELETE", f"{base}/{NOT_ENABLED}", 404),
-        send("disable-the-last", "DELETE", one, 400),
+        # The request is well formed; the project as it is (one chroot left) refuses it.
+        send("disable-the-last", "DELETE", one, 409),
     ]
 
 

@@ -96,8 +96,8 @@ def test_refusals_change_nothing(
             client.post(base, json=chroot_body(EPEL9, comps="not xml"), headers=alice.headers),
             400,
         ),
-        # A project keeps one chroot at least.
-        (client.delete(f"{base}/{RAWHIDE}", headers=alice.headers), 400),
+        # A project keeps one chroot at least: its state refuses (409).
+        (client.delete(f"{base}/{RAWHIDE}", headers=alice.headers), 409),
         (client.delete(f"{base}/{RAWHIDE}", headers=bob.headers), 403),
         (client.put(f"{base}/{EPEL9}", json=chroot_body(EPEL9), headers=alice.headers), 404),
     ]
