@@ -44,10 +44,12 @@ TEXTS = [
     "line separator\u2028",
     "bom\ufeff",
     "{{ braces }}",
+    "astral \U0001f600",
     "",
 ]
 # Values for a word (a package, an option, a module, a forge project).
 WORDS = ["gcc", "a b", "a,b", "m:1", "{{x}}", "a\x00", "tab\t", "del\x7f", "nbsp\xa0", "", "é"]
+WORDS += ["\U0001f600", "bom\ufeff", "nel\x85"]
 # Values for one repository URL.
 REPOS = [
     URL,
