@@ -204,7 +204,7 @@ def _enumerate_chroots(spec: dict[str, Any], active: list[str]) -> None:
                 if _NAMED.get(parameter["name"]) == "chroot":
                     _constrain_schema(parameter["schema"], one)
             for content in operation.get("requestBody", {}).get("content", {}).values():
-                _enumerate_form_chroots(content["schema"], active)
+                _enumerate_form_chroots(content.get("schema", {}), active)
 
 
 def _enumerate_form_chroots(schema: dict[str, Any], active: list[str]) -> None:
