@@ -13,8 +13,8 @@ control characters, no local URLs (``file://``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
@@ -28,10 +28,11 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic_core import core_schema
 
 from coprd.config import Settings
 from coprd.core.errors import InvalidInput
+from coprd.core.text import IsNot, Rule, refusal, shown
 
 __all__ = [
     "EDIT_MODELS",
@@ -133,57 +134,8 @@ class SourceSettings:
                 return instance
         known = ", ".join(self.names)
         raise InvalidInput(
-            f"unknown dist-git instance {_shown(name)} (this server knows: {known})", "distgit"
+            f"unknown dist-git instance {shown(name)} (this server knows: {known})", "distgit"
         )
-
-
-def _shown(value: str) -> str:
-    return repr(value[:100].encode("unicode_escape").decode("ascii"))
-
-
-def _refused(reason: str) -> PydanticCustomError:
-    return PydanticCustomError("invalid_source", "{reason}", {"reason": reason})
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A string matching ``pattern`` whole, at most ``max_length`` characters: checked
-    with the message "… is not {what}", and described by the same pattern."""
-
-    pattern: str
-    what: str
-    max_length: int | None = None
-
-    def refusal(self, value: str) -> str | None:
-        if self.max_length is not None and len(value) > self.max_length:
-            return f"is longer than {self.max_length} characters"
-        if not re.fullmatch(self.pattern, value):
-            return f"{_shown(value)} is not {self.what}"
-        return None
-
-    def check(self, value: str) -> str:
-        refusal = self.refusal(value)
-        if refusal is not None:
-            raise _refused(refusal)
-        return value
-
-    def json_schema(self) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": "string", "pattern": f"^(?:{self.pattern})$"}
-        if self.max_length is not None:
-            schema["maxLength"] = self.max_length
-        return schema
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(
-            self.check, core_schema.str_schema(strict=True)
-        )
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return self.json_schema()
 
 
 def _optional(pattern: str) -> str:
@@ -199,32 +151,34 @@ def _relative(part: str, last: str | None = None) -> str:
     return rf"/*(?:(?:{part}/)*{last}/*)?"
 
 
-class _Script(Rule):
-    """The custom source's script: not blank, no NUL, at most :data:`MAX_SCRIPT`."""
+_NUL_OR_LONG = f"must be at most {MAX_SCRIPT} characters, without NUL"
 
-    def refusal(self, value: str) -> str | None:
-        if len(value) > MAX_SCRIPT or "\x00" in value:
-            return f"must be at most {MAX_SCRIPT} characters, without NUL"
-        if not re.fullmatch(self.pattern, value):
-            return "is required: the script that makes the spec and sources"
-        return None
+
+def _script_refused(value: str) -> str:
+    if "\x00" in value:
+        return _NUL_OR_LONG
+    return "is required: the script that makes the spec and sources"
 
 
 @dataclass(frozen=True)
 class Words:
     """Words, each matching ``item`` whole: a list of at most :data:`MAX_WORDS` of them, or
     one string of them separated by ASCII spaces (as long as the longest such list written
-    with single spaces, which is how they are stored); read as the list of words."""
+    with single spaces, which is how they are stored); read as the list of words.
+
+    Not a :class:`coprd.core.text.Split`: the string is checked whole (one message, its
+    length bounded rather than its count of words), and a list is refused with one
+    message rather than the list type's."""
 
     item: Rule
     plural: str
 
-    @property
+    @cached_property
     def text(self) -> Rule:
         word = self.item.pattern
         return Rule(
             rf" *(?:{word}(?: +{word})*)? *",
-            f"{self.plural} separated by spaces",
+            IsNot(f"{self.plural} separated by spaces"),
             MAX_WORDS * ((self.item.max_length or 0) + 1),
         )
 
@@ -233,9 +187,9 @@ class Words:
             self.text.check(value)
             return [word for word in value.split(" ") if word]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise _refused("must be a list of strings or a space-separated string")
+            raise refusal("must be a list of strings or a space-separated string")
         if len(value) > MAX_WORDS:
-            raise _refused(f"at most {MAX_WORDS} items")
+            raise refusal(f"at most {MAX_WORDS} items")
         for word in value:
             self.item.check(word)
         return value
@@ -256,37 +210,55 @@ class Words:
         }
 
 
+# Each rule is on a strict string: a number or a boolean is refused, not turned into text.
 CloneUrl = Annotated[
     str,
+    Strict(),
     Rule(
         _CLONE_URL,
-        "an https, http or git:// URL (local paths and file:// URLs are not accepted)",
+        IsNot("an https, http or git:// URL (local paths and file:// URLs are not accepted)"),
         MAX_URL,
     ),
 ]
-Committish = Annotated[str, Rule(_optional(_COMMITTISH), "a branch, tag or commit")]
+Committish = Annotated[
+    str, Strict(), Rule(_optional(_COMMITTISH), IsNot("a branch, tag or commit"))
+]
 RelativePath = Annotated[
-    str, Rule(_relative(_PATH_PART), "a relative path of plain names", MAX_PATH)
+    str, Strict(), Rule(_relative(_PATH_PART), IsNot("a relative path of plain names"), MAX_PATH)
 ]
 SpecPath = Annotated[
     str,
+    Strict(),
     Rule(
         _relative(_PATH_PART, _SPEC_PART),
-        "a relative path of plain names to a .spec file",
+        IsNot("a relative path of plain names to a .spec file"),
         MAX_PATH,
     ),
 ]
-Namespace = Annotated[str, Rule(_relative(_NAMESPACE_PART), "a dist-git namespace", MAX_PATH)]
-PypiName = Annotated[str, Rule(_PYPI_NAME, "a PyPI project name")]
-Version = Annotated[str, Rule(_optional(_VERSION), "a version")]
-GemName = Annotated[str, Rule(_GEM_NAME, "a gem name")]
-PackageName = Annotated[str, Rule(_PACKAGE, "a package name")]
-Chroot = Annotated[str, Rule(_optional(_CHROOT), "a chroot name")]
-Script = Annotated[str, _Script(rf"[^\x00]*[^\x00{_BLANK}][^\x00]*", "a script", MAX_SCRIPT)]
-PackageWords = Annotated[list[str], Words(Rule(_PACKAGE, "a package name", 200), "package names")]
+Namespace = Annotated[
+    str, Strict(), Rule(_relative(_NAMESPACE_PART), IsNot("a dist-git namespace"), MAX_PATH)
+]
+PypiName = Annotated[str, Strict(), Rule(_PYPI_NAME, IsNot("a PyPI project name"))]
+Version = Annotated[str, Strict(), Rule(_optional(_VERSION), IsNot("a version"))]
+GemName = Annotated[str, Strict(), Rule(_GEM_NAME, IsNot("a gem name"))]
+PackageName = Annotated[str, Strict(), Rule(_PACKAGE, IsNot("a package name"))]
+Chroot = Annotated[str, Strict(), Rule(_optional(_CHROOT), IsNot("a chroot name"))]
+Script = Annotated[
+    str,
+    Strict(),
+    Rule(
+        rf"[^\x00]*[^\x00{_BLANK}][^\x00]*",
+        _script_refused,
+        MAX_SCRIPT,
+        too_long=_NUL_OR_LONG,
+    ),
+]
+PackageWords = Annotated[
+    list[str], Words(Rule(_PACKAGE, IsNot("a package name"), 200), "package names")
+]
 RepoWords = Annotated[
     list[str],
-    Words(Rule(_REPO_URL, "an http(s) or copr:// URL", MAX_URL), "http(s) or copr:// URLs"),
+    Words(Rule(_REPO_URL, IsNot("an http(s) or copr:// URL"), MAX_URL), "http(s) or copr:// URLs"),
 ]
 
 
@@ -519,7 +491,7 @@ def check_source(
     model = MODELS.get(source_type)
     if model is None:
         known = ", ".join(SOURCE_TYPES)
-        raise InvalidInput(f"unknown source type {_shown(source_type)} (known: {known})")
+        raise InvalidInput(f"unknown source type {shown(source_type)} (known: {known})")
     if not isinstance(data, dict):
         raise InvalidInput("the source must be a JSON object")
     try:

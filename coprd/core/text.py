@@ -25,6 +25,7 @@ __all__ = [
     "CONTROLS",
     "SPACES",
     "Integer",
+    "IsNot",
     "NonEmpty",
     "Rule",
     "Split",
@@ -32,6 +33,7 @@ __all__ = [
     "integers",
     "literal",
     "refusal",
+    "shown",
     "split_schema",
     "whole_numbers",
 ]
@@ -58,6 +60,22 @@ def literal(text: str) -> str:
 def refusal(reason: str) -> PydanticCustomError:
     """A validation error that says ``reason`` and nothing else."""
     return PydanticCustomError("invalid_value", "{reason}", {"reason": reason})
+
+
+def shown(value: str) -> str:
+    """``value`` quoted for a message: its first 100 characters, non-ASCII and control
+    characters escaped."""
+    return repr(value[:100].encode("unicode_escape").decode("ascii"))
+
+
+@dataclass(frozen=True)
+class IsNot:
+    """A :class:`Rule`'s reason that names the value refused: "'<value>' is not <what>"."""
+
+    what: str
+
+    def __call__(self, value: str) -> str:
+        return f"{shown(value)} is not {self.what}"
 
 
 @dataclass(frozen=True)
@@ -87,12 +105,16 @@ class NonEmpty:
 
 @dataclass(frozen=True)
 class Rule:
-    """A string that ``pattern`` matches whole. As a pydantic annotation (after the
-    string's own type and length) it refuses other values with ``reason`` (a sentence, or
-    what to say of the value) and puts the pattern into the field's JSON schema."""
+    """A string that ``pattern`` matches whole, at most ``max_length`` characters. As a
+    pydantic annotation (after the string's own type) it refuses other values with
+    ``reason`` (a sentence, or what to say of the value; a value too long with
+    ``too_long``) and puts the pattern and the length into the field's JSON schema."""
 
     pattern: str
     reason: str | Callable[[str], str]
+    max_length: int | None = None
+    too_long: str | None = None
+    """What to say of a value longer than ``max_length``; default "is longer than … characters"."""
 
     @cached_property
     def _compiled(self) -> re.Pattern[str]:
@@ -102,12 +124,17 @@ class Rule:
         return self._compiled.fullmatch(value) is not None
 
     def check(self, value: str) -> str:
+        if self.max_length is not None and len(value) > self.max_length:
+            raise refusal(self.too_long or f"is longer than {self.max_length} characters")
         if not self.matches(value):
             raise refusal(self.reason if isinstance(self.reason, str) else self.reason(value))
         return value
 
     def json_schema(self) -> dict[str, Any]:
-        return {"type": "string", "pattern": anchored(self.pattern)}
+        schema: dict[str, Any] = {"type": "string", "pattern": anchored(self.pattern)}
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        return schema
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
@@ -119,6 +146,8 @@ class Rule:
     ) -> JsonSchemaValue:
         found = handler(schema)
         found["pattern"] = anchored(self.pattern)
+        if self.max_length is not None:
+            found["maxLength"] = self.max_length
         return found
 
 
