@@ -53,6 +53,7 @@ from coprd.core.permissions import Action, require
 from coprd.core.projects import get_project
 from coprd.core.results import task_dir
 from coprd.core.sources import SourceSettings, check_source
+from coprd.core.text import Integer
 from coprd.db.models import (
     SOURCE_TASK_CHROOT,
     Build,
@@ -91,67 +92,15 @@ MAX_DENYLIST = 200
 MAX_DENYLIST_TEXT = 1000
 
 
-def decimal_up_to(limit: int) -> str:
-    """A pattern (ECMA-262 and Python alike) of the numbers 0 to ``limit`` written in
-    ASCII digits without leading zeros."""
-    digits = str(limit)
-    alternatives = ["0"]
-    if len(digits) > 1:
-        alternatives.append(f"[1-9][0-9]{{0,{len(digits) - 2}}}")
-    for i, digit in enumerate(digits):
-        low, high = (1 if i == 0 else 0), int(digit) - 1
-        if high >= low:
-            rest = len(digits) - i - 1
-            alternatives.append(
-                digits[:i]
-                + (str(low) if high == low else f"[{low}-{high}]")
-                + (f"[0-9]{{{rest}}}" if rest else "")
-            )
-    alternatives.append(digits)
-    return "(?:" + "|".join(dict.fromkeys(alternatives)) + ")"
-
-
 def _refused(reason: str) -> PydanticCustomError:
     return PydanticCustomError("invalid_field", "{reason}", {"reason": reason})
 
 
-@dataclass(frozen=True)
-class _Count:
-    """A whole number from 0 to ``limit``, or the same written in a string (copr-cli sends
-    what was typed); an empty string is "not given"."""
-
-    limit: int
-
-    def check(self, value: Any) -> int | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            if not value:
-                return None
-            if not re.fullmatch(decimal_up_to(self.limit), value):
-                raise _refused(f"must be a whole number from 0 to {self.limit}")
-            return int(value)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= self.limit:
-            raise _refused(f"must be a whole number from 0 to {self.limit}")
-        return value
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(self.check)
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return {
-            "anyOf": [
-                {"type": "integer", "minimum": 0, "maximum": self.limit},
-                {"type": "string", "pattern": f"^(?:{decimal_up_to(self.limit)})?$"},
-                {"type": "null"},
-            ]
-        }
+def _count(limit: int) -> Integer:
+    """A whole number from 0 to ``limit``, or the same written in a string without leading
+    zeros (copr-cli sends what was typed); an empty string is "not given"."""
+    reason = f"must be a whole number from 0 to {limit}"
+    return Integer(0, limit, reason=reason, leading_zeros=False, empty=True)
 
 
 _DENYLIST_TEXT = rf"[ ,]*(?:{_GLOB}(?:[ ,]+{_GLOB})*)?[ ,]*"
@@ -213,10 +162,10 @@ class PackageFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     webhook_rebuild: StrictBool | None = None
-    max_builds: Annotated[int | None, _Count(100_000)] = Field(
+    max_builds: Annotated[int | None, _count(100_000)] = Field(
         default=None, description="Keep this many newest builds; 0 keeps all."
     )
-    timeout: Annotated[int | None, _Count(MAX_TIMEOUT)] = Field(
+    timeout: Annotated[int | None, _count(MAX_TIMEOUT)] = Field(
         default=None, description="Seconds a build of the package may take; 0: the default."
     )
     chroot_denylist: Annotated[list[str] | None, _Denylist] = Field(

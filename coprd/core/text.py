@@ -243,10 +243,11 @@ def _same_length(low: str, high: str) -> list[str]:
     return parts
 
 
-def whole_numbers(low: int, high: int) -> str:
+def whole_numbers(low: int, high: int, *, leading_zeros: bool = True) -> str:
     """A pattern for the numbers from ``low`` to ``high`` (0 ≤ low ≤ high) in ASCII digits,
     leading zeros allowed (as :func:`coprd.core.names.parse_digits` reads them; their
-    count is the schema's ``maxLength``)."""
+    count is the schema's ``maxLength``), or not (``leading_zeros=False``: as ``str()``
+    writes them)."""
     parts: list[str] = []
     full: list[int] = []  # digit counts whose every number is in the range
 
@@ -266,17 +267,20 @@ def whole_numbers(low: int, high: int) -> str:
         if first <= last:
             parts += _same_length(str(first), str(last))
     flush()
-    return f"0*(?:{'|'.join(parts)})"
+    return f"{'0*' if leading_zeros else ''}(?:{'|'.join(parts)})"
 
 
-def integers(low: int, high: int) -> str:
+def integers(low: int, high: int, *, leading_zeros: bool = True) -> str:
     """A pattern for the numbers from ``low`` to ``high`` as :class:`Integer` reads them:
-    ASCII digits, leading zeros allowed, ``-`` before a negative one (or a zero)."""
+    ASCII digits, leading zeros allowed, ``-`` before a negative one (or a zero); or, with
+    ``leading_zeros=False``, only as ``str()`` writes them (no leading zeros, no ``-0``)."""
     parts = []
     if high >= 0:
-        parts.append(whole_numbers(max(low, 0), high))
-    if low <= 0:
+        parts.append(whole_numbers(max(low, 0), high, leading_zeros=leading_zeros))
+    if leading_zeros and low <= 0:
         parts.append("-" + whole_numbers(max(-high, 0), -low))
+    elif low < 0:
+        parts.append("-" + whole_numbers(max(-high, 1), -low, leading_zeros=False))
     return "|".join(parts)
 
 
@@ -288,26 +292,60 @@ class Integer:
     """An integer from ``low`` to ``high``, as clients send it: a JSON integer, a whole JSON
     number (``3.0``, which JSON schema's ``integer`` is too), or the number written in
     ASCII digits (copr-cli sends its options' text as given). As a pydantic annotation on
-    ``int`` it reads all three, holds the number to its bounds, and documents both shapes."""
+    ``int`` it reads all three, holds the number to its bounds, and documents both shapes.
+
+    With ``reason``, every other value (a boolean, text the pattern does not match, a
+    number out of bounds) is refused saying ``reason``; ``leading_zeros=False`` reads and
+    documents the digits only as ``str()`` writes them; ``empty``: ``null`` and ``""`` are
+    "not given" (None), and documented so."""
 
     low: int
     high: int
+    reason: str | None = None
+    leading_zeros: bool = True
+    empty: bool = False
+
+    @cached_property
+    def pattern(self) -> str:
+        """The text shape, as the document states it (not anchored)."""
+        found = integers(self.low, self.high, leading_zeros=self.leading_zeros)
+        return f"(?:{found})?" if self.empty else found
+
+    @cached_property
+    def _text(self) -> re.Pattern[str]:
+        if self.reason is None and self.leading_zeros:
+            return _SIGNED  # out of bounds: refused by the bounds, in pydantic's words
+        return re.compile(integers(self.low, self.high, leading_zeros=self.leading_zeros))
 
     def read(self, value: Any) -> Any:
+        if self.empty and (value is None or value == ""):
+            return None
         if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str) and self._text.fullmatch(value):
             return int(value)
-        if isinstance(value, str) and _SIGNED.fullmatch(value):
-            return int(value)
+        if self.reason is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not self.low <= value <= self.high
+        ):
+            raise refusal(self.reason)
         return value
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        bounded = core_schema.int_schema(ge=self.low, le=self.high)
+        bounded: core_schema.CoreSchema = core_schema.int_schema(ge=self.low, le=self.high)
+        if self.empty:
+            bounded = core_schema.nullable_schema(bounded)
         return core_schema.no_info_before_validator_function(self.read, bounded)
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        text = {"type": "string", "pattern": anchored(integers(self.low, self.high))}
-        return {"anyOf": [handler(schema), text]}
+        text = {"type": "string", "pattern": anchored(self.pattern)}
+        found = handler(schema)
+        if not self.empty:
+            return {"anyOf": [found, text]}
+        number, *rest = found["anyOf"]  # the integer, then null
+        return {"anyOf": [number, text, *rest]}
