@@ -78,17 +78,15 @@ class IsNot:
         return f"{shown(value)} is not {self.what}"
 
 
-@dataclass(frozen=True)
-class NonEmpty:
-    """As a pydantic annotation on a list type: the list may not be empty, refused with
-    ``reason``, and documented so (``minItems``)."""
+class _After:
+    """As a pydantic annotation: :meth:`check` runs after the type's own validation, and
+    :meth:`document` adds to the type's JSON schema what the check holds it to."""
 
-    reason: str
+    def check(self, value: Any) -> Any:
+        raise NotImplementedError
 
-    def check(self, value: list[Any]) -> list[Any]:
-        if not value:
-            raise refusal(self.reason)
-        return value
+    def document(self, found: JsonSchemaValue) -> None:
+        raise NotImplementedError
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
@@ -99,12 +97,28 @@ class NonEmpty:
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         found = handler(schema)
-        found["minItems"] = 1
+        self.document(found)
         return found
 
 
 @dataclass(frozen=True)
-class Rule:
+class NonEmpty(_After):
+    """As a pydantic annotation on a list type: the list may not be empty, refused with
+    ``reason``, and documented so (``minItems``)."""
+
+    reason: str
+
+    def check(self, value: list[Any]) -> list[Any]:
+        if not value:
+            raise refusal(self.reason)
+        return value
+
+    def document(self, found: JsonSchemaValue) -> None:
+        found["minItems"] = 1
+
+
+@dataclass(frozen=True)
+class Rule(_After):
     """A string that ``pattern`` matches whole, at most ``max_length`` characters. As a
     pydantic annotation (after the string's own type) it refuses other values with
     ``reason`` (a sentence, or what to say of the value; a value too long with
@@ -136,19 +150,10 @@ class Rule:
             schema["maxLength"] = self.max_length
         return schema
 
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self.check, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        found = handler(schema)
+    def document(self, found: JsonSchemaValue) -> None:
         found["pattern"] = anchored(self.pattern)
         if self.max_length is not None:
             found["maxLength"] = self.max_length
-        return found
 
 
 def split_schema(
