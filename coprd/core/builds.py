@@ -27,7 +27,7 @@ from coprd.core.errors import (
     TooLarge,
 )
 from coprd.core.limits import DEFAULT_TIMEOUT, MAX_SPEC_BYTES, MAX_TIMEOUT
-from coprd.core.names import check_owner_name, check_package_name
+from coprd.core.names import MAX_ID, check_owner_name, check_package_name, is_id
 from coprd.core.packit import require_forge_project
 from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, may, require
@@ -95,8 +95,8 @@ class BuildOptions(BaseModel):
     background: bool | None = None
     bootstrap: Literal["unchanged", "untouched", "default", "on", "off", "image"] | None = None
     isolation: Literal["unchanged", "default", "simple", "nspawn"] | None = None
-    after_build_id: int | None = Field(default=None, ge=1)
-    with_build_id: int | None = Field(default=None, ge=1)
+    after_build_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    with_build_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     enable_net: bool | None = None
     fedora_review: bool | None = Field(
         default=None,
@@ -229,7 +229,7 @@ def _batch_predecessor(session: Session, project: Project, options: BuildOptions
     ref = options.after_build_id or options.with_build_id
     if ref is None:
         return None
-    other = session.get(Build, ref)
+    other = session.get(Build, ref) if is_id(ref) else None
     if other is None or other.project_id != project.id:
         field = "with_build_id" if options.with_build_id else "after_build_id"
         raise InvalidInput(f"build {ref} is not a build of {project.full_name}", field)
@@ -374,7 +374,7 @@ def _with_tasks(stmt: Any) -> Any:
 def get_build(session: Session, build_id: int) -> Build:
     # Ids past the databases' integer do not exist (SQLite cannot even bind them).
     build = None
-    if 0 < build_id < 2**31:
+    if is_id(build_id):
         build = session.scalar(_with_tasks(select(Build).where(Build.id == build_id)))
     if build is None:
         raise NotFound(f"Build {build_id} does not exist.")

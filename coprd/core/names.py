@@ -8,6 +8,15 @@ from typing import Any
 from coprd.core.errors import InvalidInput
 
 MAX_NAME = 100
+MAX_ID = 2**31 - 1
+"""The largest id a table holds (both databases' integer). A larger number names nothing,
+and must not reach a query: SQLite cannot bind it, PostgreSQL refuses to compare it."""
+
+
+def is_id(number: int) -> bool:
+    """Whether ``number`` could be a row's id (positive, within :data:`MAX_ID`)."""
+    return 0 < number <= MAX_ID
+
 
 # Letters, digits and ._+- ; never starting with a dot or a dash, so no "..", no hidden
 # files and no option-looking arguments can come from a name.

@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from coprd.core.chroots import resolve_active_chroots
 from coprd.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from coprd.core.groups import get_group, is_member
-from coprd.core.names import check_owner_name, check_project_name
+from coprd.core.names import check_owner_name, check_project_name, is_id
 from coprd.core.packit import strip_schemes
 from coprd.core.pagination import Page, fetch_page
 from coprd.core.permissions import Action, require
@@ -311,7 +311,7 @@ def get_project_by_id(session: Session, project_id: int) -> Project:
     """The project with this id (APIv2 names projects so), with its chroots loaded."""
     project = None
     # Ids past the databases' integer do not exist (SQLite cannot even bind them).
-    if 0 < project_id < 2**31:
+    if is_id(project_id):
         project = session.scalar(_with_chroots(select(Project).where(Project.id == project_id)))
     if project is None:
         raise NotFound(f"Project {project_id} does not exist.")

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
 from coprd.builder.macros import target_cpu
 from coprd.core.builds import TERMINAL, refresh_build
 from coprd.core.errors import Conflict, InvalidInput, NotFound
-from coprd.core.names import check_package_name
+from coprd.core.names import check_package_name, is_id
 from coprd.core.packages import link_build
 from coprd.db.engine import write_session
 from coprd.db.models import SOURCE_TASK_CHROOT, Build, Builder, BuildState, BuildTask, utcnow
@@ -124,7 +124,7 @@ def _refresh(session: Session, task: BuildTask) -> Build:
 
 
 def held_task(session: Session, builder: Builder, task_id: int) -> BuildTask:
-    task = session.get(BuildTask, task_id)
+    task = session.get(BuildTask, task_id) if is_id(task_id) else None
     if task is None:
         raise NotFound(f"task {task_id} does not exist")
     if task.builder_id != builder.id or task.state not in _ACTIVE:

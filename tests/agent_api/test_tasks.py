@@ -209,6 +209,8 @@ def test_a_task_not_held_is_refused(
     ):
         assert client.request(method, path, headers=other, content=b"x").status_code == 409
     assert client.post("/backend/task/999999/heartbeat", headers=auth).status_code == 404
+    # Past the databases' integer: no task, not a 500 from PostgreSQL.
+    assert client.post(f"/backend/task/{2**40}/heartbeat", headers=auth).status_code == 404
 
 
 @pytest.mark.parametrize("name", ["..", ".hidden", "a b.rpm", "x.part", "%00.rpm"])

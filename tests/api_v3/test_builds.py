@@ -128,6 +128,9 @@ def test_upload_over_the_limit(
         ({"pkgs": ["https://example.com/x.src.rpm"], "chroots": ["fedora-1-*"]}, 400),
         ({"pkgs": ["https://example.com/x.src.rpm"], "timeout": "soon"}, 400),
         ({"pkgs": ["https://example.com/x.src.rpm"], "after_build_id": 999}, 400),
+        # Past the databases' integer: PostgreSQL cannot compare it with an id (it was a 500).
+        ({"pkgs": ["https://example.com/x.src.rpm"], "with_build_id": 2**62}, 400),
+        ({"pkgs": ["https://example.com/x.src.rpm"], "after_build_id": 2**31}, 400),
         ({"pkgs": ["https://example.com/x.src.rpm"], "projectname": "nope"}, 404),
     ],
 )

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from coprd.core import builds, packages, results
 from coprd.core.builds import TERMINAL, effective_state
 from coprd.core.errors import NotFound
+from coprd.core.names import is_id
 from coprd.db.models import Build, BuildState, BuildTask
 from coprd.http import DB, AppSettings
 from coprd.publish.store import LocalStore, UnsafePath
@@ -26,7 +27,6 @@ from coprd.web.results import UNTRUSTED_HEADERS
 
 router = APIRouter(include_in_schema=False)
 
-MAX_BUILD_ID = 2**31 - 1
 _UNFINISHED = (BuildState.running, BuildState.starting)
 
 
@@ -37,7 +37,7 @@ def build_short_url(db: DB, build_id: int) -> Response:
 
 
 def _get_build(db: DB, build_id: int) -> Build:
-    if not 0 < build_id <= MAX_BUILD_ID:
+    if not is_id(build_id):
         raise NotFound(f"Build {build_id} does not exist.")
     return builds.get_build(db, build_id)
 
