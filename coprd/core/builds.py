@@ -39,7 +39,7 @@ from coprd.core.project_chroots import (
 )
 from coprd.core.projects import get_project
 from coprd.core.results import check_result_file, unwant_build
-from coprd.core.text import SPACES, Rule, split_schema
+from coprd.core.text import SPACES, Integer, Rule, split_schema
 from coprd.core.unsupported import UNSUPPORTED, refuse_unsupported
 from coprd.db.models import (
     SOURCE_TASK_CHROOT,
@@ -81,6 +81,17 @@ _PRECEDENCE = (
 Glob = Annotated[str, Field(min_length=1, max_length=200)]
 
 
+def _number(low: int, high: int) -> Integer:
+    """A whole number from ``low`` to ``high``, or the same in ASCII digits (copr-cli sends
+    its options as typed); a boolean is no number. Within the databases' integer."""
+    return Integer(low, high, reason=f"must be a whole number from {low} to {high}")
+
+
+_Seconds = Annotated[int, _number(0, MAX_TIMEOUT)]
+_MiB = Annotated[int, _number(64, MAX_ID)]
+_BuildId = Annotated[int, _number(1, MAX_ID)]
+
+
 class BuildOptions(BaseModel):
     """Options every kind of build takes (copr-cli's ``buildopts``)."""
 
@@ -88,15 +99,13 @@ class BuildOptions(BaseModel):
 
     chroots: list[Glob] | None = Field(default=None, max_length=200)
     exclude_chroots: list[Glob] | None = Field(default=None, max_length=200)
-    timeout: int | None = Field(
-        default=None, ge=0, le=MAX_TIMEOUT, description="seconds; 0 or none: the default"
-    )
-    memory: int | None = Field(default=None, ge=64, description="memory limit in MiB")
+    timeout: _Seconds | None = Field(default=None, description="seconds; 0 or none: the default")
+    memory: _MiB | None = Field(default=None, description="memory limit in MiB")
     background: bool | None = None
     bootstrap: Literal["unchanged", "untouched", "default", "on", "off", "image"] | None = None
     isolation: Literal["unchanged", "default", "simple", "nspawn"] | None = None
-    after_build_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    with_build_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    after_build_id: _BuildId | None = None
+    with_build_id: _BuildId | None = None
     enable_net: bool | None = None
     fedora_review: bool | None = Field(
         default=None,

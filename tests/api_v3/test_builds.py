@@ -131,6 +131,10 @@ def test_upload_over_the_limit(
         # Past the databases' integer: PostgreSQL cannot compare it with an id (it was a 500).
         ({"pkgs": ["https://example.com/x.src.rpm"], "with_build_id": 2**62}, 400),
         ({"pkgs": ["https://example.com/x.src.rpm"], "after_build_id": 2**31}, 400),
+        # A JSON boolean is not a number of seconds (pydantic's lax int read true as 1).
+        ({"pkgs": ["https://example.com/x.src.rpm"], "timeout": True}, 400),
+        # Past the databases' integer: stored, it was a 500 on PostgreSQL.
+        ({"pkgs": ["https://example.com/x.src.rpm"], "memory": 2**40}, 400),
         ({"pkgs": ["https://example.com/x.src.rpm"], "projectname": "nope"}, 404),
     ],
 )
