@@ -33,6 +33,11 @@ class TaskRepo(BaseModel):
     baseurl: str
     priority: int | None = None
     module_hotfixes: bool = False
+    served: bool = Field(
+        default=False,
+        description="the repository is this server's own (a project's): the agent fetches it "
+        "itself; any other is fetched from inside the build's sandbox",
+    )
 
 
 class TaskOut(BaseModel):

@@ -108,6 +108,7 @@ def _task_out(db: DB, settings: Settings, task: BuildTask) -> TaskOut:
                 baseurl=r.baseurl,
                 priority=r.priority,
                 module_hotfixes=bool(r.module_hotfixes),
+                served=_in_results(r.baseurl, settings.results_url),
             )
             for r in (config.repos if config else [])
         ],

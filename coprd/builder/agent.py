@@ -641,6 +641,7 @@ class Agent:
             max_result_bytes=self.config.max_result_bytes,
             reserved_files=len(reserved),
             reserved_bytes=sum(path.stat().st_size for path in reserved),
+            fetch=lambda url, dest: self.server.download(url, dest, authenticated=False),
         )
 
 
@@ -657,6 +658,7 @@ def _repos(task: dict[str, Any]) -> tuple[BuildRepo, ...]:
             name=str(spec.get("name") or ""),
             priority=spec.get("priority"),
             module_hotfixes=bool(spec.get("module_hotfixes")),
+            served=bool(spec.get("served")),
         )
         for spec in specs
     )

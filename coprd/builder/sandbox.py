@@ -24,6 +24,16 @@ What the sandboxed command sees:
     a new procfs for the new pid namespace, with ``/proc/sys`` read-only; a minimal /dev.
 ``ro_binds``
     extra host paths, read-only, at the same path.
+``usr_overlay``
+    a directory laid over the host's ``/usr`` (overlayfs, read-only, the directory's files
+    winning): the packages the local backend installed into the buildroot
+    (``buildroot.py``). bubblewrap before 0.9 cannot mount an overlay, so the overlay is
+    mounted over ``/usr`` in a mount namespace of the sandbox's own, made just before
+    bubblewrap starts (util-linux's ``unshare``; for a root agent in the host's user
+    namespace, then ``setpriv`` to the build uid; for an unprivileged agent in a user
+    namespace of its own, which needs Linux 5.11). It never appears on the host.
+``hidden``
+    paths inside the work directory that the command does not see (an empty tmpfs).
 
 Nothing else of the host: no ``/home``, ``/root``, ``/var``, ``/srv``, ``/run``, no coprd
 data directory, no sockets. The rest of ``/`` is a read-only tmpfs. The environment is
@@ -85,6 +95,7 @@ import resource
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -218,6 +229,8 @@ class SandboxSpec:
     memory_bytes: int | None = None
     ro_binds: tuple[Path, ...] = ()
     policy: SandboxPolicy = field(default_factory=SandboxPolicy)
+    usr_overlay: Path | None = None
+    hidden: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.timeout_s <= 0:
@@ -227,6 +240,14 @@ class SandboxSpec:
         for path in self.ro_binds:
             if not path.is_absolute() or path == Path("/"):
                 raise ValueError(f"ro_binds entries must be absolute paths below /: {path}")
+        if self.usr_overlay is not None and (
+            not self.usr_overlay.is_absolute() or set(str(self.usr_overlay)) & set(",:\\\n")
+        ):
+            # overlayfs's options separate layers with ":" and options with ",".
+            raise ValueError(f"usr_overlay: not an absolute path free of , : \\ {self.usr_overlay}")
+        for name in self.hidden:
+            if not name or name.startswith("/") or ".." in name.split("/"):
+                raise ValueError(f"hidden entries are paths inside the work directory: {name!r}")
 
     @property
     def memory_limit(self) -> int | None:
@@ -371,8 +392,13 @@ def _run(
                 return _processes_sentence(limits.processes)
             return None
 
+        command = [*prlimit, bwrap, *options, "--", *argv]
+        as_user = user
+        if spec.usr_overlay is not None:
+            command = _with_usr_overlay(spec.usr_overlay, command, user)
+            as_user = None  # the wrapper becomes the build uid itself, after the mount
         result = run_process_group(
-            [*prlimit, bwrap, *options, "--", *argv],
+            command,
             env=sandbox_environment(),
             on_output=on_output,
             timeout_s=spec.timeout_s,
@@ -382,8 +408,8 @@ def _run(
             cwd="/",
             on_start=start,
             limit_hit=limit_hit,
-            user=user.uid if user is not None else None,
-            group=user.gid if user is not None else None,
+            user=as_user.uid if as_user is not None else None,
+            group=as_user.gid if as_user is not None else None,
         )
         oom_kills = group.oom_kills() if group is not None else 0
     failed = result.returncode != 0 and not (result.canceled or result.timed_out)
@@ -396,6 +422,46 @@ def _run(
         )
         result = ProcessResult(result.returncode, False, False, reason, limit_exceeded=True)
     return result
+
+
+# Run by util-linux's unshare in the sandbox's new mount namespace: $1 is the overlay's
+# upper layer, the rest the command to run once it covers /usr.
+_MOUNT_USR = (
+    'mount -t overlay coprd-buildroot -o "ro,lowerdir=$1:/usr" /usr || '
+    '{ echo "the buildroot cannot be laid over /usr (overlayfs)" >&2; exit 125; }; '
+    'shift; exec "$@"'
+)
+
+
+def _with_usr_overlay(upper: Path, command: list[str], user: BuildUser | None) -> list[str]:
+    """``command``, run with ``upper`` laid over ``/usr`` in a mount namespace of its own
+    (see the module docstring); as ``user`` where given (the caller is then root)."""
+    if os.geteuid() == 0:
+        wrapper = [_tool("unshare"), "--mount", "--propagation", "private"]
+        if user is not None:
+            switch = [_tool("setpriv"), f"--reuid={user.uid}", f"--regid={user.gid}"]
+            command = [*switch, "--clear-groups", *command]
+    else:
+        wrapper = [_tool("unshare"), "--user", "--map-root-user", "--mount"]
+        wrapper += ["--propagation", "private"]
+    return [*wrapper, "--", "/bin/sh", "-c", _MOUNT_USR, "sh", str(upper), *command]
+
+
+@functools.cache
+def usr_overlay_problem() -> str | None:
+    """Why this host cannot lay a directory over a sandbox's ``/usr``, or None if it can:
+    tried once, with an empty directory, as the sandbox would."""
+    with tempfile.TemporaryDirectory(prefix="coprd-overlay-probe-") as empty:
+        os.chmod(empty, 0o755)
+        try:
+            command = _with_usr_overlay(Path(empty), ["/usr/bin/true"], None)
+        except SandboxUnavailable as error:
+            return str(error)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines()
+        return f"overlayfs over /usr failed: {said[0] if said else done.returncode}"
+    return None
 
 
 def _tool(name: str) -> str:
@@ -549,6 +615,8 @@ def _bwrap_options(
     for path in spec.ro_binds:
         options += ["--ro-bind", str(path), str(path)]
     options += ["--bind", str(workdir), str(SANDBOX_WORKDIR)]
+    for name in spec.hidden:
+        options += ["--tmpfs", str(SANDBOX_WORKDIR / name)]
     options += ["--remount-ro", "/", "--chdir", str(SANDBOX_WORKDIR)]
     return options
 

@@ -222,3 +222,55 @@ def spec_file_name(path: Path) -> str | None:
         if "s" in flags and _SPEC_FILE.fullmatch(name)
     ]
     return names[0] if len(names) == 1 else None
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One requirement of a package header: ``name`` (a rich dependency in parentheses),
+    rpm's sense ``flags`` (LESS 2, GREATER 4, EQUAL 8, …) and ``version`` (may be empty)."""
+
+    name: str
+    flags: int
+    version: str
+
+    def __str__(self) -> str:
+        relation = "".join(sign for bit, sign in ((2, "<"), (4, ">"), (8, "=")) if self.flags & bit)
+        if relation and self.version:
+            return f"{self.name} {relation} {self.version}"
+        return self.name
+
+
+MAX_REQUIREMENTS = 10_000
+"""More BuildRequires than this in one SRPM are refused (Fedora's largest have ~300)."""
+
+
+def build_requires(path: Path) -> list[Requirement]:
+    """The BuildRequires of a source RPM (an intact one, already checked): its header's
+    requirements, less rpm's own ``rpmlib(…)`` features. InvalidPackage if the header
+    cannot be read or holds more than :data:`MAX_REQUIREMENTS`."""
+    separator = "\x1f" + secrets.token_hex(8)
+    query = _rpm(
+        [
+            "-qp",
+            "--nosignature",
+            "--qf",
+            f"[%{{REQUIRENAME}}{separator}%{{REQUIREFLAGS}}{separator}"
+            f"%{{REQUIREVERSION}}{separator}]",
+            str(path.absolute()),
+        ]
+    )
+    if query.returncode != 0:
+        raise InvalidPackage(f"{path.name}: unreadable RPM header")
+    fields = query.stdout.split(separator)[:-1]
+    if len(fields) % 3 or len(fields) > 3 * MAX_REQUIREMENTS:
+        raise InvalidPackage(f"{path.name}: unreadable requirements in the RPM header")
+    found: list[Requirement] = []
+    for name, flags, version in zip(fields[0::3], fields[1::3], fields[2::3], strict=True):
+        if not name.isprintable() or not version.isprintable() or not flags.isdigit():
+            raise InvalidPackage(f"{path.name}: unreadable requirements in the RPM header")
+        if name.startswith("rpmlib("):
+            continue
+        requirement = Requirement(name, int(flags), version)
+        if requirement not in found:
+            found.append(requirement)
+    return found

@@ -65,14 +65,16 @@ def _templated(value: str) -> bool:
 
 @dataclass(frozen=True)
 class BuildRepo:
-    """A repository of the buildroot: ``baseurl`` and, for backends that write dnf
-    configuration (mock), its id, name, ``priority`` and ``module_hotfixes``."""
+    """A repository of the buildroot: ``baseurl``, its id, name, ``priority`` and
+    ``module_hotfixes`` (dnf's options), and whether it is ``served`` by the agent's own
+    server (the project's repository: the agent fetches it itself, see ``buildroot.py``)."""
 
     baseurl: str
     id: str = "repo"
     name: str = ""
     priority: int | None = None
     module_hotfixes: bool = False
+    served: bool = False
 
     def __post_init__(self) -> None:
         if not _plain(self.baseurl):
@@ -121,6 +123,9 @@ class RpmTask:
     max_result_bytes: int = _DEFAULTS.max_result_bytes
     reserved_files: int = 0
     reserved_bytes: int = 0
+    # Downloads a URL of the agent's own server into a file (the local backend's buildroot
+    # fetches the project's repository with it); None where there is no server (tests).
+    fetch: Callable[[str, Path], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         split_chroot(self.chroot)

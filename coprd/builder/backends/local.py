@@ -5,17 +5,23 @@ distribution macros (``%dist``, ``%fedora``, ``%rhel`` …, see ``macros.py``) a
 target; the toolchain is the host's, so the result is only as close to the real distribution
 as the host is. In particular:
 
-* BuildRequires are neither installed nor checked (``rpmbuild --nodeps``): a missing tool
-  fails the build where it is used. ``buildroot_pkgs`` and ``repos`` cannot be honoured either,
-  nor mock's ``modules``, ``isolation`` and ``bootstrap``; the log says so and the build goes
-  on. ``with_opts``/``without_opts`` (``--with``/``--without``), the timeout, the memory limit
-  and the network setting apply.
+* BuildRequires (and the chroot's ``buildroot_pkgs``) are resolved against the task's
+  repositories (the project's own first, then its additional ones, with their priorities);
+  what those provide is installed into a tree the build sees over the host's ``/usr``,
+  what only the host has is the host's, and what nobody has fails the build, or, on a host
+  without an rpm database (Debian), is assumed to be the host's (``buildroot.py``). The
+  record is ``root.log``. rpmbuild then runs with ``--nodeps``: its own check would consult
+  the host's rpm database, which knows nothing of the tree. mock's ``modules``,
+  ``isolation`` and ``bootstrap`` cannot be honoured; the log says so and the build goes
+  on. ``with_opts``/``without_opts`` (``--with``/``--without``), the timeout, the memory
+  limit and the network setting apply.
 * Only the host's own architecture can be built: ``--target s390x`` on x86_64 would label
   x86_64 code s390x, so such a task fails with a message instead.
 
 Layout of the work directory (mounted at ``/builddir`` in the sandbox)::
 
     srpm/<name>.src.rpm   a copy of the task's SRPM (a copy, so the build cannot alter it)
+    buildroot/, fetched/  the buildroot being made (``buildroot.py``); hidden from rpmbuild
     build/                %_topdir: SOURCES, SPECS, BUILD, BUILDROOT, RPMS, SRPMS
     tmp/                  %_tmppath (rpm's scriptlet files)
     .rpmdb/               Debian's rpm keeps its (empty) database under $HOME
@@ -38,6 +44,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 
 from coprd.builder.backends.base import (
@@ -49,6 +56,7 @@ from coprd.builder.backends.base import (
     srpm_problem,
     write_note,
 )
+from coprd.builder.buildroot import BuildrootCanceled, BuildrootFailed, prepare
 from coprd.builder.confined import ConfinedDir
 from coprd.builder.macros import chroot_macros, chroot_target
 from coprd.builder.sandbox import (
@@ -107,18 +115,6 @@ class LocalBackend:
         problem = srpm_problem(task)
         if problem is not None:
             return failed(on_output, problem)
-        if task.repos:
-            write_note(
-                on_output,
-                "the local backend cannot add repositories to the buildroot; "
-                f"not used: {' '.join(repo.baseurl for repo in task.repos)}",
-            )
-        if task.buildroot_pkgs:
-            write_note(
-                on_output,
-                "the local backend cannot install packages into the buildroot; "
-                f"not installed: {' '.join(task.buildroot_pkgs)}",
-            )
         mock_only = [
             f"{name} {value}"
             for name, value in (
@@ -137,8 +133,7 @@ class LocalBackend:
         write_note(
             on_output,
             f"rpmbuild --rebuild {task.srpm.name} for {task.chroot} with the host's toolchain "
-            f"in a bubblewrap sandbox, network {'on' if task.enable_net else 'off'}; "
-            "BuildRequires are not installed or checked",
+            f"in a bubblewrap sandbox, network {'on' if task.enable_net else 'off'}",
         )
 
         task.workdir.mkdir(parents=True, exist_ok=True)
@@ -151,13 +146,27 @@ class LocalBackend:
             name = task.srpm.name if _SRPM_NAME.fullmatch(task.srpm.name) else "package.src.rpm"
             with task.srpm.open("rb") as source, files.create_file(f"srpm/{name}") as copy:
                 shutil.copyfileobj(source, copy)
+            started = time.monotonic()
+            try:
+                buildroot = prepare(task, files, on_output, cancel)
+            except BuildrootCanceled:
+                write_note(on_output, "canceled")
+                return RpmResult("canceled", [], "canceled")
+            except BuildrootFailed as error:
+                return failed(on_output, str(error))
+            # The buildroot's time is the task's too.
+            left = task.timeout_s - (time.monotonic() - started)
+            if left <= 0:
+                return failed(on_output, f"timed out after {task.timeout_s:.0f} s")
             argv = _rpmbuild_argv(task, target, name)
             spec = SandboxSpec(
                 workdir=task.workdir,
                 network=task.enable_net,
-                timeout_s=task.timeout_s,
+                timeout_s=left,
                 memory_bytes=task.memory_bytes,
                 policy=task.sandbox,
+                usr_overlay=buildroot.usr,
+                hidden=buildroot.hidden,
             )
             try:
                 result = run_sandboxed(argv, spec, on_output, cancel)
