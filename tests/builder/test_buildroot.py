@@ -119,6 +119,27 @@ def test_buildrequires_come_from_the_projects_repository(
     assert "coprd-buildroot" not in Path("/proc/self/mountinfo").read_text()
 
 
+def test_the_build_cannot_see_or_change_its_buildroot_below_the_overlay(
+    tmp_path: Path, build_srpm: BuildSrpm, make_task: Callable[..., RpmTask]
+) -> None:
+    repo = make_repo(tmp_path / "repo", ("libfoo", {}))
+    probe = (
+        'test -z "$(ls -A /builddir/buildroot)$(ls -A /builddir/fetched)"'
+        " && echo BUILDROOT-HIDDEN; echo x > /usr/include/libfoo.h || echo USR-READ-ONLY"
+    )
+    task = make_task(
+        build_srpm("foouser", extra_build=probe),
+        repos=(BuildRepo(SERVER, id="copr_base", served=True),),
+        fetch=served_by(SERVER, repo),
+    )
+    result, output = build(task)
+    assert result.state == "succeeded", output
+    assert "BUILDROOT-HIDDEN" in output
+    assert "USR-READ-ONLY" in output
+    tree = task.workdir / "buildroot/tree/usr/include/libfoo.h"
+    assert tree.read_text() == '#define LIBFOO_VERSION "1.0"\n'
+
+
 def test_an_additional_repository_is_fetched_from_inside_the_sandbox(
     tmp_path: Path,
     build_srpm: BuildSrpm,
