@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
@@ -266,14 +267,38 @@ class BuildConfig:
     is_background: bool | None = None
 
 
-_REPO_ID = re.compile(r"[^A-Za-z0-9_]+")
+_REPO_ID = re.compile(r"[^A-Za-z0-9]+")
 
 
 def expand_repo_url(url: str, chroot: str, results_url: str) -> str:
-    """``copr://owner/project`` → that project's repo for ``chroot``; ``$chroot`` expanded."""
-    if url.startswith("copr://"):
-        return f"{results_url}/{url[len('copr://') :].strip('/')}/{chroot}/"
-    return url.replace("$chroot", chroot)
+    """The base URL of an additional repository for ``chroot``, as Copr writes it:
+    ``copr://owner/project`` → that project's repository of the chroot; ``$chroot`` and
+    ``$distname`` (``fedora``, ``epel`` …) expanded; a ``priority`` in the query (a
+    setting, see :func:`repo_priority_of`) taken out."""
+    parts = urlsplit(url)
+    if parts.scheme == "copr":
+        url = f"{results_url}/{url[len('copr://') :].split('?', 1)[0].strip('/')}/{chroot}/"
+    else:
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if any(key == "priority" for key, _ in query):
+            kept = urlencode([(k, v) for k, v in query if k != "priority"])
+            url = urlunsplit(parts._replace(query=kept))
+    return url.replace("$chroot", chroot).replace("$distname", chroot.rsplit("-", 2)[0])
+
+
+def repo_priority_of(url: str) -> int | None:
+    """The ``priority`` an additional repository's URL sets (``…/repo/?priority=5``), as
+    on Copr; None when it sets none, or no number from 1 to 99 (dnf's range)."""
+    for key, value in parse_qsl(urlsplit(url).query):
+        if key == "priority" and value.isdecimal() and value.isascii() and 1 <= int(value) <= 99:
+            return int(value)
+    return None
+
+
+def repo_id_of(url: str) -> str:
+    """An additional repository's id, as Copr makes it from the URL it was given: every run
+    of other characters than ASCII letters and digits one ``_``, none at the ends."""
+    return _REPO_ID.sub("_", url).strip("_")[:100] or "repo"
 
 
 def chroot_settings(project: Project, pc: ProjectChroot) -> dict[str, Any]:
@@ -331,9 +356,15 @@ def expand_config(
     ]
     extra = list(settings.get("repos", []))
     for url in extra:
-        baseurl = expand_repo_url(url, chroot, results_url)
-        ident = _REPO_ID.sub("_", url.split("://", 1)[-1]).strip("_")[:100] or "repo"
-        repos.append(RepoSpec(id=ident, name=f"Additional repo {ident}", baseurl=baseurl))
+        ident = repo_id_of(url)
+        repos.append(
+            RepoSpec(
+                id=ident,
+                name=f"Additional repo {ident}",
+                baseurl=expand_repo_url(url, chroot, results_url),
+                priority=repo_priority_of(url),
+            )
+        )
     if devel:
         extra.append(f"copr://{owner}/{project}/devel")
     bootstrap = str(settings.get("bootstrap") or "default")
