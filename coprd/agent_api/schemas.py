@@ -91,12 +91,25 @@ class HeartbeatOut(BaseModel):
     action: Literal["continue", "cancel"]
 
 
+DependencyName = Annotated[str, Field(min_length=1, max_length=255)]
+
+
 class SourceIn(BaseModel):
     name: str = Field(max_length=100)
     version: str = Field(max_length=255)
     srpm_name: str = Field(max_length=255)
     exclusive_arch: list[str] = Field(default_factory=list, max_length=100)
     exclude_arch: list[str] = Field(default_factory=list, max_length=100)
+    build_requires: list[DependencyName] = Field(
+        default_factory=list,
+        max_length=2000,
+        description="names the SRPM BuildRequires (versions left out); see core/ordering.py",
+    )
+    provides: list[DependencyName] = Field(
+        default_factory=list,
+        max_length=2000,
+        description="names the binary packages will provide, their own included",
+    )
 
 
 class Nevra(BaseModel):

@@ -29,6 +29,7 @@ import httpx
 
 from coprd.builder import workspace
 from coprd.builder.backends.base import Backend, BuildRepo, RpmTask, log_line
+from coprd.builder.provides import spec_provides
 from coprd.builder.sandbox import SandboxPolicy
 from coprd.builder.specfile import extract_spec
 from coprd.builder.srpm import InvalidPackage, inspect_srpm
@@ -521,6 +522,11 @@ class Agent:
         live.line(f"source package {final}")
         srpm = srpm.rename(workdir / final) if srpm.name != final else srpm
         spec = self._spec_of(srpm, workdir, live, cancel)
+        provides: list[str] = []
+        if spec is not None:
+            provides = spec_provides(
+                spec, workdir / "provides", live.write, policy=self.config.policy, cancel=cancel
+            )
         refused = self._upload_each(task_id, [srpm, *([spec] if spec else [])], live)
         if refused:
             return {"state": "failed", "message": refused}
@@ -535,6 +541,8 @@ class Agent:
                 "srpm_name": final,
                 "exclusive_arch": list(info.exclusive_arch),
                 "exclude_arch": list(info.exclude_arch),
+                "build_requires": list(info.build_requires),
+                "provides": provides,
             },
         }
 

@@ -50,6 +50,8 @@ class SourceResult:
     srpm_name: str
     exclusive_arch: list[str] = field(default_factory=list)
     exclude_arch: list[str] = field(default_factory=list)
+    build_requires: list[str] = field(default_factory=list)
+    provides: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
