@@ -353,7 +353,9 @@ def finish(
         publisher.close(directory, succeeded=succeeded)
     with write_session(request.app.state.session_factory) as writing:
         held_by = writing.get_one(Builder, builder.id)
-        state = scheduling.finish_task(writing, held_by, task_id, outcome).state.value
+        state = scheduling.finish_task(
+            writing, held_by, task_id, outcome, results_url=settings.results_url
+        ).state.value
     if task.is_source:  # the uploaded SRPM, if any, is in the results now or of no use
         uploads.forget(request.app.state.settings, build.id)
     return FinishOut(build_state=state)

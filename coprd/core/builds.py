@@ -159,7 +159,11 @@ def state_shown(state: BuildState, cancel_requested: bool) -> BuildState:
 
 
 def refresh_build(session: Session, build: Build) -> BuildState:
-    """Store the derived state and timestamps; release builds waiting on this one."""
+    """Store the derived state and timestamps; release builds waiting on this one, and
+    tasks waiting for one of its tasks that ended (``core/ordering.py``)."""
+    from coprd.core.ordering import release_waiters
+
+    release_waiters(session, build.tasks)
     before = build.state
     build.state = derive_state(effective_state(task) for task in build.tasks)
     started = [t.started_on for t in build.tasks if t.started_on]
@@ -255,14 +259,23 @@ def submit_build(
     *,
     pkg_name: str | None = None,
     package_id: int | None = None,
+    together_with: Build | None = None,
 ) -> Build:
-    """Queue a build of ``source`` in ``project``; the source task is claimable at once."""
+    """Queue a build of ``source`` in ``project``; the source task is claimable at once.
+    ``together_with``: a build of the same request, ordered with it (``core/ordering.py``)."""
     if actor is None:
         raise NotAuthenticated("submitting a build requires an API token")
     require(session, actor, Action.build, project)
     require_forge_project(project, options.packit_forge_project)
     return queue_build(
-        session, actor, project, source, options, pkg_name=pkg_name, package_id=package_id
+        session,
+        actor,
+        project,
+        source,
+        options,
+        pkg_name=pkg_name,
+        package_id=package_id,
+        together_with=together_with,
     )
 
 
@@ -275,9 +288,12 @@ def queue_build(
     *,
     pkg_name: str | None = None,
     package_id: int | None = None,
+    together_with: Build | None = None,
 ) -> Build:
     """:func:`submit_build` without asking whether ``submitter`` may build: for callers that
     decided that themselves (a webhook, by the project's secret, submits with no user)."""
+    from coprd.core.ordering import join_submission
+
     if pkg_name is not None:
         check_package_name(pkg_name)
     refuse_unsupported(options)
@@ -334,6 +350,8 @@ def queue_build(
     build.state = first_state
     session.add(build)
     session.flush()
+    batched = options.after_build_id is not None or options.with_build_id is not None
+    join_submission(session, build, submitter, together_with=together_with, batched=batched)
     return build
 
 

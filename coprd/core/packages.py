@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Annotated, Any
 
 from pydantic import (
@@ -45,7 +46,7 @@ from coprd.core.builds import (
     source_task,
     submit_build,
 )
-from coprd.core.errors import Conflict, InvalidInput, NotFound
+from coprd.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from coprd.core.limits import MAX_TIMEOUT
 from coprd.core.names import check_package_name
 from coprd.core.pagination import Page, fetch_page
@@ -68,6 +69,7 @@ __all__ = [
     "UNSET",
     "PackageFields",
     "PackageView",
+    "Rebuild",
     "add_package",
     "build_package",
     "delete_package",
@@ -82,6 +84,7 @@ __all__ = [
     "package_name_of",
     "package_views",
     "queue_package_build",
+    "rebuild_all",
     "reset_package",
     "resubmit_build",
 ]
@@ -162,6 +165,11 @@ class PackageFields(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     webhook_rebuild: StrictBool | None = None
+    rebuild_dependents: StrictBool | None = Field(
+        default=None,
+        description="When a build of the package succeeds, rebuild the project's packages "
+        "that BuildRequire what it provides, in dependency order.",
+    )
     max_builds: Annotated[int | None, _count(100_000)] = Field(
         default=None, description="Keep this many newest builds; 0 keeps all."
     )
@@ -354,6 +362,8 @@ def latest_build(session: Session, package: Package) -> Build | None:
 def _apply(package: Package, fields: PackageFields) -> None:
     if fields.webhook_rebuild is not None:
         package.webhook_rebuild = fields.webhook_rebuild
+    if fields.rebuild_dependents is not None:
+        package.rebuild_dependents = fields.rebuild_dependents
     if fields.max_builds is not None:
         package.max_builds = fields.max_builds or None
     if fields.timeout is not None:
@@ -544,6 +554,88 @@ def build_package(
     )
 
 
+MAX_REBUILD_PATTERNS = 100
+_PACKAGE_GLOB = re.compile(_GLOB)
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    """What :func:`rebuild_all` queued, and the packages it left out with the reason."""
+
+    builds: list[Build]
+    skipped: list[tuple[str, str]]
+
+
+def rebuild_all(
+    session: Session,
+    actor: User | None,
+    project: Project,
+    patterns: Sequence[str] | None = None,
+    *,
+    results_url: str,
+) -> Rebuild:
+    """Build every package of ``project`` (those whose names match one of ``patterns``,
+    globs, if given) from its default source, at background priority and submitted
+    together, so that ``core/ordering.py`` builds them in dependency order. A package that
+    has nothing to build from (reset, an uploaded binary RPM, an upload never built) is
+    skipped, saying why; InvalidInput if a pattern matches no package or nothing is left."""
+    if actor is None:
+        raise NotAuthenticated("rebuilding packages requires an API token")
+    require(session, actor, Action.build, project)
+    patterns = list(dict.fromkeys(patterns or ()))
+    if len(patterns) > MAX_REBUILD_PATTERNS:
+        raise InvalidInput(
+            f"at most {MAX_REBUILD_PATTERNS} patterns, not {len(patterns)}", "packages"
+        )
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not _PACKAGE_GLOB.fullmatch(pattern):
+            shown = str(pattern)[:100].encode("unicode_escape").decode("ascii")
+            raise InvalidInput(
+                f"{shown!r} is not a package name or glob pattern (letters, digits and "
+                ". _ + - * ? [ ] !)",
+                "packages",
+            )
+    packages = session.scalars(
+        select(Package).where(Package.project_id == project.id).order_by(Package.id)
+    ).all()
+    if patterns:
+        unmatched = [p for p in patterns if not any(fnmatchcase(k.name, p) for k in packages)]
+        if unmatched:
+            raise InvalidInput(
+                f"{', '.join(unmatched)} matches no package of {project.full_name}", "packages"
+            )
+        packages = [k for k in packages if any(fnmatchcase(k.name, p) for p in patterns)]
+    sources: list[tuple[Package, Source]] = []
+    skipped: list[tuple[str, str]] = []
+    for package in packages:
+        try:
+            sources.append((package, _default_source(session, package, results_url)))
+        except InvalidInput as exc:
+            skipped.append((package.name, str(exc)))
+    if not sources:
+        raise InvalidInput(
+            f"no package of {project.full_name} has a source to build from"
+            + (f" ({'; '.join(why for _, why in skipped)})" if skipped else ""),
+            "packages",
+        )
+    full = _with_chroots(session, project)
+    builds: list[Build] = []
+    for package, source in sources:
+        builds.append(
+            submit_build(
+                session,
+                actor,
+                full,
+                source,
+                package_build_options(package, BuildOptions(background=True)),
+                pkg_name=package.name,
+                package_id=package.id,
+                together_with=builds[0] if builds else None,
+            )
+        )
+    return Rebuild(builds=builds, skipped=skipped)
+
+
 def queue_package_build(
     session: Session,
     package: Package,
@@ -552,10 +644,14 @@ def queue_package_build(
     settings: SourceSettings | None = None,
     *,
     results_url: str,
+    submitter: User | None = None,
+    together_with: Build | None = None,
 ) -> Build:
-    """Build the package with no user submitting (webhooks, authorised by the project's
-    secret); ``source_changes`` (e.g. the pushed commit) are checked as the source's rules
-    say, before anything is queued."""
+    """Build the package without asking whether anyone may (webhooks, authorised by the
+    project's secret, with no user; the rebuild of a package's dependents, for the submitter
+    of the build they depend on); ``source_changes`` (e.g. the pushed commit) are checked as
+    the source's rules say, before anything is queued. ``together_with``: a build of the
+    same submission (``core/ordering.py``)."""
     source = _default_source(session, package, results_url)
     if source_changes:
         assert settings is not None
@@ -563,12 +659,13 @@ def queue_package_build(
         source = Source(type=source.type, data=data)
     return queue_build(
         session,
-        None,
+        submitter,
         _with_chroots(session, package.project),
         source,
         package_build_options(package, options),
         pkg_name=package.name,
         package_id=package.id,
+        together_with=together_with,
     )
 
 

@@ -10,8 +10,10 @@ Policy lives in :func:`claim_task`'s query, in this order:
 4. oldest first.
 
 Batches (``after_build_id``) keep tasks ``waiting`` until the build before them ends
-(``core/builds.py`` releases them). A claimed task holds a lease; :func:`requeue_expired`
-returns tasks whose agent stopped renewing it, and fails them after ``max_attempts``.
+(``core/builds.py`` releases them); so does a build's need of another's packages
+(``core/ordering.py`` decides when a source step ends, and releases). A claimed task holds
+a lease; :func:`requeue_expired` returns tasks whose agent stopped renewing it, and fails
+them after ``max_attempts``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from coprd.builder.macros import target_cpu
 from coprd.core.builds import TERMINAL, refresh_build
 from coprd.core.errors import Conflict, InvalidInput, NotFound
 from coprd.core.names import check_package_name, is_id
+from coprd.core.ordering import order_project, rebuild_dependents
 from coprd.core.packages import link_build
 from coprd.db.engine import write_session
 from coprd.db.models import SOURCE_TASK_CHROOT, Build, Builder, BuildState, BuildTask, utcnow
@@ -173,8 +176,11 @@ def finish_task(
     outcome: TaskOutcome,
     *,
     now: dt.datetime | None = None,
+    results_url: str | None = None,
 ) -> Build:
-    """Record how a task ended, and what that means for the rest of the build."""
+    """Record how a task ended, and what that means for the rest of the build, and for the
+    project's other builds (``core/ordering.py``). ``results_url`` (where the results are
+    served) lets a succeeded build queue its package's dependents; without it, none are."""
     now = now or utcnow()
     task = held_task(session, builder, task_id)
     state = BuildState(outcome.state)
@@ -195,6 +201,9 @@ def finish_task(
         _after_source(build, state, outcome, now)
         refresh_build(session, build)
         link_build(session, build)
+        order_project(session, build.project_id)
+    elif state == BuildState.succeeded and results_url is not None:
+        rebuild_dependents(session, build, results_url=results_url)
     session.flush()
     return build
 
@@ -214,6 +223,9 @@ def _after_source(build: Build, state: BuildState, outcome: TaskOutcome, now: dt
     build.pkg_name = source.name
     build.pkg_version = source.version
     build.srpm_name = source.srpm_name
+    build.build_requires = list(dict.fromkeys(source.build_requires))
+    # rpmspec's answer names the packages; without one, the source package's name.
+    build.provides = list(dict.fromkeys(source.provides or [source.name]))
     for task in chroots:
         if task.arch and not arch_allowed(task.arch, source.exclusive_arch, source.exclude_arch):
             task.state = BuildState.skipped
@@ -264,6 +276,7 @@ def requeue_expired(
         if task.is_source and task.state in TERMINAL:
             _after_source(build, task.state, TaskOutcome(state="failed"), now)
             refresh_build(session, build)
+            order_project(session, build.project_id)
     session.flush()
     return list(expired)
 

@@ -400,6 +400,18 @@ class Build(Base):
     submitted_on: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     started_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
     ended_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # The builds submitted together (core/ordering.py): the id of the first of them; None
+    # for a build ordered by an explicit batch (after_build_id / with_build_id) alone.
+    submission_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Names the SRPM BuildRequires and its packages will provide, reported by the source
+    # task (core/ordering.py); None until it has.
+    build_requires: Mapped[list[str] | None] = mapped_column(JSON)
+    provides: Mapped[list[str] | None] = mapped_column(JSON)
+    # The build whose success queued this one, as a dependent of its package
+    # (``rebuild_dependents``); such a build queues no further rebuilds itself.
+    dependent_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("builds.id", ondelete="SET NULL"), index=True
+    )
 
     project: Mapped[Project] = relationship(lazy="raise")
     submitter: Mapped[User | None] = relationship(lazy="raise")
@@ -433,6 +445,9 @@ class Package(Base):
     source_type: Mapped[str] = mapped_column(String(20), default="unset")
     source_json: Mapped[dict[str, Any]] = mapped_column(default=dict)
     webhook_rebuild: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When a build of this package succeeds, rebuild the project's packages that
+    # BuildRequire what it provides (core/ordering.py).
+    rebuild_dependents: Mapped[bool] = mapped_column(Boolean, default=False)
     # Keep this many newest builds (None or 0: all of them).
     max_builds: Mapped[int | None] = mapped_column(Integer)
     timeout: Mapped[int | None] = mapped_column(Integer)
@@ -484,12 +499,31 @@ class BuildTask(Base):
     config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # When core/pruning.py removed this chroot build's results; the task itself stays.
     pruned_on: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Why the task is ``waiting`` for other builds (core/ordering.py); None when it is not.
+    wait_reason: Mapped[str | None] = mapped_column(Text)
+    # A decision of the ordering that outlives the wait (a dependency cycle broken).
+    order_note: Mapped[str | None] = mapped_column(Text)
 
     build: Mapped[Build] = relationship(lazy="raise", back_populates="tasks")
 
     @property
     def is_source(self) -> bool:
         return self.chroot_name == SOURCE_TASK_CHROOT
+
+
+class TaskWait(Base):
+    """A chroot task waits for another task to end (core/ordering.py): one row per pair."""
+
+    __tablename__ = "task_waits"
+
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("build_tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    provider_task_id: Mapped[int] = mapped_column(
+        ForeignKey("build_tasks.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    # What the task waits for, in words: "build 41 (libfoo) which provides libfoo-devel".
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class Builder(Base):
