@@ -58,7 +58,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from coprd.core.builds import TERMINAL, BuildOptions, refresh_build
 from coprd.core.errors import CoprdError
@@ -426,6 +426,7 @@ def _latest_reports(
         select(Build, Package)
         .join(Package, Package.id == Build.package_id)
         .where(Build.id.in_(newest))
+        .options(joinedload(Package.project))
     )
     for latest, package in rows:
         reports[package.id] = (
