@@ -18,6 +18,9 @@ from coprd.api_v3.schemas import (
     PackageBuildIn,
     PackageOut,
     PackageTargetIn,
+    RebuildAllIn,
+    RebuildAllOut,
+    SkippedPackage,
 )
 from coprd.core import builds, packages, projects
 from coprd.core.errors import InvalidInput
@@ -259,6 +262,25 @@ def build_package(db: DB, settings: AppSettings, user: CurrentUser, body: Packag
     package = _package(db, body.ownername, body.projectname, body.package_name)
     build = packages.build_package(db, user, package, body, results_url=settings.results_url)
     return BuildOut.of(builds.get_build(db, build.id), settings.results_url)
+
+
+@router.post(
+    "/rebuild-all",
+    response_model=RebuildAllOut,
+    summary="Rebuild every package of a project (coprd)",
+    description="Build every package of the project, or those named by `packages` (names "
+    "or glob patterns), from its default source, at background priority and submitted "
+    "together: builds that BuildRequire what another provides wait for it. Packages with "
+    "nothing to build from are skipped and listed. A pattern that matches no package, or "
+    "nothing left to build, is an error (400), and nothing is queued.",
+)
+def rebuild_all(db: DB, settings: AppSettings, user: CurrentUser, body: RebuildAllIn) -> Any:
+    project = projects.get_project(db, body.ownername, body.projectname)
+    done = packages.rebuild_all(db, user, project, body.packages, results_url=settings.results_url)
+    return RebuildAllOut(
+        items=[BuildOut.of(builds.get_build(db, b.id), settings.results_url) for b in done.builds],
+        skipped=[SkippedPackage(name=name, reason=why) for name, why in done.skipped],
+    )
 
 
 @router.delete("/delete", response_model=PackageOut, summary="Delete a package and its builds")

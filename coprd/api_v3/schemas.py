@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from coprd.core.builds import BuildOptions
+from coprd.core.ordering import build_order_note, build_wait_reason
 from coprd.core.packages import PackageView
 from coprd.core.pagination import Page
 from coprd.core.project_chroots import ChrootFields
@@ -291,6 +292,17 @@ class BuildOut(BaseModel):
     ended_on: int | None
     chroots: list[str]
     is_background: bool
+    wait_reason: str | None = Field(
+        default=None,
+        description="coprd: while the build is waiting for builds of the project that provide "
+        "its BuildRequires, why (e.g. 'waits for build 41 (libfoo) which provides "
+        "libfoo-devel'); else null",
+    )
+    order_note: str | None = Field(
+        default=None,
+        description="coprd: what the dependency ordering decided, e.g. that a dependency "
+        "cycle was broken in submission order; else null",
+    )
 
     @classmethod
     def of(cls, build: Build, results_url: str, chroots: list[str] | None = None) -> BuildOut:
@@ -317,6 +329,8 @@ class BuildOut(BaseModel):
             if chroots is None
             else chroots,
             is_background=build.is_background,
+            wait_reason=build_wait_reason(build.tasks) if chroots is None else None,
+            order_note=build_order_note(build.tasks) if chroots is None else None,
         )
 
 
@@ -333,6 +347,12 @@ class BuildChrootOut(BaseModel):
     started_on: int | None
     ended_on: int | None
     result_url: str | None
+    wait_reason: str | None = Field(
+        default=None, description="coprd: why the chroot build waits for other builds, or null"
+    )
+    order_note: str | None = Field(
+        default=None, description="coprd: a dependency cycle broken for it, or null"
+    )
 
     @classmethod
     def of(cls, build: Build, task: BuildTask, results_url: str) -> BuildChrootOut:
@@ -342,6 +362,8 @@ class BuildChrootOut(BaseModel):
             started_on=_unix(task.started_on),
             ended_on=_unix(task.ended_on),
             result_url=f"{results_url}/{task_dir(build, task)}/" if build.pkg_name else None,
+            wait_reason=task.wait_reason,
+            order_note=task.order_note,
         )
 
 
@@ -380,6 +402,11 @@ class PackageOut(BaseModel):
     source_type: str
     source_dict: dict[str, Any]
     auto_rebuild: bool = Field(description="Whether webhooks rebuild the package")
+    rebuild_dependents: bool = Field(
+        default=False,
+        description="coprd: whether a succeeded build of the package rebuilds the project's "
+        "packages that BuildRequire it",
+    )
     builds: PackageBuildsOut
 
     @classmethod
@@ -399,6 +426,7 @@ class PackageOut(BaseModel):
             source_type=package.source_type,
             source_dict=dict(package.source_json),
             auto_rebuild=package.webhook_rebuild,
+            rebuild_dependents=package.rebuild_dependents,
             builds=PackageBuildsOut(
                 latest=build(view.latest), latest_succeeded=build(view.latest_succeeded)
             ),
@@ -412,6 +440,29 @@ class PackageTargetIn(BaseModel):
     ownername: str
     projectname: str
     package_name: str
+
+
+class RebuildAllIn(BaseModel):
+    """coprd's ``package/rebuild-all``: which project, and which of its packages."""
+
+    model_config = ConfigDict(extra="ignore")
+    ownername: str
+    projectname: str
+    packages: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="Names or glob patterns of the packages to rebuild (all when absent).",
+    )
+
+
+class SkippedPackage(BaseModel):
+    name: str
+    reason: str
+
+
+class RebuildAllOut(BaseModel):
+    items: list[BuildOut] = Field(description="The builds queued, in submission order.")
+    skipped: list[SkippedPackage] = Field(description="Packages left out, and why.")
 
 
 class PackageBuildIn(BuildOptions):

@@ -435,3 +435,19 @@ def _latest_reports(
             set(latest.provides or ()),
         )
     return reports
+
+
+def build_wait_reason(tasks: Iterable[BuildTask]) -> str | None:
+    """Why a build's chroot tasks wait: their reason if they share one, else each chroot's
+    ("fedora-41-x86_64: waits for …"); None when none waits for another build."""
+    waiting = [(t.chroot_name, t.wait_reason) for t in tasks if t.wait_reason and not t.is_source]
+    reasons = list(dict.fromkeys(reason for _, reason in waiting))
+    if len(reasons) <= 1:
+        return reasons[0] if reasons else None
+    return "; ".join(f"{chroot}: {reason}" for chroot, reason in waiting)
+
+
+def build_order_note(tasks: Iterable[BuildTask]) -> str | None:
+    """What the ordering decided about a build's chroot tasks (a cycle broken), once."""
+    notes = list(dict.fromkeys(t.order_note for t in tasks if t.order_note))
+    return "; ".join(notes) if notes else None

@@ -69,6 +69,7 @@ EXPECTED = {
     ("PUT", "/api_3/package/reset"),
     ("POST", "/api_3/package/reset"),
     ("POST", "/api_3/package/build"),
+    ("POST", "/api_3/package/rebuild-all"),
     ("DELETE", "/api_3/package/delete"),
     ("POST", "/api_3/package/delete"),
     ("POST", "/api_3/webhook/generate/{ownername}/{projectname}"),

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from coprd.core import builds, packages, results
+from coprd.core import builds, ordering, packages, results
 from coprd.core.builds import TERMINAL, effective_state
 from coprd.core.errors import NotFound
 from coprd.core.names import is_id
@@ -104,6 +104,8 @@ def build_page(
         "source_url": _source_url(build),
         "package": packages.package_name_of(db, build),
         "rights": project_rights(db, viewer, build.project),
+        "wait_reason": ordering.build_wait_reason(build.tasks),
+        "order_note": ordering.build_order_note(build.tasks),
     }
     return render(request, "build.html", context)
 

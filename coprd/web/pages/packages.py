@@ -9,6 +9,7 @@ shown on the page, above the button; an anonymous visitor is asked to log in.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,12 +17,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from coprd.core import packages
 from coprd.core.builds import BuildOptions, chroot_tasks, effective_state
-from coprd.core.errors import Forbidden, InvalidInput, NotFound
+from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from coprd.core.pagination import make_page
+from coprd.core.sources import SourceSettings
 from coprd.db.models import Build, Package, Project, User
 from coprd.http import DB, AppSettings
 from coprd.web.pages import urls
-from coprd.web.pages.forms import CheckedForm, refusal
+from coprd.web.pages.forms import CheckedForm, field, refusal
 from coprd.web.pages.projects import OwnerName, add_project_route, find_project, project_rights
 from coprd.web.pages.render import PageNumber, Pager, render
 from coprd.web.pages.sessions import Viewer, flash
@@ -208,5 +210,72 @@ def rebuild(
     return RedirectResponse(urls.build_url(build), status_code=303)
 
 
+def rebuild_all(
+    request: Request,
+    form: CheckedForm,
+    db: DB,
+    settings: AppSettings,
+    viewer: Viewer,
+    owner: OwnerName,
+    projectname: str,
+) -> Response:
+    """Rebuild every package (or those the ``packages`` field names, globs separated by
+    spaces or commas), together and in the background: ``packages.rebuild_all``."""
+    project = find_project(db, owner, projectname)
+    patterns = [p for p in re.split(r"[\s,]+", field(form, "packages")) if p]
+    try:
+        done = packages.rebuild_all(
+            db, viewer, project, patterns or None, results_url=settings.results_url
+        )
+    except (InvalidInput, Forbidden, NotAuthenticated) as exc:
+        message, _status = refusal(db, exc)
+        flash(request, f"Nothing was rebuilt: {message}")
+        return RedirectResponse(urls.project_url(project, "packages/"), status_code=303)
+    said = f"{len(done.builds)} package build(s) submitted, in dependency order."
+    if done.skipped:
+        said += " Skipped: " + "; ".join(f"{name} ({why})" for name, why in done.skipped)
+    flash(request, said)
+    return RedirectResponse(urls.project_url(project, "builds/"), status_code=303)
+
+
+def rebuild_dependents(
+    request: Request,
+    form: CheckedForm,
+    db: DB,
+    settings: AppSettings,
+    viewer: Viewer,
+    owner: OwnerName,
+    projectname: str,
+    packagename: str,
+) -> Response:
+    """Turn the package's ``rebuild_dependents`` on (``enabled=on``) or off."""
+    project = find_project(db, owner, projectname)
+    package = find_package(db, project, packagename)
+    enabled = field(form, "enabled") == "on"
+    try:
+        packages.edit_package(
+            db,
+            viewer,
+            package,
+            None,
+            {},
+            packages.PackageFields(rebuild_dependents=enabled),
+            SourceSettings.of(settings),
+        )
+    except (InvalidInput, Forbidden, NotAuthenticated) as exc:
+        message, status = refusal(db, exc)
+        project = find_project(db, owner, projectname)
+        package = find_package(db, project, packagename)
+        return _page(
+            request, db, settings.public_url, viewer, project, package, error=message, status=status
+        )
+    flash(request, f"{package.name}'s dependents are {'' if enabled else 'not '}rebuilt after it.")
+    return RedirectResponse(urls.package_url(project, package.name), status_code=303)
+
+
+add_project_route(router, "/packages/rebuild-all", rebuild_all, methods=["POST"])
+add_project_route(
+    router, "/package/{packagename}/rebuild-dependents", rebuild_dependents, methods=["POST"]
+)
 add_project_route(router, "/package/{packagename}/", package_page)
 add_project_route(router, "/package/{packagename}/rebuild", rebuild, methods=["POST"])
