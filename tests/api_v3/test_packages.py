@@ -75,6 +75,7 @@ def test_add_get_and_the_package_object(client: TestClient, alice: Account, demo
             "source_build_method": "rpkg",
         },
         "auto_rebuild": True,
+        "rebuild_dependents": False,
         "builds": {"latest": None, "latest_succeeded": None},
     }
     assert r.json() == package
@@ -356,3 +357,38 @@ def test_a_page_of_2000_packages_with_latest_builds_is_a_constant_number_of_quer
     assert first["latest_succeeded"]["state"] == "succeeded"
     assert first["latest"]["chroots"] == [X86] and first["latest"]["submitter"] == "alice"
     assert first["latest"]["id"] == first["latest_succeeded"]["id"] + 1
+
+
+def test_rebuild_all_and_rebuild_dependents(
+    client: TestClient, alice: Account, bob: Account, demo: str, engine: Engine
+) -> None:
+    add(client, alice, "libfoo")
+    add(client, alice, "app", rebuild_dependents=True)
+    assert get(client, "app").json()["rebuild_dependents"] is True
+    assert get(client, "libfoo").json()["rebuild_dependents"] is False
+
+    before = snapshot(engine)
+    for body, words in (
+        ({**Q, "packages": ["nope*"]}, "nope* matches no package of alice/demo"),
+        ({**Q, "packages": ["../x"]}, "is not a package name or glob pattern"),
+        ({**Q, "packages": "libfoo"}, "packages"),
+    ):
+        r = client.post("/api_3/package/rebuild-all", json=body, headers=alice.headers)
+        assert r.status_code == 400 and words in r.json()["error"], r.text
+    r = client.post("/api_3/package/rebuild-all", json=Q, headers=bob.headers)
+    assert r.status_code == 403
+    assert client.post("/api_3/package/rebuild-all", json=Q).status_code == 401
+    assert snapshot(engine) == before
+
+    r = client.post("/api_3/package/rebuild-all", json=Q, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert [b["source_package"]["name"] for b in items] == ["libfoo", "app"]
+    assert all(b["is_background"] and b["wait_reason"] is None for b in items)
+    assert r.json()["skipped"] == []
+    one = client.post(
+        "/api_3/package/rebuild-all", json={**Q, "packages": ["lib*"]}, headers=alice.headers
+    )
+    assert [b["source_package"]["name"] for b in one.json()["items"]] == ["libfoo"]
+    build = client.get(f"/api_3/build/{items[0]['id']}").json()
+    assert build["wait_reason"] is None and build["order_note"] is None

@@ -276,3 +276,53 @@ def test_what_a_source_says_is_escaped(web: TestClient, alice: Account) -> None:
     assert "<script>alert" not in page
     assert "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "A custom script" in page
+
+
+def test_rebuild_all_and_the_rebuild_dependents_switch(
+    web: TestClient,
+    alice: Account,
+    bob: Account,
+    login: Login,
+    session_factory: sessionmaker[Session],
+    engine: Engine,
+) -> None:
+    make_project(web, alice)
+    add_package(web, alice)
+    tab = "/coprs/alice/demo/packages/"
+    assert "Rebuild all" not in web.get(tab).text  # anonymous
+    login(web, alice)
+    assert "Rebuild all" in web.get(tab).text
+
+    before = snapshot(engine)
+    r = post_form(web, tab, f"{tab}rebuild-all", packages="nope*")
+    assert r.status_code == 303 and r.headers["location"] == tab
+    flashed = "Nothing was rebuilt: packages: nope* matches no package of alice/demo"
+    assert flashed in web.get(tab).text
+    assert build_ids(session_factory) == []
+    assert snapshot(engine)["builds"] == before["builds"]
+
+    r = post_form(web, tab, f"{tab}rebuild-all", packages="hel*")
+    assert r.status_code == 303 and r.headers["location"] == "/coprs/alice/demo/builds/"
+    assert "1 package build(s) submitted" in web.get(r.headers["location"]).text
+    [build_id] = build_ids(session_factory)
+    with read_session(session_factory) as session:
+        assert session.get_one(Build, build_id).is_background
+
+    url = "/coprs/alice/demo/package/hello/"
+    assert "Rebuild dependents</dt>\n  <dd>no" in web.get(url).text
+    r = post_form(web, url, f"{url}rebuild-dependents", enabled="on")
+    assert r.status_code == 303
+    assert "yes: a succeeded build rebuilds" in web.get(url).text
+    got = web.get(
+        "/api_3/package",
+        params={"ownername": "alice", "projectname": "demo", "packagename": "hello"},
+    ).json()
+    assert got["rebuild_dependents"] is True
+
+    other = TestClient(web.app)
+    login(other, bob)
+    r = post_form(other, url, f"{url}rebuild-dependents", enabled="off")
+    assert r.status_code == 403
+    r = post_form(other, tab, f"{tab}rebuild-all")
+    assert r.status_code == 303
+    assert "Nothing was rebuilt" in other.get(tab).text

@@ -65,6 +65,8 @@ EXPECTED = {
     # A package's page, its Rebuild button and its status badge, at Copr's URLs.
     *(("GET", f"{prefix}/package/{{packagename}}/") for prefix in _PROJECT),
     *(("POST", f"{prefix}/package/{{packagename}}/rebuild") for prefix in _PROJECT),
+    *(("POST", f"{prefix}/package/{{packagename}}/rebuild-dependents") for prefix in _PROJECT),
+    *(("POST", f"{prefix}/packages/rebuild-all") for prefix in _PROJECT),
     *(
         (method, f"{prefix}/package/{{packagename}}/status_image/last_build.png")
         for prefix in _PROJECT
