@@ -390,16 +390,17 @@ def rebuild_dependents(session: Session, build: Build, *, results_url: str) -> l
         if not has_default_source(dependent) or dependent.source_type == "rpm_upload":
             continue
         try:
-            queued.append(
-                queue_package_build(
-                    session,
-                    dependent,
-                    BuildOptions(background=True),
-                    results_url=results_url,
-                    submitter=submitter,
-                    together_with=queued[0] if queued else None,
+            with session.begin_nested():
+                queued.append(
+                    queue_package_build(
+                        session,
+                        dependent,
+                        BuildOptions(background=True),
+                        results_url=results_url,
+                        submitter=submitter,
+                        together_with=queued[0] if queued else None,
+                    )
                 )
-            )
         except CoprdError:
             continue  # a package that cannot be built now (no chroot left, its source gone)
         queued[-1].dependent_of_id = build.id

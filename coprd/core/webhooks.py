@@ -241,10 +241,11 @@ def rebuild_on_push(
     package_name: str | None = None,
 ) -> list[Build]:
     """Queue a background build of every package the push rebuilds, at the pushed commit
-    (a tag push: at the tag). A package whose build cannot be queued (e.g. its denylist
-    leaves no chroot) is skipped and logged; the others still build."""
+    (a tag push: at the tag), submitted together (``core/ordering.py``). A package whose
+    build cannot be queued (e.g. its denylist leaves no chroot) is skipped and logged; the
+    others still build."""
     committish = push.name if push.kind == "tag" else push.commit
-    built = []
+    built: list[Build] = []
     for package in packages_for_push(session, project, push, package_name):
         try:
             with session.begin_nested():
@@ -255,6 +256,8 @@ def rebuild_on_push(
                     {"committish": committish},
                     settings,
                     results_url=results_url,
+                    # One push's builds are one submission: ordered by their dependencies.
+                    together_with=built[0] if built else None,
                 )
         except InvalidInput as exc:
             log.warning("webhook of %s: not building %s: %s", project.full_name, package.name, exc)

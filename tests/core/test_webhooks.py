@@ -227,6 +227,17 @@ def test_a_push_builds_in_the_background_without_a_user(
     assert db.scalar(select(Build).where(Build.pkg_name == "denied")) is None
 
 
+def test_the_builds_of_one_push_are_one_submission(
+    db: Session, alice: User, project: Project
+) -> None:
+    add(db, alice, project, "libfoo")
+    add(db, alice, project, "app")
+    first = webhooks.rebuild_on_push(db, project, push(), SETTINGS, results_url=RESULTS)
+    assert {b.submission_id for b in first} == {first[0].id}
+    second = webhooks.rebuild_on_push(db, project, push(), SETTINGS, results_url=RESULTS)
+    assert {b.submission_id for b in second} == {second[0].id}
+
+
 def test_push_payload_values_are_checked(db: Session, alice: User, project: Project) -> None:
     with pytest.raises(InvalidInput, match="commit"):
         push(commit="--upload-pack=evil")
