@@ -92,18 +92,19 @@ def join_submission(
 ) -> None:
     """Give ``build`` (flushed, so it has an id) its submission: ``together_with``'s, an
     open one of ``submitter``'s (see the module docstring), or its own. A ``batched`` build
-    gets none. Builds already in the submission are ordered again with it."""
+    gets none. A build that joins an earlier request's submission has the project ordered
+    again, so that builds of it whose source step is done hold for this one's; the builds
+    of one request (``together_with``) need not, none of them has run yet."""
     if batched:
         build.submission_id = None
         return
     if together_with is not None:
         build.submission_id = together_with.submission_id or together_with.id
-    elif submitter is not None:
-        build.submission_id = _open_submission(session, build, submitter, now) or build.id
-    else:
-        build.submission_id = build.id
+        return
+    joined = _open_submission(session, build, submitter, now) if submitter else None
+    build.submission_id = joined or build.id
     session.flush()
-    if build.submission_id != build.id:
+    if joined is not None:
         order_project(session, build.project_id)
 
 
