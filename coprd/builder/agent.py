@@ -29,7 +29,7 @@ import httpx
 
 from coprd.builder import workspace
 from coprd.builder.backends.base import Backend, BuildRepo, RpmTask, log_line
-from coprd.builder.provides import spec_provides
+from coprd.builder.provides import requirement_names, spec_provides
 from coprd.builder.sandbox import SandboxPolicy
 from coprd.builder.specfile import extract_spec
 from coprd.builder.srpm import InvalidPackage, inspect_srpm
@@ -522,6 +522,10 @@ class Agent:
         live.line(f"source package {final}")
         srpm = srpm.rename(workdir / final) if srpm.name != final else srpm
         spec = self._spec_of(srpm, workdir, live, cancel)
+        try:
+            requires = requirement_names(srpm)
+        except InvalidPackage as exc:
+            return {"state": "failed", "message": str(exc)}
         provides: list[str] = []
         if spec is not None:
             provides = spec_provides(
@@ -541,7 +545,7 @@ class Agent:
                 "srpm_name": final,
                 "exclusive_arch": list(info.exclusive_arch),
                 "exclude_arch": list(info.exclude_arch),
-                "build_requires": list(info.build_requires),
+                "build_requires": requires,
                 "provides": provides,
             },
         }

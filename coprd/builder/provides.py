@@ -34,8 +34,9 @@ from coprd.builder.sandbox import (
     SandboxUnavailable,
     run_sandboxed,
 )
+from coprd.builder.srpm import build_requires
 
-__all__ = ["MAX_PROVIDES", "spec_provides"]
+__all__ = ["MAX_PROVIDES", "requirement_names", "spec_provides"]
 
 QUERY_TIMEOUT_S = 120.0
 MAX_OUTPUT_BYTES = 1024 * 1024
@@ -94,6 +95,15 @@ def spec_provides(
             write_note(on_output, f"what the packages provide is not known: {error}")
             return []
     return parse_provides(text.decode(errors="replace"))
+
+
+def requirement_names(srpm: Path) -> list[str]:
+    """The names a source RPM BuildRequires (``srpm.build_requires``), each once, without
+    versions, at most :data:`MAX_PROVIDES`: what ordering matches against provides. A rich
+    dependency (``(a or b)``) is kept whole and so matches nothing. InvalidPackage if the
+    header cannot be read."""
+    names = dict.fromkeys(r.name for r in build_requires(srpm) if len(r.name) <= MAX_NAME)
+    return list(names)[:MAX_PROVIDES]
 
 
 def parse_provides(text: str) -> list[str]:

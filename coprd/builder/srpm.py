@@ -19,7 +19,7 @@ import re
 import secrets
 import stat
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 RPM_MAGIC = b"\xed\xab\xee\xdb"
@@ -37,11 +37,8 @@ _SPEC_FILE = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+~-]{0,249}\.spec")
 _QUERY = (
     "@NAME@%{NAME}@EPOCH@%|EPOCH?{%{EPOCH}}:{}|@VERSION@%{VERSION}@RELEASE@%{RELEASE}"
     "@ARCH@%{ARCH}@KIND@%|SOURCERPM?{binary}:{source}|"
-    "[@EXCLUSIVEARCH@%{EXCLUSIVEARCH}][@EXCLUDEARCH@%{EXCLUDEARCH}][@REQUIRE@%{REQUIRENAME}]"
-    "@END@"
+    "[@EXCLUSIVEARCH@%{EXCLUSIVEARCH}][@EXCLUDEARCH@%{EXCLUDEARCH}]@END@"
 )
-MAX_BUILD_REQUIRES = 2000
-"""At most this many BuildRequires names are reported of one source package."""
 
 
 class InvalidPackage(Exception):
@@ -68,9 +65,7 @@ class Nevra:
 
 @dataclass(frozen=True)
 class SrpmInfo:
-    """A source package's identity, its ExclusiveArch / ExcludeArch lists, as stored, and
-    the names of its BuildRequires (a source RPM's requires are its build requirements;
-    rpm's own ``rpmlib(…)`` features are left out, versions too)."""
+    """A source package's identity and its ExclusiveArch / ExcludeArch lists, as stored."""
 
     name: str
     epoch: int | None
@@ -78,7 +73,6 @@ class SrpmInfo:
     release: str
     exclusive_arch: list[str]
     exclude_arch: list[str]
-    build_requires: list[str] = field(default_factory=list)
 
 
 def inspect_srpm(path: Path) -> SrpmInfo:
@@ -88,14 +82,9 @@ def inspect_srpm(path: Path) -> SrpmInfo:
     refused. The arch lists are the header's, i.e. expanded on the machine that built the
     SRPM (a macro unknown there, such as ``%{java_arches}``, stays literal).
     """
-    fields, exclusive, exclude, requires = _query(path)
+    fields, exclusive, exclude = _query(path)
     if fields["KIND"] != "source":
         raise InvalidPackage(f"{path.name}: a binary RPM, not a source RPM")
-    build_requires = [
-        name
-        for name in dict.fromkeys(requires)
-        if name and not name.startswith("rpmlib(") and len(name) <= 255
-    ]
     return SrpmInfo(
         name=fields["NAME"],
         epoch=_epoch(fields["EPOCH"]),
@@ -103,13 +92,12 @@ def inspect_srpm(path: Path) -> SrpmInfo:
         release=fields["RELEASE"],
         exclusive_arch=exclusive,
         exclude_arch=exclude,
-        build_requires=build_requires[:MAX_BUILD_REQUIRES],
     )
 
 
 def inspect_rpm(path: Path) -> Nevra:
     """Read a binary RPM's header; InvalidPackage for a source RPM or a damaged file."""
-    fields, _exclusive, _exclude, _requires = _query(path)
+    fields, _exclusive, _exclude = _query(path)
     if fields["KIND"] != "binary":
         raise InvalidPackage(f"{path.name}: a source RPM, not a binary RPM")
     if not _ARCH.fullmatch(fields["ARCH"]):
@@ -158,7 +146,7 @@ def _rpm(args: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _query(path: Path) -> tuple[dict[str, str], list[str], list[str], list[str]]:
+def _query(path: Path) -> tuple[dict[str, str], list[str], list[str]]:
     name = path.name
     # A missing or unreadable file is the caller's problem, not the package's: OSError.
     if not stat.S_ISREG(path.stat().st_mode):
@@ -186,11 +174,8 @@ def _query(path: Path) -> tuple[dict[str, str], list[str], list[str], list[str]]
     fields: dict[str, str] = {}
     exclusive: list[str] = []
     exclude: list[str] = []
-    requires: list[str] = []
     for key, value in zip(pairs[0::2], pairs[1::2], strict=True):
-        if key == "REQUIRE":
-            requires.append(value)
-        elif key == "EXCLUSIVEARCH":
+        if key == "EXCLUSIVEARCH":
             exclusive.append(value)
         elif key == "EXCLUDEARCH":
             exclude.append(value)
@@ -206,7 +191,7 @@ def _query(path: Path) -> tuple[dict[str, str], list[str], list[str], list[str]]
             raise InvalidPackage(f"{name}: the package {key.lower()} is not valid")
     if fields["EPOCH"] and not _EPOCH.fullmatch(fields["EPOCH"]):
         raise InvalidPackage(f"{name}: the package epoch is not valid")
-    return fields, exclusive, exclude, requires
+    return fields, exclusive, exclude
 
 
 def spec_file_name(path: Path) -> str | None:
