@@ -138,8 +138,8 @@ def _push(clone_url: str, sha: str) -> bytes:
 
 def test_a_webhook_push_and_rebuild_all(
     server: Server,
-    git_host: GitHost,
-    tmp_path: Path,  # noqa: F811
+    git_host: GitHost,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     """One repository holds the three specs in subdirectories, one package each, as a
     monorepo does; a push rebuilds all three, then "rebuild all" does it again. The agent
