@@ -75,6 +75,7 @@ _BODY_NAMES: dict[str, dict[str, str]] = {
     **{f"Build{kind.capitalize()}In": _TARGET for kind in sources.SOURCE_TYPES},
     "PackageBuildIn": {**_TARGET, "package_name": "package"},
     "PackageTargetIn": {**_TARGET, "package_name": "package"},
+    "RebuildAllIn": _TARGET,
     "ProjectAddIn": {"name": "project"},
     "ProjectEditIn": {},
     "ProjectForkIn": {"name": "project", "ownername": "owner"},

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from coprd.core.builds import BuildOptions
 from coprd.core.ordering import build_order_note, build_wait_reason
-from coprd.core.packages import PackageView
+from coprd.core.packages import MAX_REBUILD_PATTERNS, PackagePattern, PackageView
 from coprd.core.pagination import Page
 from coprd.core.project_chroots import ChrootFields
 from coprd.core.projects import NewProject, ProjectFields, RepoList, chroot_names
@@ -448,9 +448,9 @@ class RebuildAllIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     ownername: str
     projectname: str
-    packages: list[str] | None = Field(
+    packages: list[PackagePattern] | None = Field(
         default=None,
-        max_length=100,
+        max_length=MAX_REBUILD_PATTERNS,
         description="Names or glob patterns of the packages to rebuild (all when absent).",
     )
 

@@ -54,7 +54,7 @@ from coprd.core.permissions import Action, require
 from coprd.core.projects import get_project
 from coprd.core.results import task_dir
 from coprd.core.sources import SourceSettings, check_source
-from coprd.core.text import Integer
+from coprd.core.text import Integer, Rule
 from coprd.db.models import (
     SOURCE_TASK_CHROOT,
     Build,
@@ -90,7 +90,8 @@ __all__ = [
 ]
 
 UNSET = "unset"
-_GLOB = r"[A-Za-z0-9_.+*?\[\]!-]{1,100}"
+PACKAGE_GLOB = r"[A-Za-z0-9_.+*?\[\]!-]{1,100}"
+"""A package name or a glob of them (``fnmatch``): a denylist's words, rebuild-all's patterns."""
 MAX_DENYLIST = 200
 MAX_DENYLIST_TEXT = 1000
 
@@ -106,7 +107,7 @@ def _count(limit: int) -> Integer:
     return Integer(0, limit, reason=reason, leading_zeros=False, empty=True)
 
 
-_DENYLIST_TEXT = rf"[ ,]*(?:{_GLOB}(?:[ ,]+{_GLOB})*)?[ ,]*"
+_DENYLIST_TEXT = rf"[ ,]*(?:{PACKAGE_GLOB}(?:[ ,]+{PACKAGE_GLOB})*)?[ ,]*"
 
 
 class _Denylist:
@@ -129,7 +130,7 @@ class _Denylist:
         if len(value) > MAX_DENYLIST:
             raise _refused(f"at most {MAX_DENYLIST} patterns")
         for pattern in value:
-            if not re.fullmatch(_GLOB, pattern):
+            if not re.fullmatch(PACKAGE_GLOB, pattern):
                 shown = pattern[:100].encode("unicode_escape").decode("ascii")
                 raise _refused(f"{shown!r} is not a chroot name or glob pattern")
         return value
@@ -144,7 +145,7 @@ class _Denylist:
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        glob = {"type": "string", "pattern": f"^{_GLOB}$"}
+        glob = {"type": "string", "pattern": f"^{PACKAGE_GLOB}$"}
         return {
             "anyOf": [
                 {"type": "array", "items": glob, "maxItems": MAX_DENYLIST},
@@ -555,7 +556,18 @@ def build_package(
 
 
 MAX_REBUILD_PATTERNS = 100
-_PACKAGE_GLOB = re.compile(_GLOB)
+
+
+def _not_a_pattern(value: str) -> str:
+    shown = str(value)[:100].encode("unicode_escape").decode("ascii")
+    return (
+        f"{shown!r} is not a package name or glob pattern (letters, digits and . _ + - * ? [ ] !)"
+    )
+
+
+PATTERN_RULE = Rule(PACKAGE_GLOB, _not_a_pattern)
+PackagePattern = Annotated[str, PATTERN_RULE]
+"""A package name or glob of rebuild-all, as bodies declare it and the core checks it."""
 
 
 @dataclass(frozen=True)
@@ -588,13 +600,8 @@ def rebuild_all(
             f"at most {MAX_REBUILD_PATTERNS} patterns, not {len(patterns)}", "packages"
         )
     for pattern in patterns:
-        if not isinstance(pattern, str) or not _PACKAGE_GLOB.fullmatch(pattern):
-            shown = str(pattern)[:100].encode("unicode_escape").decode("ascii")
-            raise InvalidInput(
-                f"{shown!r} is not a package name or glob pattern (letters, digits and "
-                ". _ + - * ? [ ] !)",
-                "packages",
-            )
+        if not isinstance(pattern, str) or not PATTERN_RULE.matches(pattern):
+            raise InvalidInput(_not_a_pattern(pattern), "packages")
     packages = session.scalars(
         select(Package).where(Package.project_id == project.id).order_by(Package.id)
     ).all()

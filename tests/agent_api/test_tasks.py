@@ -658,8 +658,11 @@ def test_an_rpm_task_carries_the_settings_its_build_was_submitted_with(
         "baseurl": base,
         "priority": 7,
         "module_hotfixes": True,
+        "served": True,
     }
     assert [r["priority"] for r in task["repo_specs"][1:]] == [None, None]
+    # The agent fetches this server's repositories itself, any other from the sandbox.
+    assert [r["served"] for r in task["repo_specs"][1:]] == [True, False]
 
 
 def test_the_server_keeps_its_own_notes_in_the_task_directory(

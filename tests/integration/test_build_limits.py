@@ -133,9 +133,10 @@ def test_too_many_packages_fail_the_build_and_say_why(
     # Counted before a package is copied out of the build (the backend's line).
     assert f"[coprd] failed: {why}" in text.splitlines()
     assert f"[coprd-agent] result: failed ({why})" in text.splitlines()
-    # Only the spec was uploaded, before the build; no package.
+    # Only the spec (before the build) and the buildroot's record were uploaded; no package.
     assert [line for line in text.splitlines() if "uploading" in line] == [
-        "[coprd-agent] uploading many.spec"
+        "[coprd-agent] uploading many.spec",
+        "[coprd-agent] uploading root.log",
     ]
     # The build's page says why too; nothing of it is published.
     page = httpx.get(f"{server.url}/coprs/build/{build_id}/", follow_redirects=True)

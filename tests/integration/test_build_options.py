@@ -5,6 +5,7 @@ submitted with, and settings this server does not carry out are refused, not ign
 from __future__ import annotations
 
 import gzip
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,11 @@ import httpx
 import pytest
 from copr.v3 import CoprRequestException
 
+from coprd.builder.buildroot import host_rpmdb
 from tests.integration.conftest import Server, start_server, stop_server
 from tests.integration.test_builds import make_srpm
 from tests.integration.test_python_copr import client_for
+from tests.sources.servers import FileServer
 
 pytestmark = pytest.mark.integration
 
@@ -40,8 +43,10 @@ def cli_ok(server: Server, config: Path, *args: str) -> str:
     return done.stdout
 
 
-def build_log(server: Server, build_id: int, package: str) -> str:
-    url = f"{server.url}/results/alice/opts/{CHROOT}/{build_id:08d}-{package}/builder-live.log.gz"
+def build_log(
+    server: Server, build_id: int, package: str, name: str = "builder-live.log.gz"
+) -> str:
+    url = f"{server.url}/results/alice/opts/{CHROOT}/{build_id:08d}-{package}/{name}"
     body = httpx.get(url).raise_for_status().content
     return (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body).decode()
 
@@ -49,6 +54,18 @@ def build_log(server: Server, build_id: int, package: str) -> str:
 def test_chroot_options_reach_the_build_and_stay_with_it(
     server: Server, alice: Path, tmp_path: Path
 ) -> None:
+    # A repository of the chroot's, empty, served where the build's sandbox reaches it.
+    outside = FileServer(tmp_path / "www")
+    (outside.root / "extra" / CHROOT).mkdir(parents=True)
+    subprocess.run(["createrepo_c", "-q", str(outside.root / "extra" / CHROOT)], check=True)
+    extra = f"{outside.url}/extra/$chroot/"
+    try:
+        _chroot_options(server, alice, tmp_path, extra)
+    finally:
+        outside.close()
+
+
+def _chroot_options(server: Server, alice: Path, tmp_path: Path, extra: str) -> None:
     cli_ok(
         server,
         alice,
@@ -61,7 +78,7 @@ def test_chroot_options_reach_the_build_and_stay_with_it(
         "--packages",
         "gcc make",
         "--repos",
-        "https://example.org/extra/$chroot/",
+        extra,
         "--modules",
         "nodejs:20,!perl",
         "--isolation",
@@ -74,12 +91,17 @@ def test_chroot_options_reach_the_build_and_stay_with_it(
     build_id = int(built.split("Created builds: ")[1].split()[0])
     assert f"Build {build_id}: succeeded" in built, built
 
-    # The local backend hands the bconds to rpmbuild, and says what it cannot use.
+    # The local backend hands the bconds to rpmbuild, resolves the buildroot packages
+    # against the chroot's repository (this host has no rpm database: gcc and make are
+    # taken as the host's), and says what it cannot use.
     log = build_log(server, build_id, "archinfo")
     assert "foo=1 bar=0" in log, log
-    assert "cannot add repositories to the buildroot; not used: " in log
-    assert f" https://example.org/extra/{CHROOT}/\n" in log
-    assert "not installed: gcc make" in log
+    expanded = extra.replace("$chroot", CHROOT)
+    root_log = build_log(server, build_id, "archinfo", "root.log.gz")
+    assert f": {expanded} (priority 99, fetched in the sandbox)" in root_log, root_log
+    if host_rpmdb() is None:
+        assert "[buildroot] assumed from the host's toolchain (no rpm database here): gcc" in log
+        assert "[buildroot] assumed from the host's toolchain (no rpm database here): make" in log
     assert "not used: modules nodejs:20 !perl; isolation simple" in log
 
     # Changing the chroot afterwards does not change what the build ran with.
@@ -99,10 +121,10 @@ def test_chroot_options_reach_the_build_and_stay_with_it(
     config = client.build_chroot_proxy.get_build_config(build_id, CHROOT)
     assert config.with_opts == ["foo"] and config.without_opts == ["bar"]
     assert config.additional_packages == ["gcc", "make"]
-    assert config.additional_repos == ["https://example.org/extra/$chroot/"]
+    assert config.additional_repos == [extra]
     assert [repo["baseurl"] for repo in config.repos] == [
         f"{server.url}/results/alice/opts/{CHROOT}/",
-        f"https://example.org/extra/{CHROOT}/",
+        extra.replace("$chroot", CHROOT),
     ]
     assert config.isolation == "simple"
     assert config.timeout == 3000 and config.enable_net is True

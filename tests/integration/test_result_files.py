@@ -79,12 +79,13 @@ def test_a_local_spec_file_is_built(server: Server, alice: Path, tmp_path: Path)
         "greeting-1.0-1.fc46.noarch.rpm",
         "greeting-1.0-1.src.rpm",
         "greeting.spec",
+        "root.log.gz",  # the buildroot's record, as mock's root.log on Copr
         "success",
     ]
     logs = tmp_path / "logs"
     got = server.copr_cli(alice, "download-build", str(build_id), "--logs", "--dest", str(logs))
     assert got.returncode == 0, got.stderr
-    assert downloaded(logs / CHROOT) == ["backend.log.gz", "builder-live.log.gz"]
+    assert downloaded(logs / CHROOT) == ["backend.log.gz", "builder-live.log.gz", "root.log.gz"]
     info = (everything / CHROOT / "build.info").read_text()
     assert info.startswith(f"build_id={build_id}\nbuilder=")
 
@@ -134,6 +135,7 @@ def test_a_failed_build_keeps_its_spec_and_logs(
         "build.info",
         "builder-live.log.gz",
         "failing.spec",
+        "root.log.gz",
     ]
 
 
