@@ -272,7 +272,8 @@ def build_package(db: DB, settings: AppSettings, user: CurrentUser, body: Packag
     "or glob patterns), from its default source, at background priority and submitted "
     "together: builds that BuildRequire what another provides wait for it. Packages with "
     "nothing to build from are skipped and listed. A pattern that matches no package, or "
-    "nothing left to build, is an error (400), and nothing is queued.",
+    "nothing left to build, is refused with 409 (the project's packages decide), a pattern "
+    "that is not one with 400; either way nothing is queued.",
 )
 def rebuild_all(db: DB, settings: AppSettings, user: CurrentUser, body: RebuildAllIn) -> Any:
     project = projects.get_project(db, body.ownername, body.projectname)

@@ -590,7 +590,8 @@ def rebuild_all(
     globs, if given) from its default source, at background priority and submitted
     together, so that ``core/ordering.py`` builds them in dependency order. A package that
     has nothing to build from (reset, an uploaded binary RPM, an upload never built) is
-    skipped, saying why; InvalidInput if a pattern matches no package or nothing is left."""
+    skipped, saying why. InvalidInput for a pattern that is none; Conflict (the project's
+    packages, not the request's shape) if a pattern matches no package or nothing is left."""
     if actor is None:
         raise NotAuthenticated("rebuilding packages requires an API token")
     require(session, actor, Action.build, project)
@@ -608,9 +609,7 @@ def rebuild_all(
     if patterns:
         unmatched = [p for p in patterns if not any(fnmatchcase(k.name, p) for k in packages)]
         if unmatched:
-            raise InvalidInput(
-                f"{', '.join(unmatched)} matches no package of {project.full_name}", "packages"
-            )
+            raise Conflict(f"{', '.join(unmatched)} matches no package of {project.full_name}")
         packages = [k for k in packages if any(fnmatchcase(k.name, p) for p in patterns)]
     sources: list[tuple[Package, Source]] = []
     skipped: list[tuple[str, str]] = []
@@ -620,10 +619,9 @@ def rebuild_all(
         except InvalidInput as exc:
             skipped.append((package.name, str(exc)))
     if not sources:
-        raise InvalidInput(
+        raise Conflict(
             f"no package of {project.full_name} has a source to build from"
-            + (f" ({'; '.join(why for _, why in skipped)})" if skipped else ""),
-            "packages",
+            + (f" ({'; '.join(why for _, why in skipped)})" if skipped else "")
         )
     full = _with_chroots(session, project)
     builds: list[Build] = []

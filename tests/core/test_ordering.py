@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from coprd.core import builders, builds, ordering, packages, projects, scheduling, users
 from coprd.core.builds import BuildOptions, Source
-from coprd.core.errors import InvalidInput, NotAuthenticated
+from coprd.core.errors import Conflict, InvalidInput, NotAuthenticated
 from coprd.core.scheduling import SourceResult, TaskOutcome
 from coprd.core.sources import SourceSettings
 from coprd.db.models import Build, Builder, BuildState, BuildTask, Project, TaskWait, User
@@ -262,7 +262,7 @@ def test_rebuild_all_refuses_bad_filters_and_strangers(
     db: Session, alice: User, project: Project
 ) -> None:
     add_package(db, alice, project, "libfoo")
-    with pytest.raises(InvalidInput, match="nope matches no package"):
+    with pytest.raises(Conflict, match="nope matches no package"):
         packages.rebuild_all(db, alice, project, ["nope"], results_url=RESULTS)
     with pytest.raises(InvalidInput, match="is not a package name or glob"):
         packages.rebuild_all(db, alice, project, ["../x"], results_url=RESULTS)

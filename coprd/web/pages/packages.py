@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from coprd.core import packages
 from coprd.core.builds import BuildOptions, chroot_tasks, effective_state
-from coprd.core.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from coprd.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from coprd.core.pagination import make_page
 from coprd.core.sources import SourceSettings
 from coprd.db.models import Build, Package, Project, User
@@ -227,7 +227,7 @@ def rebuild_all(
         done = packages.rebuild_all(
             db, viewer, project, patterns or None, results_url=settings.results_url
         )
-    except (InvalidInput, Forbidden, NotAuthenticated) as exc:
+    except (InvalidInput, Conflict, Forbidden, NotAuthenticated) as exc:
         message, _status = refusal(db, exc)
         flash(request, f"Nothing was rebuilt: {message}")
         return RedirectResponse(urls.project_url(project, "packages/"), status_code=303)
