@@ -292,11 +292,13 @@ def queue_build(
 ) -> Build:
     """:func:`submit_build` without asking whether ``submitter`` may build: for callers that
     decided that themselves (a webhook, by the project's secret, submits with no user)."""
-    from coprd.core.ordering import join_submission
+    from coprd.core.ordering import join_submission, lock_project
 
     if pkg_name is not None:
         check_package_name(pkg_name)
     refuse_unsupported(options)
+    # Before the build's rows: joining a submission orders the project (lock_project).
+    lock_project(session, project.id)
     chroots = select_chroots(project, options.chroots, options.exclude_chroots)
     after = _batch_predecessor(session, project, options)
     if after is not None:

@@ -145,11 +145,26 @@ class _Wait:
     reason: str
 
 
+def lock_project(session: Session, project_id: int) -> None:
+    """Take the project's row lock (PostgreSQL; SQLite has one writer anyway), which
+    :func:`order_project` holds while it rewrites the project's waits. A transaction that
+    will order the project takes it *before* it changes any build or task row: one that
+    held a task row while waiting for this lock, against :func:`order_project` holding it
+    while it waits for that task row, would deadlock (two source steps ending, a build
+    submitted while another's source step ends). It is ``FOR NO KEY UPDATE``: inserting a
+    build takes ``FOR KEY SHARE`` on its project's row (the foreign key), which a plain
+    ``FOR UPDATE`` conflicts with, so two submissions that each inserted a build and then
+    asked for the lock would deadlock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(Project.id).where(Project.id == project_id).with_for_update(key_share=True)
+        )
+
+
 def order_project(session: Session, project_id: int) -> None:
     """Recompute which not yet started chroot tasks of ``project_id`` wait, for whom and
-    why (the rule of the module docstring), and store it."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Project.id).where(Project.id == project_id).with_for_update())
+    why (the rule of the module docstring), and store it; see :func:`lock_project`."""
+    lock_project(session, project_id)
     builds = session.scalars(
         select(Build)
         .where(Build.project_id == project_id, Build.state.not_in(list(TERMINAL)))

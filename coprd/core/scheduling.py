@@ -32,7 +32,7 @@ from coprd.builder.macros import target_cpu
 from coprd.core.builds import TERMINAL, refresh_build
 from coprd.core.errors import Conflict, InvalidInput, NotFound
 from coprd.core.names import check_package_name, is_id
-from coprd.core.ordering import order_project, rebuild_dependents
+from coprd.core.ordering import lock_project, order_project, rebuild_dependents
 from coprd.core.packages import link_build
 from coprd.db.engine import write_session
 from coprd.db.models import SOURCE_TASK_CHROOT, Build, Builder, BuildState, BuildTask, utcnow
@@ -128,6 +128,10 @@ def _refresh(session: Session, task: BuildTask) -> Build:
     return build
 
 
+def _project_of(session: Session, task: BuildTask) -> int:
+    return session.execute(select(Build.project_id).where(Build.id == task.build_id)).scalar_one()
+
+
 def held_task(session: Session, builder: Builder, task_id: int) -> BuildTask:
     task = session.get(BuildTask, task_id) if is_id(task_id) else None
     if task is None:
@@ -183,6 +187,8 @@ def finish_task(
     served) lets a succeeded build queue its package's dependents; without it, none are."""
     now = now or utcnow()
     task = held_task(session, builder, task_id)
+    # Before any row changes: this end may order the project (see lock_project).
+    lock_project(session, _project_of(session, task))
     state = BuildState(outcome.state)
     if task.is_source and state == BuildState.succeeded and outcome.source is not None:
         try:
@@ -250,10 +256,16 @@ def requeue_expired(
     without a live agent.
     """
     now = now or utcnow()
+    # By project: each project's lock is taken before its rows change (lock_project), and
+    # in one order, so that two sweeps cannot wait for each other's.
     expired = session.scalars(
-        select(BuildTask).where(BuildTask.state.in_(_ACTIVE), BuildTask.lease_expires_on < now)
+        select(BuildTask)
+        .join(Build, Build.id == BuildTask.build_id)
+        .where(BuildTask.state.in_(_ACTIVE), BuildTask.lease_expires_on < now)
+        .order_by(Build.project_id, BuildTask.id)
     ).all()
     for task in expired:
+        lock_project(session, _project_of(session, task))
         builder = session.get(Builder, task.builder_id) if task.builder_id else None
         who = f"builder {builder.name!r}" if builder else "its builder"
         task.builder_id = None
