@@ -146,9 +146,14 @@ def test_live_log_and_cancel(server: Server, alice: Path, tmp_path: Path) -> Non
         subprocess.run(["sleep", "0.2"], check=True)
     else:
         pytest.fail("the build's processes survived the cancel")
-    chroot = httpx.get(
-        f"{server.url}/api_3/build-chroot", params={"build_id": build_id, "chrootname": CHROOT}
-    ).json()
+    # Then the agent uploads the logs and reports the end, which takes a moment more.
+    for _ in range(75):
+        chroot = httpx.get(
+            f"{server.url}/api_3/build-chroot", params={"build_id": build_id, "chrootname": CHROOT}
+        ).json()
+        if chroot["state"] != "running":
+            break
+        subprocess.run(["sleep", "0.2"], check=True)
     assert chroot["state"] == "canceled"
 
 
