@@ -84,9 +84,6 @@ _UNPACK = (
     '|| { echo "cannot unpack $rpm"; exit 1; }; done'
 )
 
-Fetch = Callable[[str, Path], None]
-"""Downloads a URL of the server's own into a file of the agent's (``Server.download``)."""
-
 
 class BuildrootFailed(Exception):
     """The buildroot cannot be made; ``str`` is the task's one-line reason."""
